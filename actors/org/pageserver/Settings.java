@@ -1,0 +1,43 @@
+package org.pageserver;
+
+import com.typesafe.config.Config;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * The {@code pageserver} section of the configuration, read once at start-up. Keys are a
+ * contract with operators: see the README's configuration reference.
+ */
+public record Settings(String listenHost, int listenPort, Path dataDir, Duration waitLsnTimeout, int redoWorkers,
+                       boolean storageSync, long maxPendingBytes, String slotPrefix, Duration connectTimeout,
+                       Duration statusInterval, Duration reconnectMinBackoff, Duration reconnectMaxBackoff) {
+
+    /** Dispatcher for blocking work (storage, fsync, replication connections). */
+    public static final String BLOCKING_DISPATCHER = "pageserver.blocking-dispatcher";
+
+    public static Settings from(Config root) {
+        Config c = root.getConfig("pageserver");
+        String listen = c.getString("listen");
+        int colon = listen.lastIndexOf(':');
+        if (colon <= 0) {
+            throw new IllegalArgumentException("pageserver.listen must be host:port, got \"" + listen + "\"");
+        }
+        return new Settings(
+            listen.substring(0, colon),
+            Integer.parseInt(listen.substring(colon + 1)),
+            Path.of(c.getString("data-dir")).toAbsolutePath(),
+            c.getDuration("wait-lsn-timeout"),
+            c.getInt("redo-workers"),
+            c.getBoolean("storage.sync"),
+            c.getBytes("storage.max-pending-bytes"),
+            c.getString("wal-receiver.slot-prefix"),
+            c.getDuration("wal-receiver.connect-timeout"),
+            c.getDuration("wal-receiver.status-interval"),
+            c.getDuration("wal-receiver.reconnect-min-backoff"),
+            c.getDuration("wal-receiver.reconnect-max-backoff"));
+    }
+
+    public Path tenantsDir() {
+        return dataDir.resolve("tenants");
+    }
+}

@@ -1,0 +1,131 @@
+package org.pageserver.storage;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import org.pageserver.protocol.ForkNumber;
+import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.RelTag;
+
+/**
+ * Key layouts of the tenant store. All big-endian and unsigned, so that RocksDB's bytewise
+ * order is (relation, block, LSN) order and "newest version at or before L" is one
+ * seekForPrev.
+ *
+ * <pre>
+ * page:    spcnode u32 | dbnode u32 | relnode u32 | fork u8 | blkno u32 | lsn u64 | kind u8   (26 bytes)
+ * relsize: spcnode u32 | dbnode u32 | relnode u32 | fork u8 | lsn u64                          (21 bytes)
+ * wal:     lsn u64                                                                            (8 bytes)
+ * file:    path utf8 | 0x00 | lsn u64
+ * </pre>
+ *
+ * A page image and a WAL record may share an LSN (an image materialized after the record that
+ * ends at L); the kind byte sorts the record first, so the image at L, which already contains
+ * that record, is what a read as of L meets first.
+ */
+final class Keys {
+    static final int REL_LEN = 13;
+    static final int PAGE_KEY_LEN = REL_LEN + 4 + 8 + 1;
+    static final int RELSIZE_KEY_LEN = REL_LEN + 8;
+
+    static final byte KIND_RECORD = 0;
+    static final byte KIND_IMAGE = 1;
+
+    private Keys() {
+    }
+
+    private static ByteBuffer rel(ByteBuffer b, RelTag rel) {
+        return b.putInt(rel.spcNode()).putInt(rel.dbNode()).putInt(rel.relNode()).put((byte) rel.fork().number);
+    }
+
+    static byte[] page(RelTag rel, int blkno, long lsn, byte kind) {
+        ByteBuffer b = ByteBuffer.allocate(PAGE_KEY_LEN).order(ByteOrder.BIG_ENDIAN);
+        rel(b, rel).putInt(blkno).putLong(lsn).put(kind);
+        return b.array();
+    }
+
+    /** Prefix shared by every version of one block. */
+    static byte[] blockPrefix(RelTag rel, int blkno) {
+        ByteBuffer b = ByteBuffer.allocate(REL_LEN + 4).order(ByteOrder.BIG_ENDIAN);
+        rel(b, rel).putInt(blkno);
+        return b.array();
+    }
+
+    static byte[] relPrefix(RelTag rel) {
+        return rel(ByteBuffer.allocate(REL_LEN).order(ByteOrder.BIG_ENDIAN), rel).array();
+    }
+
+    static RelTag relOf(byte[] key) {
+        ByteBuffer b = ByteBuffer.wrap(key).order(ByteOrder.BIG_ENDIAN);
+        return new RelTag(b.getInt(), b.getInt(), b.getInt(), ForkNumber.of(b.get()));
+    }
+
+    static int blknoOf(byte[] pageKey) {
+        return ByteBuffer.wrap(pageKey, REL_LEN, 4).order(ByteOrder.BIG_ENDIAN).getInt();
+    }
+
+    static long pageLsnOf(byte[] pageKey) {
+        return ByteBuffer.wrap(pageKey, REL_LEN + 4, 8).order(ByteOrder.BIG_ENDIAN).getLong();
+    }
+
+    static byte pageKindOf(byte[] pageKey) {
+        return pageKey[PAGE_KEY_LEN - 1];
+    }
+
+    static byte[] relsize(RelTag rel, long lsn) {
+        ByteBuffer b = ByteBuffer.allocate(RELSIZE_KEY_LEN).order(ByteOrder.BIG_ENDIAN);
+        rel(b, rel).putLong(lsn);
+        return b.array();
+    }
+
+    static long relsizeLsnOf(byte[] key) {
+        return ByteBuffer.wrap(key, REL_LEN, 8).order(ByteOrder.BIG_ENDIAN).getLong();
+    }
+
+    static byte[] wal(long lsn) {
+        return ByteBuffer.allocate(8).order(ByteOrder.BIG_ENDIAN).putLong(lsn).array();
+    }
+
+    static long walLsnOf(byte[] key) {
+        return ByteBuffer.wrap(key).order(ByteOrder.BIG_ENDIAN).getLong();
+    }
+
+    static byte[] filePrefix(String path) {
+        byte[] p = path.getBytes(StandardCharsets.UTF_8);
+        byte[] k = new byte[p.length + 1];
+        System.arraycopy(p, 0, k, 0, p.length);
+        return k;
+    }
+
+    static byte[] file(String path, long lsn) {
+        byte[] p = path.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = ByteBuffer.allocate(p.length + 1 + 8).order(ByteOrder.BIG_ENDIAN);
+        b.put(p).put((byte) 0).putLong(lsn);
+        return b.array();
+    }
+
+    static String filePathOf(byte[] key) {
+        return new String(key, 0, key.length - 9, StandardCharsets.UTF_8);
+    }
+
+    static long fileLsnOf(byte[] key) {
+        return ByteBuffer.wrap(key, key.length - 8, 8).order(ByteOrder.BIG_ENDIAN).getLong();
+    }
+
+    /** Lexicographic unsigned comparison of a key's first {@code prefix.length} bytes. */
+    static boolean hasPrefix(byte[] key, byte[] prefix) {
+        if (key.length < prefix.length) {
+            return false;
+        }
+        for (int i = 0; i < prefix.length; i++) {
+            if (key[i] != prefix[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static Lsn lsn(long v) {
+        return new Lsn(v);
+    }
+}

@@ -1,0 +1,25 @@
+package org.pageserver.storage;
+
+import java.util.List;
+import org.pageserver.protocol.Lsn;
+
+/**
+ * What one block needs to be rebuilt as of an LSN: the newest image at or before it (null when
+ * the chain starts with a record that initializes the page or restores a full-page image) and
+ * the records after that image, oldest first, up to the LSN.
+ */
+public record PageHistory(byte[] baseImage, Lsn baseLsn, List<StoredRecord> records) {
+
+    public boolean isEmpty() {
+        return baseImage == null && records.isEmpty();
+    }
+
+    /**
+     * One WAL record as stored under a block it touches.
+     *
+     * @param startsChain the record initializes the block or carries an image redo applies, so
+     *                    nothing older is needed
+     */
+    public record StoredRecord(Lsn startLsn, Lsn endLsn, int blockId, boolean startsChain, byte[] raw) {
+    }
+}

@@ -1,0 +1,592 @@
+package org.pageserver.storage;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.RelTag;
+import org.pageserver.protocol.SystemId;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.CompressionType;
+import org.rocksdb.DBOptions;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The durable store of one tenant (one PostgreSQL system_id): a RocksDB under the tenant's
+ * directory with one column family per kind of data (see {@link Keys} for the layouts).
+ *
+ * <ul>
+ *   <li>{@code page}: every version of every block: base images and the WAL records that touch
+ *       the block, keyed (relation, block, LSN), so that "newest image at or before L plus the
+ *       records after it up to L" is one backwards range scan.</li>
+ *   <li>{@code relsize}: relation size (nblocks) versions, and drops.</li>
+ *   <li>{@code wal}: the raw WAL as received, up to the last record boundary stored: what a
+ *       base backup ships, and what a compute needs to start.</li>
+ *   <li>{@code file}: versions of non-relation files (SLRU segments, relation maps, the rest of
+ *       a base backup).</li>
+ *   <li>{@code default}: tenant metadata and the durable LSN.</li>
+ * </ul>
+ *
+ * All methods block on disk I/O: callers run them on the blocking dispatcher. The class is
+ * thread-safe (RocksDB is); one writer per tenant (the WAL-stream actor) keeps writes ordered.
+ */
+public final class TenantStore implements AutoCloseable {
+    static {
+        RocksDB.loadLibrary();
+    }
+
+    private static final byte[] META_SYSTEM_ID = bytes("system_id");
+    private static final byte[] META_CONNINFO = bytes("conninfo");
+    private static final byte[] META_TIMELINE = bytes("timeline");
+    private static final byte[] META_WAL_SEG_SIZE = bytes("wal_seg_size");
+    private static final byte[] META_START_LSN = bytes("start_lsn");
+    private static final byte[] META_CONSISTENT_LSN = bytes("consistent_lsn");
+    private static final byte[] META_SLOT = bytes("slot_name");
+    private static final byte[] META_DURABLE_LSN = bytes("durable_lsn");
+    private static final byte[] META_LAST_RECORD_LSN = bytes("last_record_lsn");
+
+    private static final byte FLAG_STARTS_CHAIN = 1;
+
+    private final Path dir;
+    private final RocksDB db;
+    private final DBOptions dbOptions;
+    private final ColumnFamilyOptions cfOptions;
+    private final List<ColumnFamilyHandle> handles;
+    private final ColumnFamilyHandle meta;
+    private final ColumnFamilyHandle page;
+    private final ColumnFamilyHandle relsize;
+    private final ColumnFamilyHandle wal;
+    private final ColumnFamilyHandle file;
+    private final WriteOptions writeOptions;
+    /** Readers and writers share it; close() takes it exclusively, so no native handle is used after close. */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock lock = new java.util.concurrent.locks.ReentrantReadWriteLock();
+    private boolean closed;
+
+    private TenantStore(Path dir, RocksDB db, DBOptions dbOptions, ColumnFamilyOptions cfOptions,
+                        List<ColumnFamilyHandle> handles, boolean sync) {
+        this.dir = dir;
+        this.db = db;
+        this.dbOptions = dbOptions;
+        this.cfOptions = cfOptions;
+        this.handles = handles;
+        this.meta = handles.get(0);
+        this.page = handles.get(1);
+        this.relsize = handles.get(2);
+        this.wal = handles.get(3);
+        this.file = handles.get(4);
+        this.writeOptions = new WriteOptions().setSync(sync);
+    }
+
+    /**
+     * Opens (creating if needed) the store in {@code dir}.
+     *
+     * @param sync fsync every write batch before it returns; false only for throwaway data
+     */
+    public static TenantStore open(Path dir, boolean sync) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new StorageException("cannot create tenant directory " + dir, e);
+        }
+        DBOptions dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
+            .setKeepLogFileNum(3).setMaxTotalWalSize(256L << 20);
+        ColumnFamilyOptions cfOptions = new ColumnFamilyOptions().setCompressionType(CompressionType.LZ4_COMPRESSION)
+            .setWriteBufferSize(32L << 20);
+        List<ColumnFamilyDescriptor> descriptors = List.of(
+            new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions),
+            new ColumnFamilyDescriptor(bytes("page"), cfOptions),
+            new ColumnFamilyDescriptor(bytes("relsize"), cfOptions),
+            new ColumnFamilyDescriptor(bytes("wal"), cfOptions),
+            new ColumnFamilyDescriptor(bytes("file"), cfOptions));
+        List<ColumnFamilyHandle> handles = new ArrayList<>();
+        try {
+            RocksDB db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+            return new TenantStore(dir, db, dbOptions, cfOptions, handles, sync);
+        } catch (RocksDBException e) {
+            dbOptions.close();
+            cfOptions.close();
+            throw new StorageException("cannot open tenant store " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    // ---------------------------------------------------------------- metadata
+
+    public Optional<TenantMeta> meta() {
+        return guarded(this::metaUnlocked);
+    }
+
+    private Optional<TenantMeta> metaUnlocked() {
+        byte[] sys = get(meta, META_SYSTEM_ID);
+        if (sys == null) {
+            return Optional.empty();
+        }
+        return Optional.of(new TenantMeta(
+            new SystemId(ByteBuffer.wrap(sys).getLong()),
+            string(get(meta, META_CONNINFO)),
+            (int) longOf(get(meta, META_TIMELINE)),
+            (int) longOf(get(meta, META_WAL_SEG_SIZE)),
+            new Lsn(longOf(get(meta, META_START_LSN))),
+            new Lsn(longOf(get(meta, META_CONSISTENT_LSN))),
+            string(get(meta, META_SLOT))));
+    }
+
+    /** Writes the metadata; once written, the tenant exists and re-attaches on restart. */
+    public void putMeta(TenantMeta m) {
+        try (Batch b = newBatch()) {
+            b.putMeta(m);
+            b.commit();
+        }
+    }
+
+    /** Everything up to this LSN is stored durably (the last record boundary written). */
+    public Lsn durableLsn() {
+        return guarded(() -> new Lsn(longOf(get(meta, META_DURABLE_LSN))));
+    }
+
+    public Lsn lastRecordLsn() {
+        return guarded(() -> new Lsn(longOf(get(meta, META_LAST_RECORD_LSN))));
+    }
+
+    // ---------------------------------------------------------------- writing
+
+    public Batch newBatch() {
+        return new Batch();
+    }
+
+    /** One atomic write: everything in it becomes visible and durable together. */
+    public final class Batch implements AutoCloseable {
+        private final WriteBatch wb = new WriteBatch();
+        private int count;
+
+        public Batch putMeta(TenantMeta m) {
+            put(meta, META_SYSTEM_ID, ByteBuffer.allocate(8).putLong(m.systemId().value()).array());
+            put(meta, META_CONNINFO, bytes(m.conninfo()));
+            put(meta, META_TIMELINE, longBytes(m.timeline()));
+            put(meta, META_WAL_SEG_SIZE, longBytes(m.walSegSize()));
+            put(meta, META_START_LSN, longBytes(m.startLsn().value()));
+            put(meta, META_CONSISTENT_LSN, longBytes(m.consistentLsn().value()));
+            put(meta, META_SLOT, bytes(m.slotName()));
+            return this;
+        }
+
+        /** A page image: a base backup's page, or one materialized from a long record chain. */
+        public Batch putImage(RelTag rel, int blkno, Lsn lsn, byte[] image) {
+            put(page, Keys.page(rel, blkno, lsn.value(), Keys.KIND_IMAGE), image);
+            return this;
+        }
+
+        /** A WAL record, stored under one block it touches, keyed by its end LSN. */
+        public Batch putRecord(RelTag rel, int blkno, Lsn start, Lsn end, int blockId, boolean startsChain,
+                               byte[] raw) {
+            byte[] v = new byte[10 + raw.length];
+            v[0] = startsChain ? FLAG_STARTS_CHAIN : 0;
+            v[1] = (byte) blockId;
+            ByteBuffer.wrap(v, 2, 8).order(ByteOrder.BIG_ENDIAN).putLong(start.value());
+            System.arraycopy(raw, 0, v, 10, raw.length);
+            put(page, Keys.page(rel, blkno, end.value(), Keys.KIND_RECORD), v);
+            return this;
+        }
+
+        /** The relation has {@code nblocks} blocks from {@code lsn} on. */
+        public Batch putRelSize(RelTag rel, Lsn lsn, int nblocks) {
+            put(relsize, Keys.relsize(rel, lsn.value()), ByteBuffer.allocate(4).putInt(nblocks).array());
+            return this;
+        }
+
+        /** The relation does not exist from {@code lsn} on. */
+        public Batch dropRel(RelTag rel, Lsn lsn) {
+            put(relsize, Keys.relsize(rel, lsn.value()), new byte[0]);
+            return this;
+        }
+
+        public Batch putWal(Lsn start, byte[] bytes) {
+            put(wal, Keys.wal(start.value()), bytes);
+            return this;
+        }
+
+        /** A version of a non-relation file; null content records its removal. */
+        public Batch putFile(String path, Lsn lsn, byte[] content) {
+            put(file, Keys.file(path, lsn.value()), content == null ? new byte[0] : prefixed(content));
+            return this;
+        }
+
+        public Batch setDurableLsn(Lsn durable, Lsn lastRecord) {
+            put(meta, META_DURABLE_LSN, longBytes(durable.value()));
+            put(meta, META_LAST_RECORD_LSN, longBytes(lastRecord.value()));
+            return this;
+        }
+
+        public int count() {
+            return count;
+        }
+
+        public long sizeBytes() {
+            return wb.getDataSize();
+        }
+
+        private void put(ColumnFamilyHandle cf, byte[] k, byte[] v) {
+            try {
+                wb.put(cf, k, v);
+                count++;
+            } catch (RocksDBException e) {
+                throw new StorageException("write batch failed: " + e.getMessage(), e);
+            }
+        }
+
+        public void commit() {
+            guarded(() -> {
+                try {
+                    db.write(writeOptions, wb);
+                    return null;
+                } catch (RocksDBException e) {
+                    throw new StorageException("write to " + dir + " failed: " + e.getMessage(), e);
+                }
+            });
+        }
+
+        @Override
+        public void close() {
+            wb.close();
+        }
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    /**
+     * The history needed to rebuild one block as of {@code lsn}: the newest image at or before
+     * it, and the records after that image up to it. Stops early at a record that starts a
+     * chain (initializes the page or carries an applicable image).
+     */
+    public PageHistory pageHistory(RelTag rel, int blkno, Lsn lsn) {
+        return guarded(() -> pageHistoryUnlocked(rel, blkno, lsn));
+    }
+
+    private PageHistory pageHistoryUnlocked(RelTag rel, int blkno, Lsn lsn) {
+        byte[] prefix = Keys.blockPrefix(rel, blkno);
+        ArrayDeque<PageHistory.StoredRecord> records = new ArrayDeque<>();
+        try (ReadOptions ro = new ReadOptions().setPrefixSameAsStart(false);
+             RocksIterator it = db.newIterator(page, ro)) {
+            it.seekForPrev(Keys.page(rel, blkno, lsn.value(), Keys.KIND_IMAGE));
+            while (it.isValid()) {
+                byte[] key = it.key();
+                if (!Keys.hasPrefix(key, prefix)) {
+                    break;
+                }
+                Lsn at = new Lsn(Keys.pageLsnOf(key));
+                if (Keys.pageKindOf(key) == Keys.KIND_IMAGE) {
+                    return new PageHistory(it.value(), at, List.copyOf(records));
+                }
+                byte[] v = it.value();
+                boolean starts = (v[0] & FLAG_STARTS_CHAIN) != 0;
+                long start = ByteBuffer.wrap(v, 2, 8).order(ByteOrder.BIG_ENDIAN).getLong();
+                byte[] raw = new byte[v.length - 10];
+                System.arraycopy(v, 10, raw, 0, raw.length);
+                records.addFirst(new PageHistory.StoredRecord(new Lsn(start), at, v[1] & 0xFF, starts, raw));
+                if (starts) {
+                    break;
+                }
+                it.prev();
+            }
+            checkIterator(it);
+        }
+        return new PageHistory(null, Lsn.INVALID, List.copyOf(records));
+    }
+
+    /** Number of blocks of the relation as of {@code lsn}; empty when it does not exist then. */
+    public OptionalInt relSize(RelTag rel, Lsn lsn) {
+        return guarded(() -> relSizeUnlocked(rel, lsn));
+    }
+
+    private OptionalInt relSizeUnlocked(RelTag rel, Lsn lsn) {
+        byte[] prefix = Keys.relPrefix(rel);
+        try (RocksIterator it = db.newIterator(relsize)) {
+            it.seekForPrev(Keys.relsize(rel, lsn.value()));
+            if (it.isValid() && Keys.hasPrefix(it.key(), prefix)) {
+                byte[] v = it.value();
+                return v.length == 0 ? OptionalInt.empty() : OptionalInt.of(ByteBuffer.wrap(v).getInt());
+            }
+            checkIterator(it);
+        }
+        return OptionalInt.empty();
+    }
+
+    /** Every relation fork that exists as of {@code lsn}, with its size, in key order. */
+    public TreeMap<RelTag, Integer> relations(Lsn lsn) {
+        return guarded(() -> relationsUnlocked(lsn));
+    }
+
+    private TreeMap<RelTag, Integer> relationsUnlocked(Lsn lsn) {
+        TreeMap<RelTag, Integer> out = new TreeMap<>();
+        try (RocksIterator it = db.newIterator(relsize)) {
+            it.seekToFirst();
+            RelTag current = null;
+            byte[] latest = null;
+            while (it.isValid()) {
+                byte[] k = it.key();
+                RelTag rel = Keys.relOf(k);
+                if (!rel.equals(current)) {
+                    addIfExists(out, current, latest);
+                    current = rel;
+                    latest = null;
+                }
+                if (Long.compareUnsigned(Keys.relsizeLsnOf(k), lsn.value()) <= 0) {
+                    latest = it.value();
+                }
+                it.next();
+            }
+            addIfExists(out, current, latest);
+            checkIterator(it);
+        }
+        return out;
+    }
+
+    private static void addIfExists(TreeMap<RelTag, Integer> out, RelTag rel, byte[] v) {
+        if (rel != null && v != null && v.length == 4) {
+            out.put(rel, ByteBuffer.wrap(v).getInt());
+        }
+    }
+
+    /** A non-relation file's content as of {@code lsn}, if it exists then. */
+    public Optional<byte[]> file(String path, Lsn lsn) {
+        return guarded(() -> fileUnlocked(path, lsn));
+    }
+
+    private Optional<byte[]> fileUnlocked(String path, Lsn lsn) {
+        byte[] prefix = Keys.filePrefix(path);
+        try (RocksIterator it = db.newIterator(file)) {
+            it.seekForPrev(Keys.file(path, lsn.value()));
+            if (it.isValid() && Keys.hasPrefix(it.key(), prefix) && it.key().length == prefix.length + 8) {
+                byte[] v = it.value();
+                if (v.length == 0) {
+                    return Optional.empty();
+                }
+                byte[] content = new byte[v.length - 1];
+                System.arraycopy(v, 1, content, 0, content.length);
+                return Optional.of(content);
+            }
+            checkIterator(it);
+        }
+        return Optional.empty();
+    }
+
+    /** Paths of every non-relation file that exists as of {@code lsn}. */
+    public List<String> files(Lsn lsn) {
+        return guarded(() -> filesUnlocked(lsn));
+    }
+
+    private List<String> filesUnlocked(Lsn lsn) {
+        List<String> out = new ArrayList<>();
+        try (RocksIterator it = db.newIterator(file)) {
+            it.seekToFirst();
+            String current = null;
+            boolean exists = false;
+            while (it.isValid()) {
+                byte[] k = it.key();
+                String path = Keys.filePathOf(k);
+                if (!path.equals(current)) {
+                    if (current != null && exists) {
+                        out.add(current);
+                    }
+                    current = path;
+                    exists = false;
+                }
+                if (Long.compareUnsigned(Keys.fileLsnOf(k), lsn.value()) <= 0) {
+                    exists = it.value().length > 0;
+                }
+                it.next();
+            }
+            if (current != null && exists) {
+                out.add(current);
+            }
+            checkIterator(it);
+        }
+        return out;
+    }
+
+    /**
+     * Streams the raw WAL in [from, to) to {@code sink} as (start LSN, bytes) pieces, trimmed
+     * to the range.
+     */
+    public void readWal(Lsn from, Lsn to, WalSink sink) {
+        guarded(() -> {
+            readWalUnlocked(from, to, sink);
+            return null;
+        });
+    }
+
+    private void readWalUnlocked(Lsn from, Lsn to, WalSink sink) {
+        try (RocksIterator it = db.newIterator(wal)) {
+            it.seekForPrev(Keys.wal(from.value()));
+            if (!it.isValid()) {
+                it.seekToFirst();
+            }
+            while (it.isValid()) {
+                long start = Keys.walLsnOf(it.key());
+                if (Long.compareUnsigned(start, to.value()) >= 0) {
+                    break;
+                }
+                byte[] v = it.value();
+                long end = start + v.length;
+                if (Long.compareUnsigned(end, from.value()) > 0) {
+                    long s = Math.max(start, from.value());
+                    long e = Math.min(end, to.value());
+                    sink.accept(new Lsn(s), v, (int) (s - start), (int) (e - s));
+                }
+                it.next();
+            }
+            checkIterator(it);
+        }
+    }
+
+    /** Receives a piece of raw WAL: {@code len} bytes of {@code buf} from {@code off}, starting at {@code lsn}. */
+    @FunctionalInterface
+    public interface WalSink {
+        void accept(Lsn lsn, byte[] buf, int off, int len);
+    }
+
+    /** First LSN of the raw WAL kept, or INVALID when none is. */
+    public Lsn walStart() {
+        return guarded(() -> walStartUnlocked());
+    }
+
+    private Lsn walStartUnlocked() {
+        try (RocksIterator it = db.newIterator(wal)) {
+            it.seekToFirst();
+            return it.isValid() ? new Lsn(Keys.walLsnOf(it.key())) : Lsn.INVALID;
+        }
+    }
+
+    /** Every key of the page store, for diagnostics and tests. */
+    public void forEachPageKey(Consumer<String> sink) {
+        guarded(() -> {
+            forEachPageKeyUnlocked(sink);
+            return null;
+        });
+    }
+
+    private void forEachPageKeyUnlocked(Consumer<String> sink) {
+        try (RocksIterator it = db.newIterator(page)) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                byte[] k = it.key();
+                sink.accept(Keys.relOf(k) + " blk " + Integer.toUnsignedString(Keys.blknoOf(k)) + " @"
+                    + new Lsn(Keys.pageLsnOf(k)) + (Keys.pageKindOf(k) == Keys.KIND_IMAGE ? " image" : " record"));
+            }
+        }
+    }
+
+    /** Number of record entries stored with end LSN in (from, to], over all blocks. */
+    public long countRecordEntries(Lsn from, Lsn to) {
+        return guarded(() -> countRecordEntriesUnlocked(from, to));
+    }
+
+    private long countRecordEntriesUnlocked(Lsn from, Lsn to) {
+        long n = 0;
+        try (RocksIterator it = db.newIterator(page)) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                byte[] k = it.key();
+                long l = Keys.pageLsnOf(k);
+                if (Keys.pageKindOf(k) == Keys.KIND_RECORD && Long.compareUnsigned(l, from.value()) > 0
+                    && Long.compareUnsigned(l, to.value()) <= 0) {
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+
+    private <T> T guarded(java.util.function.Supplier<T> op) {
+        lock.readLock().lock();
+        try {
+            if (closed) {
+                throw new StorageException("tenant store " + dir + " is closed");
+            }
+            return op.get();
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** Waits for running reads and writes, then releases the native handles. Idempotent. */
+    @Override
+    public void close() {
+        lock.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        } finally {
+            lock.writeLock().unlock();
+        }
+        for (ColumnFamilyHandle h : handles) {
+            h.close();
+        }
+        db.close();
+        writeOptions.close();
+        dbOptions.close();
+        cfOptions.close();
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private byte[] get(ColumnFamilyHandle cf, byte[] key) {
+        try {
+            return db.get(cf, key);
+        } catch (RocksDBException e) {
+            throw new StorageException("read from " + dir + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    private void checkIterator(RocksIterator it) {
+        try {
+            it.status();
+        } catch (RocksDBException e) {
+            throw new StorageException("read from " + dir + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** File contents carry a leading 0x01 so an empty file differs from a removed one. */
+    private static byte[] prefixed(byte[] content) {
+        byte[] v = new byte[content.length + 1];
+        v[0] = 1;
+        System.arraycopy(content, 0, v, 1, content.length);
+        return v;
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static String string(byte[] b) {
+        return b == null ? "" : new String(b, StandardCharsets.UTF_8);
+    }
+
+    private static byte[] longBytes(long v) {
+        return ByteBuffer.allocate(8).putLong(v).array();
+    }
+
+    private static long longOf(byte[] b) {
+        return b == null ? 0 : ByteBuffer.wrap(b).getLong();
+    }
+}

@@ -1,0 +1,16 @@
+package org.pageserver.streams.replication;
+
+import org.pageserver.protocol.Lsn;
+
+/**
+ * A piece of WAL as received from the primary: the payload of one XLogData ('w') message.
+ *
+ * @param start        dataStart of the message: LSN of data[0]
+ * @param data         the WAL bytes (owned by the receiver of the chunk)
+ * @param serverWalEnd the primary's current end of WAL when it sent this
+ */
+public record WalChunk(Lsn start, byte[] data, Lsn serverWalEnd) {
+    public Lsn end() {
+        return start.plus(data.length);
+    }
+}

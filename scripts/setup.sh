@@ -15,6 +15,7 @@ command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client-15)
 [ -f /usr/include/postgresql/15/server/access/xlogrecord.h ] || need+=(postgresql-server-dev-15)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+command -v xxd >/dev/null 2>&1 || need+=(xxd)
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2

@@ -9,6 +9,7 @@ import java.time.Duration;
  * contract with operators: see the README's configuration reference.
  */
 public record Settings(String listenHost, int listenPort, Path dataDir, Duration waitLsnTimeout, int redoWorkers,
+                       int pageCachePages, int materializeAfter,
                        boolean storageSync, long maxPendingBytes, String slotPrefix, Duration connectTimeout,
                        Duration statusInterval, Duration reconnectMinBackoff, Duration reconnectMaxBackoff) {
 
@@ -28,6 +29,8 @@ public record Settings(String listenHost, int listenPort, Path dataDir, Duration
             Path.of(c.getString("data-dir")).toAbsolutePath(),
             c.getDuration("wait-lsn-timeout"),
             c.getInt("redo-workers"),
+            c.getInt("page-cache-pages"),
+            c.getInt("materialize-after"),
             c.getBoolean("storage.sync"),
             c.getBytes("storage.max-pending-bytes"),
             c.getString("wal-receiver.slot-prefix"),

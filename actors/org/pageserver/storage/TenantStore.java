@@ -279,10 +279,20 @@ public final class TenantStore implements AutoCloseable {
      * chain (initializes the page or carries an applicable image).
      */
     public PageHistory pageHistory(RelTag rel, int blkno, Lsn lsn) {
-        return guarded(() -> pageHistoryUnlocked(rel, blkno, lsn));
+        return guarded(() -> pageHistoryUnlocked(rel, blkno, lsn, Lsn.INVALID));
     }
 
-    private PageHistory pageHistoryUnlocked(RelTag rel, int blkno, Lsn lsn) {
+    /**
+     * Like {@link #pageHistory(RelTag, int, Lsn)}, but only what came after {@code since}: when
+     * the scan reaches {@code since} without meeting an image or a chain start, the history has
+     * no base image and {@link PageHistory#baseLsn()} is {@code since}, to be applied on top of
+     * the page as of {@code since} (the caller has it cached).
+     */
+    public PageHistory pageHistorySince(RelTag rel, int blkno, Lsn since, Lsn lsn) {
+        return guarded(() -> pageHistoryUnlocked(rel, blkno, lsn, since));
+    }
+
+    private PageHistory pageHistoryUnlocked(RelTag rel, int blkno, Lsn lsn, Lsn since) {
         byte[] prefix = Keys.blockPrefix(rel, blkno);
         ArrayDeque<PageHistory.StoredRecord> records = new ArrayDeque<>();
         try (ReadOptions ro = new ReadOptions().setPrefixSameAsStart(false);
@@ -294,6 +304,9 @@ public final class TenantStore implements AutoCloseable {
                     break;
                 }
                 Lsn at = new Lsn(Keys.pageLsnOf(key));
+                if (since.isValid() && !at.isAfter(since)) {
+                    return new PageHistory(null, since, List.copyOf(records));
+                }
                 if (Keys.pageKindOf(key) == Keys.KIND_IMAGE) {
                     return new PageHistory(it.value(), at, List.copyOf(records));
                 }
@@ -310,7 +323,7 @@ public final class TenantStore implements AutoCloseable {
             }
             checkIterator(it);
         }
-        return new PageHistory(null, Lsn.INVALID, List.copyOf(records));
+        return new PageHistory(null, since.isValid() ? since : Lsn.INVALID, List.copyOf(records));
     }
 
     /** Number of blocks of the relation as of {@code lsn}; empty when it does not exist then. */
@@ -477,42 +490,27 @@ public final class TenantStore implements AutoCloseable {
         }
     }
 
-    /** Every key of the page store, for diagnostics and tests. */
-    public void forEachPageKey(Consumer<String> sink) {
+    /** Receives one stored WAL record entry. */
+    @FunctionalInterface
+    public interface RecordEntrySink {
+        void accept(RelTag rel, int blkno, Lsn startLsn, Lsn endLsn);
+    }
+
+    /** Every WAL record entry of the page store, in key order: for checks and diagnostics. */
+    public void forEachRecordEntry(RecordEntrySink sink) {
         guarded(() -> {
-            forEachPageKeyUnlocked(sink);
+            try (RocksIterator it = db.newIterator(page)) {
+                for (it.seekToFirst(); it.isValid(); it.next()) {
+                    byte[] k = it.key();
+                    if (Keys.pageKindOf(k) == Keys.KIND_RECORD) {
+                        long start = ByteBuffer.wrap(it.value(), 2, 8).order(ByteOrder.BIG_ENDIAN).getLong();
+                        sink.accept(Keys.relOf(k), Keys.blknoOf(k), new Lsn(start), new Lsn(Keys.pageLsnOf(k)));
+                    }
+                }
+                checkIterator(it);
+            }
             return null;
         });
-    }
-
-    private void forEachPageKeyUnlocked(Consumer<String> sink) {
-        try (RocksIterator it = db.newIterator(page)) {
-            for (it.seekToFirst(); it.isValid(); it.next()) {
-                byte[] k = it.key();
-                sink.accept(Keys.relOf(k) + " blk " + Integer.toUnsignedString(Keys.blknoOf(k)) + " @"
-                    + new Lsn(Keys.pageLsnOf(k)) + (Keys.pageKindOf(k) == Keys.KIND_IMAGE ? " image" : " record"));
-            }
-        }
-    }
-
-    /** Number of record entries stored with end LSN in (from, to], over all blocks. */
-    public long countRecordEntries(Lsn from, Lsn to) {
-        return guarded(() -> countRecordEntriesUnlocked(from, to));
-    }
-
-    private long countRecordEntriesUnlocked(Lsn from, Lsn to) {
-        long n = 0;
-        try (RocksIterator it = db.newIterator(page)) {
-            for (it.seekToFirst(); it.isValid(); it.next()) {
-                byte[] k = it.key();
-                long l = Keys.pageLsnOf(k);
-                if (Keys.pageKindOf(k) == Keys.KIND_RECORD && Long.compareUnsigned(l, from.value()) > 0
-                    && Long.compareUnsigned(l, to.value()) <= 0) {
-                    n++;
-                }
-            }
-        }
-        return n;
     }
 
     private <T> T guarded(java.util.function.Supplier<T> op) {

@@ -1,0 +1,89 @@
+package org.pageserver.server;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.util.ByteString;
+import org.pageserver.Errors;
+import org.pageserver.protocol.SystemId;
+import org.pageserver.protocol.pagestream.PageStreamRequest;
+import org.pageserver.protocol.pagestream.PageStreamResponse;
+import org.pageserver.tenant.PageCache;
+import org.pageserver.tenant.TenantSupervisor;
+
+/**
+ * The {@code pagestream} sub-protocol of one connection: each CopyData payload in is one
+ * request, each payload out its response, in request order. Up to {@code pipelineDepth}
+ * requests of one connection are in flight at once; beyond that the connection stops being
+ * read (TCP backpressure), so a client that stops reading costs nothing but its own window.
+ * A malformed request is answered with an error response and ends the stream.
+ */
+public final class PageStreamFlow {
+    private PageStreamFlow() {
+    }
+
+    private record Answer(ByteString bytes, boolean last) {
+    }
+
+    public static Flow<ByteString, ByteString, NotUsed> create(ActorSystem<?> system,
+                                                                ActorRef<TenantSupervisor.Command> tenant,
+                                                                SystemId systemId, Duration timeout,
+                                                                int pipelineDepth) {
+        return Flow.of(ByteString.class)
+            .mapAsync(pipelineDepth, frame -> answer(system, tenant, systemId, timeout, frame))
+            .takeWhile(a -> !a.last(), true)
+            .map(Answer::bytes);
+    }
+
+    private static CompletionStage<Answer> answer(ActorSystem<?> system, ActorRef<TenantSupervisor.Command> tenant,
+                                                  SystemId id, Duration timeout, ByteString frame) {
+        PageStreamRequest req;
+        try {
+            req = PageStreamRequest.parse(frame.toArray());
+        } catch (PageStreamRequest.MalformedRequest e) {
+            return CompletableFuture.completedFuture(
+                new Answer(ByteString.fromArrayUnsafe(new PageStreamResponse.Error(e.getMessage()).write()), true));
+        }
+        return ask(system, tenant, id, timeout, req)
+            .exceptionally(e -> new PageStreamResponse.Error("request failed: " + Errors.rootMessage(e)))
+            .thenApply(r -> new Answer(ByteString.fromArrayUnsafe(r.write()), false));
+    }
+
+    static CompletionStage<PageStreamResponse> ask(ActorSystem<?> system, ActorRef<TenantSupervisor.Command> tenant,
+                                                   SystemId id, Duration timeout, PageStreamRequest req) {
+        if (req instanceof PageStreamRequest.GetPage g) {
+            return AskPattern.<TenantSupervisor.Command, PageCache.PageReply>ask(tenant,
+                    r -> new TenantSupervisor.GetPage(id, g.rel(), g.blkno(), g.lsn(), g.latest(), r), timeout,
+                    system.scheduler())
+                .thenApply(r -> r instanceof PageCache.Page p ? new PageStreamResponse.Page(p.image())
+                    : new PageStreamResponse.Error(((PageCache.ReadFailed) r).message()));
+        }
+        if (req instanceof PageStreamRequest.DbSize d) {
+            return AskPattern.<TenantSupervisor.Command, PageCache.DbSizeReply>ask(tenant,
+                    r -> new TenantSupervisor.GetDbSize(id, d.dbNode(), d.lsn(), d.latest(), r), timeout,
+                    system.scheduler())
+                .thenApply(r -> r instanceof PageCache.DbSize s ? new PageStreamResponse.DbSize(s.bytes())
+                    : new PageStreamResponse.Error(((PageCache.ReadFailed) r).message()));
+        }
+        boolean exists = req instanceof PageStreamRequest.Exists;
+        var rel = exists ? ((PageStreamRequest.Exists) req).rel() : ((PageStreamRequest.Nblocks) req).rel();
+        return AskPattern.<TenantSupervisor.Command, PageCache.RelSizeReply>ask(tenant,
+                r -> new TenantSupervisor.GetRelSize(id, rel, req.lsn(), req.latest(), r), timeout, system.scheduler())
+            .thenApply(r -> {
+                if (r instanceof PageCache.RelSize s) {
+                    if (exists) {
+                        return new PageStreamResponse.Exists(s.exists());
+                    }
+                    return s.exists() ? new PageStreamResponse.Nblocks(s.nblocks())
+                        : new PageStreamResponse.Error("relation " + rel + " does not exist at " + s.lsn());
+                }
+                return new PageStreamResponse.Error(((PageCache.ReadFailed) r).message());
+            });
+    }
+
+}

@@ -1,0 +1,76 @@
+package org.pageserver.server;
+
+import java.util.Locale;
+
+/**
+ * The commands the pgwire port accepts as simple queries. Parsing is strict: anything else is
+ * a syntax error (42601) for that query alone.
+ */
+public sealed interface ServerCommand {
+
+    /** {@code callmemaybe <libpq conninfo>}: follow that primary (idempotent). */
+    record CallMeMaybe(String conninfo) implements ServerCommand {
+    }
+
+    /** {@code status}: one row per tenant. */
+    record Status() implements ServerCommand {
+    }
+
+    /** {@code pagestream <system_id>}: switch to the GetPage@LSN sub-protocol (CopyBoth). */
+    record PageStream(org.pageserver.protocol.SystemId systemId) implements ServerCommand {
+    }
+
+    /** Thrown for a query that is not a command. */
+    final class SyntaxError extends IllegalArgumentException {
+        public SyntaxError(String message) {
+            super(message);
+        }
+    }
+
+    static ServerCommand parse(String query) {
+        String q = query.strip();
+        while (q.endsWith(";")) {
+            q = q.substring(0, q.length() - 1).stripTrailing();
+        }
+        int space = indexOfWhitespace(q);
+        String word = (space < 0 ? q : q.substring(0, space)).toLowerCase(Locale.ROOT);
+        String rest = space < 0 ? "" : q.substring(space).strip();
+        switch (word) {
+            case "status":
+                if (!rest.isEmpty()) {
+                    throw new SyntaxError("status takes no arguments");
+                }
+                return new Status();
+            case "callmemaybe":
+                if (rest.isEmpty()) {
+                    throw new SyntaxError("usage: callmemaybe <libpq connection string>");
+                }
+                if (rest.length() >= 2 && rest.startsWith("'") && rest.endsWith("'")) {
+                    rest = rest.substring(1, rest.length() - 1).replace("''", "'");
+                }
+                return new CallMeMaybe(rest);
+            case "pagestream":
+                try {
+                    return new PageStream(org.pageserver.protocol.SystemId.parse(rest));
+                } catch (IllegalArgumentException e) {
+                    throw new SyntaxError("usage: pagestream <system_id>: " + e.getMessage());
+                }
+            default:
+                throw new SyntaxError("unknown command \"" + abbreviate(word)
+                    + "\"; this is a pageserver: try status, callmemaybe <conninfo> or pagestream <system_id>");
+        }
+    }
+
+    private static int indexOfWhitespace(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            if (Character.isWhitespace(s.charAt(i))) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() > 40 ? s.substring(0, 40) + "..." : s;
+    }
+}

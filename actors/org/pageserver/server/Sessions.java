@@ -1,0 +1,166 @@
+package org.pageserver.server;
+
+import com.typesafe.config.Config;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.pageserver.Errors;
+import org.pageserver.Settings;
+import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.SystemId;
+import org.pageserver.protocol.pgwire.SqlState;
+import org.pageserver.streams.pgwire.Authenticator;
+import org.pageserver.streams.pgwire.Column;
+import org.pageserver.streams.pgwire.PgSession;
+import org.pageserver.streams.pgwire.PgSessionHandler;
+import org.pageserver.streams.pgwire.QueryResult;
+import org.pageserver.streams.pgwire.SessionInfo;
+import org.pageserver.tenant.TenantSupervisor;
+import org.pageserver.tenant.Tenants;
+
+/**
+ * The commands of the pgwire port, per connection: {@code status}, {@code callmemaybe},
+ * {@code pagestream}. Authentication comes from {@code pageserver.auth}; authorization from
+ * {@code pageserver.auth.tenants}: the system_ids each user may read ("*" for all). With trust
+ * authentication every user may read every tenant.
+ */
+public final class Sessions implements PgSessionHandler {
+    /** callmemaybe may import a whole base backup before it answers. */
+    static final Duration CALLMEMAYBE_TIMEOUT = Duration.ofHours(6);
+    static final Duration STATUS_TIMEOUT = Duration.ofSeconds(10);
+    static final int PIPELINE_DEPTH = 32;
+
+    static final List<Column> STATUS_COLUMNS = List.of(Column.text("system_id"), Column.text("state"),
+        Column.pgLsn("last_valid_lsn"), Column.pgLsn("last_record_lsn"), Column.pgLsn("durable_lsn"),
+        Column.pgLsn("consistent_lsn"), Column.text("primary"));
+
+    private final ActorSystem<?> system;
+    private final ActorRef<Tenants.Command> tenants;
+    private final Settings settings;
+    private final Authenticator authenticator;
+    private final boolean trust;
+    private final Map<String, Set<String>> grants;
+
+    public Sessions(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, Settings settings) {
+        this.system = system;
+        this.tenants = tenants;
+        this.settings = settings;
+        Config auth = system.settings().config().getConfig("pageserver.auth");
+        this.authenticator = Authenticator.fromConfig(auth);
+        this.trust = !auth.hasPath("method") || auth.getString("method").equals("trust");
+        this.grants = new HashMap<>();
+        if (auth.hasPath("tenants")) {
+            for (String user : auth.getObject("tenants").keySet()) {
+                grants.put(user, new HashSet<>(auth.getStringList("tenants." + quoteKey(user))));
+            }
+        }
+    }
+
+    private static String quoteKey(String k) {
+        return "\"" + k.replace("\"", "\\\"") + "\"";
+    }
+
+    public Authenticator authenticator() {
+        return authenticator;
+    }
+
+    boolean mayRead(String user, SystemId id) {
+        if (trust) {
+            return true;
+        }
+        Set<String> g = grants.get(user);
+        return g != null && (g.contains("*") || g.contains(id.toString()));
+    }
+
+    boolean mayReadAll(String user) {
+        if (trust) {
+            return true;
+        }
+        Set<String> g = grants.get(user);
+        return g != null && g.contains("*");
+    }
+
+    @Override
+    public PgSession open(SessionInfo info) {
+        return sql -> query(info, sql);
+    }
+
+    private CompletionStage<QueryResult> query(SessionInfo info, String sql) {
+        ServerCommand cmd;
+        try {
+            cmd = ServerCommand.parse(sql);
+        } catch (ServerCommand.SyntaxError e) {
+            return done(new QueryResult.Error(SqlState.SYNTAX_ERROR, e.getMessage()));
+        }
+        if (cmd instanceof ServerCommand.Status) {
+            return status(info.user());
+        }
+        if (cmd instanceof ServerCommand.CallMeMaybe c) {
+            if (!mayReadAll(info.user())) {
+                return done(new QueryResult.Error(SqlState.INSUFFICIENT_PRIVILEGE,
+                    "permission denied: callmemaybe needs a user granted \"*\" in pageserver.auth.tenants"));
+            }
+            return callMeMaybe(c.conninfo());
+        }
+        ServerCommand.PageStream p = (ServerCommand.PageStream) cmd;
+        if (!mayRead(info.user(), p.systemId())) {
+            return done(new QueryResult.Error(SqlState.INSUFFICIENT_PRIVILEGE,
+                "permission denied for tenant " + p.systemId() + " to user \"" + info.user() + "\""));
+        }
+        return AskPattern.<Tenants.Command, Optional<ActorRef<TenantSupervisor.Command>>>ask(tenants,
+                r -> new Tenants.GetTenant(p.systemId(), r), STATUS_TIMEOUT, system.scheduler())
+            .thenApply(t -> t.<QueryResult>map(ref -> new QueryResult.CopyBoth(PageStreamFlow.create(system, ref,
+                    p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH)))
+                .orElseGet(() -> new QueryResult.Error(SqlState.UNDEFINED_OBJECT,
+                    "unknown system_id " + p.systemId() + ": no such tenant (run callmemaybe first)")));
+    }
+
+    private CompletionStage<QueryResult> status(String user) {
+        return AskPattern.<Tenants.Command, List<TenantSupervisor.TenantStatus>>ask(tenants, Tenants.GetStatus::new,
+                STATUS_TIMEOUT, system.scheduler())
+            .thenApply(list -> {
+                List<List<String>> rows = new ArrayList<>();
+                for (TenantSupervisor.TenantStatus s : list) {
+                    if (!mayRead(user, s.systemId())) {
+                        continue;
+                    }
+                    String state = s.error() == null ? s.state() : s.state() + ": " + s.error();
+                    rows.add(List.of(s.systemId().toString(), state, lsn(s.lastValidLsn()), lsn(s.lastRecordLsn()),
+                        lsn(s.durableLsn()), lsn(s.consistentLsn()), s.primary()));
+                }
+                return (QueryResult) new QueryResult.Rows(STATUS_COLUMNS, rows);
+            })
+            .exceptionally(e -> new QueryResult.Error(SqlState.INTERNAL_ERROR, "status failed: " + Errors.rootMessage(e)));
+    }
+
+    private CompletionStage<QueryResult> callMeMaybe(String conninfo) {
+        return AskPattern.<Tenants.Command, Tenants.CallMeMaybeReply>ask(tenants,
+                r -> new Tenants.CallMeMaybe(conninfo, r), CALLMEMAYBE_TIMEOUT, system.scheduler())
+            .thenApply(r -> {
+                if (r instanceof Tenants.Following f) {
+                    return (QueryResult) new QueryResult.Rows(List.of(Column.text("system_id")),
+                        List.of(List.of(f.systemId().toString())));
+                }
+                return new QueryResult.Error(SqlState.CONNECTION_FAILURE, ((Tenants.CallMeMaybeFailed) r).message());
+            })
+            .exceptionally(e -> new QueryResult.Error(SqlState.INTERNAL_ERROR, "callmemaybe failed: " + Errors.rootMessage(e)));
+    }
+
+    private static String lsn(Lsn l) {
+        return l.toString();
+    }
+
+    private static CompletionStage<QueryResult> done(QueryResult r) {
+        return CompletableFuture.completedFuture(r);
+    }
+}

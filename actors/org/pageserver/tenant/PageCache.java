@@ -1,0 +1,347 @@
+package org.pageserver.tenant;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.pageserver.Settings;
+import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.RelTag;
+import org.pageserver.storage.PageHistory;
+import org.pageserver.storage.TenantStore;
+
+/**
+ * Answers the reads of one tenant: GetPage@LSN, relation size and existence. Requests for an
+ * LSN the WAL has not reached yet are parked (no thread held) until the WAL-stream actor's
+ * watermark passes them, and fail after {@code wait-lsn-timeout}. Reads run on the blocking
+ * dispatcher; the page itself is rebuilt by the redo pool, which answers the requester directly.
+ */
+public final class PageCache {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PageCache.class);
+
+    public sealed interface Command permits GetPage, GetRelSize, GetDbSize, WalWatermark, WaitTimedOut,
+        PageHistoryRead, RelSizeRead, DbSizeRead, Reconstructed {
+    }
+
+    /**
+     * Block {@code blkno} of {@code rel} as of {@code lsn}; with {@code latest}, as of the newest
+     * LSN available once the WAL has reached {@code lsn}.
+     */
+    public record GetPage(RelTag rel, int blkno, Lsn lsn, boolean latest, ActorRef<PageReply> replyTo)
+        implements Command {
+    }
+
+    /** Existence and size (nblocks) of a relation fork as of {@code lsn}. */
+    public record GetRelSize(RelTag rel, Lsn lsn, boolean latest, ActorRef<RelSizeReply> replyTo)
+        implements Command {
+    }
+
+    /** Total size in bytes of the relations of database {@code dbNode} as of {@code lsn}. */
+    public record GetDbSize(int dbNode, Lsn lsn, boolean latest, ActorRef<DbSizeReply> replyTo) implements Command {
+    }
+
+    /** From the WAL-stream actor: every read at or below this LSN can be answered. */
+    public record WalWatermark(Lsn lsn) implements Command {
+    }
+
+    public sealed interface PageReply {
+    }
+
+    public record Page(byte[] image, Lsn lsn) implements PageReply {
+    }
+
+    public record RelSize(boolean exists, int nblocks, Lsn lsn) implements RelSizeReply {
+    }
+
+    public record DbSize(long bytes, Lsn lsn) implements DbSizeReply {
+    }
+
+    public record ReadFailed(String message) implements PageReply, RelSizeReply, DbSizeReply {
+    }
+
+    public sealed interface DbSizeReply {
+    }
+
+    public sealed interface RelSizeReply {
+    }
+
+    private record WaitTimedOut(long id) implements Command {
+    }
+
+    private record PageHistoryRead(GetPage request, Lsn lsn, PageHistory history, byte[] cachedPage, String error)
+        implements Command {
+    }
+
+    /**
+     * From a redo worker: {@code page} is the block as of {@code lsn}, rebuilt by replaying
+     * {@code replayed} records of which the last ended at {@code lastRecordEnd}.
+     */
+    record Reconstructed(BlockKey key, Lsn lsn, byte[] page, int replayed, Lsn lastRecordEnd) implements Command {
+    }
+
+    /** A block of a relation fork. */
+    record BlockKey(RelTag rel, int blkno) {
+    }
+
+    /** A cached page and the LSN it is valid as of. */
+    private record CachedPage(Lsn lsn, byte[] page) {
+    }
+
+    private record RelSizeRead(GetRelSize request, Lsn lsn, OptionalInt size, Throwable failure) implements Command {
+    }
+
+    private record DbSizeRead(GetDbSize request, Lsn lsn, Long bytes, Throwable failure) implements Command {
+    }
+
+    /** A parked request: the original command and its timer id. */
+    private record Waiter(long id, Command request) {
+    }
+
+    public static Behavior<Command> create(TenantStore store, Lsn consistentLsn, Settings settings,
+                                           ActorRef<RedoWorker.Command> redo) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+            new PageCache(ctx, timers, store, consistentLsn, settings, redo).behavior()));
+    }
+
+    private final ActorContext<Command> ctx;
+    private final TimerScheduler<Command> timers;
+    private final TenantStore store;
+    private final Lsn consistentLsn;
+    private final Duration waitTimeout;
+    private final ActorRef<RedoWorker.Command> redo;
+    private final Executor blocking;
+    private final TreeMap<Lsn, List<Waiter>> waiting = new TreeMap<>();
+    private final Map<Long, Lsn> waiterLsn = new java.util.HashMap<>();
+    private Lsn watermark = Lsn.INVALID;
+    private long nextId;
+    private final int materializeAfter;
+    /** Reconstructed pages, least recently used first. */
+    private final java.util.LinkedHashMap<BlockKey, CachedPage> lru;
+    private long cacheHits;
+    private long materialized;
+
+    private PageCache(ActorContext<Command> ctx, TimerScheduler<Command> timers, TenantStore store, Lsn consistentLsn,
+                      Settings settings, ActorRef<RedoWorker.Command> redo) {
+        this.ctx = ctx;
+        this.timers = timers;
+        this.store = store;
+        this.consistentLsn = consistentLsn;
+        this.waitTimeout = settings.waitLsnTimeout();
+        this.redo = redo;
+        this.materializeAfter = settings.materializeAfter();
+        int capacity = settings.pageCachePages();
+        this.lru = new java.util.LinkedHashMap<>(Math.min(capacity, 1024), 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<BlockKey, CachedPage> eldest) {
+                return size() > capacity;
+            }
+        };
+        this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
+    }
+
+    private Behavior<Command> behavior() {
+        return Behaviors.receive(Command.class)
+            .onMessage(GetPage.class, m -> {
+                admit(m, m.lsn(), m.latest(), m.replyTo());
+                return Behaviors.same();
+            })
+            .onMessage(GetRelSize.class, m -> {
+                admit(m, m.lsn(), m.latest(), m.replyTo());
+                return Behaviors.same();
+            })
+            .onMessage(GetDbSize.class, m -> {
+                admit(m, m.lsn(), m.latest(), m.replyTo());
+                return Behaviors.same();
+            })
+            .onMessage(WalWatermark.class, this::onWatermark)
+            .onMessage(WaitTimedOut.class, this::onTimeout)
+            .onMessage(PageHistoryRead.class, this::onHistory)
+            .onMessage(RelSizeRead.class, this::onRelSize)
+            .onMessage(Reconstructed.class, this::onReconstructed)
+            .onMessage(DbSizeRead.class, m -> {
+                m.request().replyTo().tell(m.failure() != null
+                    ? new ReadFailed("storage read failed: " + m.failure().getMessage())
+                    : new DbSize(m.bytes(), m.lsn()));
+                return Behaviors.same();
+            })
+            .build();
+    }
+
+    private void admit(Command request, Lsn lsn, boolean latest, ActorRef<? super ReadFailed> replyTo) {
+        if (!lsn.isValid()) {
+            replyTo.tell(new ReadFailed("invalid LSN 0/0"));
+            return;
+        }
+        // with latest, the LSN is only a lower bound: the answer is as of the newest LSN, which
+        // is never below the consistent point
+        if (!latest && lsn.isBefore(consistentLsn)) {
+            replyTo.tell(new ReadFailed("LSN " + lsn + " is below the consistent point " + consistentLsn
+                + ": pages are not kept before the initial backup completed"));
+            return;
+        }
+        Lsn target = latest ? Lsn.max(lsn, consistentLsn) : lsn;
+        if (!target.isAfter(watermark)) {
+            serve(request);
+            return;
+        }
+        long id = nextId++;
+        waiting.computeIfAbsent(target, k -> new ArrayList<>()).add(new Waiter(id, request));
+        waiterLsn.put(id, target);
+        timers.startSingleTimer(id, new WaitTimedOut(id), waitTimeout);
+    }
+
+    private Behavior<Command> onWatermark(WalWatermark m) {
+        if (!m.lsn().isAfter(watermark)) {
+            return Behaviors.same();
+        }
+        watermark = m.lsn();
+        Map<Lsn, List<Waiter>> ready = waiting.headMap(watermark, true);
+        for (List<Waiter> ws : ready.values()) {
+            for (Waiter w : ws) {
+                timers.cancel(w.id());
+                waiterLsn.remove(w.id());
+                serve(w.request());
+            }
+        }
+        ready.clear();
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> onTimeout(WaitTimedOut m) {
+        Lsn lsn = waiterLsn.remove(m.id());
+        if (lsn == null) {
+            return Behaviors.same();
+        }
+        List<Waiter> ws = waiting.get(lsn);
+        Waiter w = ws.stream().filter(x -> x.id() == m.id()).findFirst().orElseThrow();
+        ws.remove(w);
+        if (ws.isEmpty()) {
+            waiting.remove(lsn);
+        }
+        String msg = "WAL up to " + lsn + " was not received within " + waitTimeout.toMillis() + " ms (received up to "
+            + watermark + ")";
+        if (w.request() instanceof GetPage g) {
+            g.replyTo().tell(new ReadFailed(msg));
+        } else if (w.request() instanceof GetRelSize r) {
+            r.replyTo().tell(new ReadFailed(msg));
+        } else if (w.request() instanceof GetDbSize d) {
+            d.replyTo().tell(new ReadFailed(msg));
+        }
+        return Behaviors.same();
+    }
+
+    private void serve(Command request) {
+        if (request instanceof GetPage g) {
+            Lsn lsn = g.latest() ? watermark : g.lsn();
+            CachedPage cached = lru.get(new BlockKey(g.rel(), g.blkno()));
+            CachedPage base = cached != null && !cached.lsn().isAfter(lsn) ? cached : null;
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> readHistory(g, lsn, base), blocking),
+                (r, e) -> e != null ? new PageHistoryRead(g, lsn, null, null, "storage read failed: " + e.getMessage()) : r);
+        } else if (request instanceof GetRelSize s) {
+            Lsn lsn = s.latest() ? watermark : s.lsn();
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> store.relSize(s.rel(), lsn), blocking),
+                (size, e) -> new RelSizeRead(s, lsn, size, e));
+        } else if (request instanceof GetDbSize d) {
+            Lsn lsn = d.latest() ? watermark : d.lsn();
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> dbSize(d.dbNode(), lsn), blocking),
+                (bytes, e) -> new DbSizeRead(d, lsn, bytes, e));
+        }
+    }
+
+    /** Blocking. Like pg_database_size: every fork of every relation of the database. */
+    private long dbSize(int dbNode, Lsn lsn) {
+        long blocks = 0;
+        for (Map.Entry<RelTag, Integer> e : store.relations(lsn).entrySet()) {
+            if (e.getKey().dbNode() == dbNode) {
+                blocks += Integer.toUnsignedLong(e.getValue());
+            }
+        }
+        return blocks * 8192L;
+    }
+
+    /** Blocking: runs on the blocking dispatcher. */
+    private PageHistoryRead readHistory(GetPage g, Lsn lsn, CachedPage cached) {
+        OptionalInt size = store.relSize(g.rel(), lsn);
+        if (size.isEmpty()) {
+            return new PageHistoryRead(g, lsn, null, null, "relation " + g.rel() + " does not exist at " + lsn);
+        }
+        if (Integer.compareUnsigned(g.blkno(), size.getAsInt()) >= 0) {
+            return new PageHistoryRead(g, lsn, null, null, "block " + Integer.toUnsignedString(g.blkno())
+                + " of relation " + g.rel() + " does not exist at " + lsn + " (relation has " + size.getAsInt()
+                + " blocks)");
+        }
+        if (cached != null) {
+            PageHistory h = store.pageHistorySince(g.rel(), g.blkno(), cached.lsn(), lsn);
+            if (h.isIncremental()) {
+                return new PageHistoryRead(g, lsn, h, cached.page(), null);
+            }
+            return new PageHistoryRead(g, lsn, h, null, null);
+        }
+        return new PageHistoryRead(g, lsn, store.pageHistory(g.rel(), g.blkno(), lsn), null, null);
+    }
+
+    private Behavior<Command> onHistory(PageHistoryRead m) {
+        GetPage g = m.request();
+        if (m.error() != null) {
+            g.replyTo().tell(new ReadFailed(m.error()));
+            return Behaviors.same();
+        }
+        BlockKey key = new BlockKey(g.rel(), g.blkno());
+        PageHistory h = m.history();
+        if (m.cachedPage() != null && h.records().isEmpty()) {
+            // nothing happened to the block since the cached version: it is the answer
+            cacheHits++;
+            lru.put(key, new CachedPage(Lsn.max(m.lsn(), h.baseLsn()), m.cachedPage()));
+            g.replyTo().tell(new Page(m.cachedPage().clone(), m.lsn()));
+            return Behaviors.same();
+        }
+        if (m.cachedPage() != null) {
+            cacheHits++;
+            h = new PageHistory(m.cachedPage(), h.baseLsn(), h.records());
+        }
+        redo.tell(new RedoWorker.Reconstruct(key, m.lsn(), h, g.replyTo(), ctx.getSelf()));
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> onReconstructed(Reconstructed m) {
+        CachedPage current = lru.get(m.key());
+        if (current == null || !current.lsn().isAfter(m.lsn())) {
+            lru.put(m.key(), new CachedPage(m.lsn(), m.page()));
+        }
+        if (m.replayed() >= materializeAfter && m.lastRecordEnd().isValid()) {
+            // the page as of the last record replayed is the page as of any LSN up to the next
+            // record of the block: store it there, so later reads start from it
+            materialized++;
+            BlockKey k = m.key();
+            CompletableFuture.runAsync(() -> {
+                try (TenantStore.Batch b = store.newBatch()) {
+                    b.putImage(k.rel(), k.blkno(), m.lastRecordEnd(), m.page());
+                    b.commit();
+                }
+            }, blocking).exceptionally(e -> {
+                LOG.warn("cannot store a materialized image of {} block {}: {}", k.rel(), k.blkno(), e.toString());
+                return null;
+            });
+        }
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> onRelSize(RelSizeRead m) {
+        if (m.failure() != null) {
+            m.request().replyTo().tell(new ReadFailed("storage read failed: " + m.failure().getMessage()));
+        } else {
+            m.request().replyTo().tell(new RelSize(m.size().isPresent(), m.size().orElse(0), m.lsn()));
+        }
+        return Behaviors.same();
+    }
+}

@@ -1,0 +1,121 @@
+package org.pageserver.tenant;
+
+import java.time.Duration;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.PoolRouter;
+import org.apache.pekko.actor.typed.javadsl.Routers;
+import org.pageserver.Settings;
+import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.SystemId;
+import org.pageserver.protocol.pgwire.ConnInfo;
+import org.pageserver.storage.TenantMeta;
+import org.pageserver.storage.TenantStore;
+
+/**
+ * The root of one tenant (one PostgreSQL system_id): owns its page cache, its WAL-stream actor
+ * and its redo pool, and restarts a failed child with backoff; a tenant's failure never
+ * reaches another tenant.
+ *
+ * <p>Its commands carry the system_id and plain values only, so the supervisor can later become
+ * a Cluster Sharding entity keyed by system_id without changing its protocol.
+ */
+public final class TenantSupervisor {
+
+    public sealed interface Command permits GetPage, GetRelSize, GetDbSize, GetStatus, WalStatusReceived {
+    }
+
+    public record GetPage(SystemId systemId, org.pageserver.protocol.RelTag rel, int blkno, Lsn lsn, boolean latest,
+                          ActorRef<PageCache.PageReply> replyTo) implements Command {
+    }
+
+    public record GetRelSize(SystemId systemId, org.pageserver.protocol.RelTag rel, Lsn lsn, boolean latest,
+                             ActorRef<PageCache.RelSizeReply> replyTo) implements Command {
+    }
+
+    public record GetDbSize(SystemId systemId, int dbNode, Lsn lsn, boolean latest,
+                            ActorRef<PageCache.DbSizeReply> replyTo) implements Command {
+    }
+
+    public record GetStatus(SystemId systemId, ActorRef<TenantStatus> replyTo) implements Command {
+    }
+
+    /** One row of the {@code status} command. */
+    public record TenantStatus(SystemId systemId, String state, Lsn lastValidLsn, Lsn lastRecordLsn, Lsn durableLsn,
+                               Lsn consistentLsn, String primary, String error) {
+    }
+
+    private record WalStatusReceived(WalStream.WalStatus status, ActorRef<TenantStatus> replyTo, Throwable failure)
+        implements Command {
+    }
+
+    public static Behavior<Command> create(TenantStore store, TenantMeta meta, Settings settings,
+                                           WalStream.WalSourceFactory sources) {
+        return Behaviors.setup(ctx -> {
+            PoolRouter<RedoWorker.Command> pool = Routers.pool(settings.redoWorkers(),
+                Behaviors.supervise(RedoWorker.create()).onFailure(SupervisorStrategy.restart()));
+            ActorRef<RedoWorker.Command> redo = ctx.spawn(pool, "redo");
+            ActorRef<PageCache.Command> pageCache = ctx.spawn(
+                Behaviors.supervise(PageCache.create(store, meta.consistentLsn(), settings, redo))
+                    .onFailure(SupervisorStrategy.restart()), "page-cache");
+            ActorRef<WalStream.Command> walStream = ctx.spawn(
+                Behaviors.supervise(WalStream.create(store, settings, sources, pageCache))
+                    .onFailure(SupervisorStrategy.restartWithBackoff(settings.reconnectMinBackoff(),
+                        settings.reconnectMaxBackoff(), 0.2).withResetBackoffAfter(Duration.ofMinutes(1))),
+                "wal-stream");
+            return running(ctx, store, meta, pageCache, walStream);
+        });
+    }
+
+    private static Behavior<Command> running(ActorContext<Command> ctx, TenantStore store, TenantMeta meta,
+                                             ActorRef<PageCache.Command> pageCache,
+                                             ActorRef<WalStream.Command> walStream) {
+        String primary = redact(meta.conninfo());
+        return Behaviors.receive(Command.class)
+            .onMessage(GetPage.class, m -> {
+                pageCache.tell(new PageCache.GetPage(m.rel(), m.blkno(), m.lsn(), m.latest(), m.replyTo()));
+                return Behaviors.same();
+            })
+            .onMessage(GetRelSize.class, m -> {
+                pageCache.tell(new PageCache.GetRelSize(m.rel(), m.lsn(), m.latest(), m.replyTo()));
+                return Behaviors.same();
+            })
+            .onMessage(GetDbSize.class, m -> {
+                pageCache.tell(new PageCache.GetDbSize(m.dbNode(), m.lsn(), m.latest(), m.replyTo()));
+                return Behaviors.same();
+            })
+            .onMessage(GetStatus.class, m -> {
+                ctx.ask(WalStream.WalStatus.class, walStream, Duration.ofSeconds(5), WalStream.GetStatus::new,
+                    (s, e) -> new WalStatusReceived(s, m.replyTo(), e));
+                return Behaviors.same();
+            })
+            .onMessage(WalStatusReceived.class, m -> {
+                WalStream.WalStatus s = m.status();
+                if (s == null) {
+                    m.replyTo().tell(new TenantStatus(meta.systemId(), "reconnecting", Lsn.INVALID, Lsn.INVALID,
+                        Lsn.INVALID, meta.consistentLsn(), primary, null));
+                } else {
+                    m.replyTo().tell(new TenantStatus(meta.systemId(), s.state(), s.lastValidLsn(), s.lastRecordLsn(),
+                        s.durableLsn(), meta.consistentLsn(), primary, s.error()));
+                }
+                return Behaviors.same();
+            })
+            .onSignal(PostStop.class, sig -> {
+                store.close();
+                return Behaviors.same();
+            })
+            .build();
+    }
+
+    private static String redact(String conninfo) {
+        try {
+            return ConnInfo.parse(conninfo).withoutPassword().toString();
+        } catch (RuntimeException e) {
+            return "(unparsable conninfo)";
+        }
+    }
+}

@@ -1,0 +1,175 @@
+package org.pageserver.tenant;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.RelTag;
+import org.pageserver.protocol.wal.BlockRef;
+import org.pageserver.protocol.wal.WalDecodeException;
+import org.pageserver.protocol.wal.WalDecoder;
+import org.pageserver.protocol.wal.WalRecord;
+import org.pageserver.storage.TenantStore;
+
+/**
+ * The WAL-to-store path of one tenant, split in two halves so that the WAL-stream actor never
+ * blocks: {@link #receive} and {@link #takeBatch} run in the actor (decoding is CPU work),
+ * {@link Batch#write} runs on the blocking dispatcher, one batch at a time (the actor keeps at
+ * most one in flight, which also makes consecutive chunks share one fsync).
+ *
+ * <p>The raw WAL is stored only up to the last complete record: that is the durable LSN, and a
+ * reconnect resumes exactly there, so the raw WAL has no gap and no overlap.
+ */
+final class WalIngest {
+    private final TenantStore store;
+    private final Lsn indexFrom;
+    private final WalDecoder decoder;
+
+    private final List<WalRecord> pendingRecords = new ArrayList<>();
+    /** Raw bytes from {@code rawStart} to the last byte received. */
+    private byte[] raw = new byte[1 << 16];
+    private int rawLen;
+    private Lsn rawStart;
+    private Lsn received;
+    private long decodeErrors;
+    /** Relation sizes as last written; touched only inside {@link Batch#write}, one at a time. */
+    private final Map<RelTag, Integer> relSizes = new HashMap<>();
+
+    /**
+     * @param indexFrom  records ending at or before this LSN are already in the base images
+     *                   and are not indexed (their raw WAL is still kept)
+     * @param decodeFrom where the stream starts: a segment start, or a record boundary
+     */
+    WalIngest(TenantStore store, Lsn indexFrom, Lsn decodeFrom, int walSegSize) {
+        this.store = store;
+        this.indexFrom = indexFrom;
+        this.decoder = new WalDecoder(decodeFrom, walSegSize);
+        this.rawStart = decodeFrom;
+        this.received = decodeFrom;
+    }
+
+    /**
+     * Decodes a received piece of WAL. The piece must start where the previous one ended.
+     *
+     * @throws WalDecodeException at the first bad record; the good records before it stay pending
+     */
+    void receive(Lsn start, byte[] data) {
+        if (!start.equals(received)) {
+            throw new WalDecodeException("WAL stream jumped from " + received + " to " + start, received);
+        }
+        ensureRaw(rawLen + data.length);
+        System.arraycopy(data, 0, raw, rawLen, data.length);
+        rawLen += data.length;
+        received = start.plus(data.length);
+        try {
+            decoder.feed(data, 0, data.length, pendingRecords::add);
+        } catch (WalDecodeException e) {
+            decodeErrors++;
+            throw e;
+        }
+    }
+
+    Lsn received() {
+        return received;
+    }
+
+    Lsn lastRecordEnd() {
+        return decoder.lastRecordEnd();
+    }
+
+    long pendingBytes() {
+        return rawLen;
+    }
+
+    long decodeErrors() {
+        return decodeErrors;
+    }
+
+    boolean hasPending() {
+        return !pendingRecords.isEmpty() || decoder.lastRecordEnd().isAfter(rawStart);
+    }
+
+    /** Moves what was decoded so far into a batch to be written. */
+    Batch takeBatch() {
+        Lsn boundary = Lsn.max(decoder.lastRecordEnd(), rawStart);
+        int n = (int) (boundary.value() - rawStart.value());
+        byte[] walBytes = new byte[n];
+        System.arraycopy(raw, 0, walBytes, 0, n);
+        System.arraycopy(raw, n, raw, 0, rawLen - n);
+        rawLen -= n;
+        Batch b = new Batch(List.copyOf(pendingRecords), rawStart, walBytes, boundary, received);
+        rawStart = boundary;
+        pendingRecords.clear();
+        return b;
+    }
+
+    private void ensureRaw(int size) {
+        if (size > raw.length) {
+            byte[] bigger = new byte[Math.max(size, raw.length * 2)];
+            System.arraycopy(raw, 0, bigger, 0, rawLen);
+            raw = bigger;
+        }
+    }
+
+    /** Records and raw WAL up to a record boundary, to be stored atomically. */
+    final class Batch {
+        final List<WalRecord> records;
+        final Lsn walStart;
+        final byte[] wal;
+        /** The record boundary the batch ends at: the new durable LSN once written. */
+        final Lsn durableLsn;
+        /** Everything received when the batch was taken; readers may wait up to here once it is written. */
+        final Lsn receivedLsn;
+
+        Batch(List<WalRecord> records, Lsn walStart, byte[] wal, Lsn durableLsn, Lsn receivedLsn) {
+            this.records = records;
+            this.walStart = walStart;
+            this.wal = wal;
+            this.durableLsn = durableLsn;
+            this.receivedLsn = receivedLsn;
+        }
+
+        /** Stores the batch durably. Blocking: runs on the blocking dispatcher. */
+        void write() {
+            try (TenantStore.Batch b = store.newBatch()) {
+                for (WalRecord r : records) {
+                    if (r.endLsn().compareTo(indexFrom) <= 0) {
+                        continue;
+                    }
+                    index(b, r);
+                }
+                if (wal.length > 0) {
+                    b.putWal(walStart, wal);
+                }
+                b.setDurableLsn(durableLsn, durableLsn);
+                b.commit();
+            }
+        }
+
+        private void index(TenantStore.Batch b, WalRecord r) {
+            for (BlockRef ref : r.blocks()) {
+                boolean startsChain = ref.willInit() || (ref.hasImage() && ref.applyImage());
+                b.putRecord(ref.rel(), ref.blkno(), r.startLsn(), r.endLsn(), ref.blockId(), startsChain, r.raw());
+                int size = relSize(ref.rel());
+                long needed = Integer.toUnsignedLong(ref.blkno()) + 1;
+                if (needed > Integer.toUnsignedLong(size)) {
+                    b.putRelSize(ref.rel(), r.endLsn(), (int) needed);
+                    relSizes.put(ref.rel(), (int) needed);
+                }
+            }
+        }
+
+        private int relSize(RelTag rel) {
+            Integer cached = relSizes.get(rel);
+            if (cached != null) {
+                return cached;
+            }
+            OptionalInt stored = store.relSize(rel, Lsn.MAX);
+            int size = stored.orElse(0);
+            relSizes.put(rel, size);
+            return size;
+        }
+    }
+}

@@ -1,0 +1,283 @@
+package org.pageserver.tenant;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.stream.KillSwitches;
+import org.apache.pekko.stream.UniqueKillSwitch;
+import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.typed.javadsl.ActorSink;
+import org.pageserver.Settings;
+import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.wal.WalDecodeException;
+import org.pageserver.storage.TenantMeta;
+import org.pageserver.storage.TenantStore;
+import org.pageserver.streams.replication.WalChunk;
+import org.pageserver.streams.replication.WalFeedback;
+
+/**
+ * Follows one primary's WAL: receives it from the WAL receiver stream, advances the last-valid
+ * LSN on every byte received (mid-record included), decodes records and stores them, and
+ * tells the page cache how far readers may go.
+ *
+ * <p>The watermark handed to the page cache is the received position once every record that
+ * ends at or before it is stored: a GetPage at a flush position inside a record is answered as
+ * soon as the records before that position are in, never waiting for the record that straddles it.
+ *
+ * <p>A failed stream (connection lost) fails this actor after any in-flight write completes, so
+ * its supervisor restarts it with backoff from the durable LSN: no gap, no duplicate. Bad WAL
+ * stops ingest at that LSN for good (it would fail the same way again): the tenant keeps
+ * serving what it has and reports the error in {@code status}.
+ */
+public final class WalStream {
+
+    public sealed interface Command permits GetStatus, StreamInit, ChunkReceived, StreamCompleted, StreamFailed,
+        Positions, BatchWritten, BatchFailed {
+    }
+
+    public record GetStatus(ActorRef<WalStatus> replyTo) implements Command {
+    }
+
+    /** Where ingest stands; {@code error} is null unless ingest stopped on bad WAL or storage. */
+    public record WalStatus(String state, Lsn lastValidLsn, Lsn lastRecordLsn, Lsn durableLsn, long decodeErrors,
+                            String error) {
+    }
+
+    /** Creates the WAL source from a start LSN; production: the replication connection. */
+    @FunctionalInterface
+    public interface WalSourceFactory {
+        Source<WalChunk, WalFeedback> open(TenantMeta meta, Lsn start);
+    }
+
+    // messages from the receiver stream (ActorSink protocol)
+    enum Ack { INSTANCE }
+
+    record StreamInit(ActorRef<Ack> ackTo) implements Command {
+    }
+
+    record ChunkReceived(WalChunk chunk, ActorRef<Ack> ackTo) implements Command {
+    }
+
+    enum StreamCompleted implements Command { INSTANCE }
+
+    record StreamFailed(Throwable cause) implements Command {
+    }
+
+    // private, fed by pipeToSelf
+    private record Positions(Lsn durable, Lsn lastRecord, TenantMeta meta, Throwable failure) implements Command {
+    }
+
+    private record BatchWritten(WalIngest.Batch batch) implements Command {
+    }
+
+    private record BatchFailed(Throwable cause) implements Command {
+    }
+
+    /** Raised to make the supervisor restart the stream with backoff. */
+    static final class StreamLost extends RuntimeException {
+        StreamLost(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    public static Behavior<Command> create(TenantStore store, Settings settings, WalSourceFactory sources,
+                                           ActorRef<PageCache.Command> pageCache) {
+        return Behaviors.setup(ctx -> {
+            Executor blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> store.meta().orElseThrow(), blocking)
+                    .thenApply(m -> new Positions(store.durableLsn(), store.lastRecordLsn(), m, null)),
+                (p, e) -> e != null ? new Positions(null, null, null, e) : p);
+            return new WalStream(ctx, store, settings, sources, pageCache, blocking).starting();
+        });
+    }
+
+    private final ActorContext<Command> ctx;
+    private final TenantStore store;
+    private final Settings settings;
+    private final WalSourceFactory sources;
+    private final ActorRef<PageCache.Command> pageCache;
+    private final Executor blocking;
+
+    private WalIngest ingest;
+    private WalFeedback feedback;
+    private UniqueKillSwitch killSwitch;
+    private Lsn durable = Lsn.INVALID;
+    private Lsn watermark = Lsn.INVALID;
+    private boolean writing;
+    private ActorRef<Ack> heldAck;
+    private String error;
+
+    private WalStream(ActorContext<Command> ctx, TenantStore store, Settings settings, WalSourceFactory sources,
+                      ActorRef<PageCache.Command> pageCache, Executor blocking) {
+        this.ctx = ctx;
+        this.store = store;
+        this.settings = settings;
+        this.sources = sources;
+        this.pageCache = pageCache;
+        this.blocking = blocking;
+    }
+
+    /** Reading the durable position from the store. */
+    private Behavior<Command> starting() {
+        return Behaviors.receive(Command.class)
+            .onMessage(Positions.class, this::onPositions)
+            .onMessage(GetStatus.class, m -> reply(m, "starting"))
+            .build();
+    }
+
+    private Behavior<Command> onPositions(Positions p) {
+        if (p.failure() != null) {
+            throw new StreamLost("cannot read tenant positions", p.failure());
+        }
+        TenantMeta meta = p.meta();
+        Lsn segStart = meta.startLsn().segmentStart(meta.walSegSize());
+        // Resume at the last record boundary stored; the first time, at the start of the
+        // segment holding the backup's redo pointer (a page boundary, so always decodable,
+        // and before the first record needed).
+        Lsn start = p.durable().isValid() && !p.durable().isBefore(segStart) ? p.durable() : segStart;
+        durable = start;
+        // reads below the consistent point are refused by the page cache; the watermark only
+        // says how far the WAL is stored
+        watermark = start;
+        ingest = new WalIngest(store, meta.startLsn(), start, meta.walSegSize());
+        pageCache.tell(new PageCache.WalWatermark(watermark));
+        ctx.getLog().info("WAL stream of {} starting at {}", meta.systemId(), start);
+        Pair<Pair<WalFeedback, UniqueKillSwitch>, ?> mat = sources.open(meta, start)
+            .viaMat(KillSwitches.single(), Keep.both())
+            .toMat(ActorSink.actorRefWithBackpressure(ctx.getSelf(), (ActorRef<Ack> ackTo, WalChunk c) -> (Command) new ChunkReceived(c, ackTo),
+                StreamInit::new, Ack.INSTANCE, StreamCompleted.INSTANCE, StreamFailed::new), Keep.both())
+            .run(ctx.getSystem());
+        feedback = mat.first().first();
+        killSwitch = mat.first().second();
+        return streaming();
+    }
+
+    private Behavior<Command> streaming() {
+        return Behaviors.receive(Command.class)
+            .onMessage(StreamInit.class, m -> {
+                m.ackTo().tell(Ack.INSTANCE);
+                return Behaviors.same();
+            })
+            .onMessage(ChunkReceived.class, this::onChunk)
+            .onMessage(BatchWritten.class, this::onWritten)
+            .onMessage(BatchFailed.class, this::onWriteFailed)
+            .onMessage(StreamCompleted.class, m -> lost(new IllegalStateException("primary ended the WAL stream")))
+            .onMessage(StreamFailed.class, m -> lost(m.cause()))
+            .onMessage(GetStatus.class, m -> reply(m, "streaming"))
+            .build();
+    }
+
+    private Behavior<Command> onChunk(ChunkReceived m) {
+        WalChunk c = m.chunk();
+        try {
+            ingest.receive(c.start(), c.data());
+        } catch (WalDecodeException e) {
+            return broken("bad WAL, ingest stopped: " + e.getMessage(), e);
+        }
+        if (ingest.pendingBytes() > settings.maxPendingBytes()) {
+            heldAck = m.ackTo();
+        } else {
+            m.ackTo().tell(Ack.INSTANCE);
+        }
+        flush();
+        return Behaviors.same();
+    }
+
+    /** Starts a write if none is in flight, or advances the watermark when nothing needs storing. */
+    private void flush() {
+        if (writing) {
+            return;
+        }
+        if (ingest.hasPending()) {
+            WalIngest.Batch batch = ingest.takeBatch();
+            writing = true;
+            ctx.pipeToSelf(CompletableFuture.runAsync(batch::write, blocking),
+                (ok, e) -> e == null ? new BatchWritten(batch) : new BatchFailed(e));
+        } else {
+            advanceWatermark(ingest.received());
+        }
+    }
+
+    private Behavior<Command> onWritten(BatchWritten m) {
+        writing = false;
+        durable = m.batch().durableLsn;
+        if (feedback != null) {
+            feedback.update(durable, durable, durable);
+        }
+        advanceWatermark(m.batch().receivedLsn);
+        if (heldAck != null && ingest.pendingBytes() <= settings.maxPendingBytes()) {
+            heldAck.tell(Ack.INSTANCE);
+            heldAck = null;
+        }
+        if (error == null) {
+            flush();
+        }
+        return Behaviors.same();
+    }
+
+    private void advanceWatermark(Lsn lsn) {
+        if (lsn.isAfter(watermark)) {
+            watermark = lsn;
+            pageCache.tell(new PageCache.WalWatermark(lsn));
+        }
+    }
+
+    private Behavior<Command> onWriteFailed(BatchFailed m) {
+        writing = false;
+        return broken("storage write failed, ingest stopped: " + m.cause().getMessage(), m.cause());
+    }
+
+    /** The connection is gone: let the in-flight write finish, then fail for a restart. */
+    private Behavior<Command> lost(Throwable cause) {
+        ctx.getLog().warn("WAL stream lost at {}: {}", ingest.received(), cause.toString());
+        if (!writing) {
+            throw new StreamLost("WAL stream lost", cause);
+        }
+        return Behaviors.receive(Command.class)
+            .onMessage(BatchWritten.class, m -> {
+                onWritten(m);
+                throw new StreamLost("WAL stream lost", cause);
+            })
+            .onMessage(BatchFailed.class, this::onWriteFailed)
+            .onMessage(GetStatus.class, m -> reply(m, "reconnecting"))
+            .onAnyMessage(m -> Behaviors.same())
+            .build();
+    }
+
+    /** Ingest stopped for good: keep what is stored, keep answering status. */
+    private Behavior<Command> broken(String message, Throwable cause) {
+        error = message;
+        ctx.getLog().error("tenant ingest stopped: {}", message, cause);
+        if (killSwitch != null) {
+            killSwitch.shutdown();
+        }
+        // store the good records decoded before the bad one
+        flush();
+        return Behaviors.receive(Command.class)
+            .onMessage(BatchWritten.class, this::onWritten)
+            .onMessage(BatchFailed.class, m -> {
+                writing = false;
+                return Behaviors.same();
+            })
+            .onMessage(ChunkReceived.class, m -> Behaviors.same())
+            .onMessage(GetStatus.class, m -> reply(m, "broken"))
+            .onAnyMessage(m -> Behaviors.same())
+            .build();
+    }
+
+    private Behavior<Command> reply(GetStatus m, String state) {
+        if (ingest == null) {
+            m.replyTo().tell(new WalStatus(state, Lsn.INVALID, Lsn.INVALID, durable, 0, error));
+        } else {
+            m.replyTo().tell(new WalStatus(state, ingest.received(), ingest.lastRecordEnd(), durable,
+                ingest.decodeErrors(), error));
+        }
+        return Behaviors.same();
+    }
+}

@@ -1,0 +1,113 @@
+package org.pageserver.tenant;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestKitJUnit5Extension;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.testkit.typed.annotations.JUnit5TestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.JUnit5TestKitBuilder;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import org.pageserver.Settings;
+import org.pageserver.protocol.ForkNumber;
+import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.RelTag;
+import org.pageserver.storage.TenantStore;
+
+/** GetPage waiters park until the watermark passes their LSN, and time out clearly. */
+@ExtendWith(TestKitJUnit5Extension.class)
+class PageCacheTest {
+    @JUnit5TestKit
+    ActorTestKit testKit = new JUnit5TestKitBuilder().withCustomConfig(TestSupport.config()).build();
+
+    static final RelTag REL = new RelTag(1663, 5, 16384, ForkNumber.MAIN);
+    static final Lsn CONSISTENT = Lsn.parse("0/10000");
+
+    @TempDir
+    Path dir;
+    TenantStore store;
+
+    @BeforeEach
+    void setUp() {
+        store = TenantStore.open(dir, false);
+        try (TenantStore.Batch b = store.newBatch()) {
+            b.putImage(REL, 0, Lsn.parse("0/8000"), TestSupport.page(7));
+            b.putRelSize(REL, Lsn.parse("0/8000"), 1);
+            b.commit();
+        }
+    }
+
+    @AfterEach
+    void tearDown() {
+        store.close();
+    }
+
+    ActorRef<PageCache.Command> spawn(Duration waitTimeout) {
+        Settings s = TestSupport.settings(dir, waitTimeout);
+        ActorRef<RedoWorker.Command> redo = testKit.spawn(RedoWorker.create());
+        return testKit.spawn(PageCache.create(store, CONSISTENT, s, redo));
+    }
+
+    @Test
+    void parksUntilTheWatermarkPassesAndAnswersAtOnceAfter() {
+        ActorRef<PageCache.Command> cache = spawn(Duration.ofSeconds(30));
+        TestProbe<PageCache.PageReply> probe = testKit.createTestProbe();
+        cache.tell(new PageCache.WalWatermark(Lsn.parse("0/20000")));
+        cache.tell(new PageCache.GetPage(REL, 0, Lsn.parse("0/25000"), false, probe.getRef()));
+        probe.expectNoMessage(Duration.ofMillis(300));
+        cache.tell(new PageCache.WalWatermark(Lsn.parse("0/25000")));
+        PageCache.Page p = probe.expectMessageClass(PageCache.Page.class);
+        assertArrayEquals(TestSupport.page(7), p.image());
+        assertEquals(Lsn.parse("0/25000"), p.lsn());
+
+        // at or below the watermark: no waiting
+        cache.tell(new PageCache.GetPage(REL, 0, Lsn.parse("0/15000"), false, probe.getRef()));
+        assertEquals(Lsn.parse("0/15000"), probe.expectMessageClass(PageCache.Page.class, Duration.ofSeconds(3)).lsn());
+        // latest: the newest available
+        cache.tell(new PageCache.GetPage(REL, 0, Lsn.parse("0/15000"), true, probe.getRef()));
+        assertEquals(Lsn.parse("0/25000"), probe.expectMessageClass(PageCache.Page.class).lsn());
+    }
+
+    @Test
+    void waitersTimeOutWithAClearError() {
+        ActorRef<PageCache.Command> cache = spawn(Duration.ofMillis(200));
+        TestProbe<PageCache.PageReply> probe = testKit.createTestProbe();
+        cache.tell(new PageCache.WalWatermark(Lsn.parse("0/20000")));
+        cache.tell(new PageCache.GetPage(REL, 0, Lsn.parse("1/0"), false, probe.getRef()));
+        PageCache.ReadFailed f = probe.expectMessageClass(PageCache.ReadFailed.class, Duration.ofSeconds(3));
+        assertTrue(f.message().contains("1/0") && f.message().contains("not received"), f.message());
+        // the late watermark does not answer twice
+        cache.tell(new PageCache.WalWatermark(Lsn.parse("2/0")));
+        probe.expectNoMessage(Duration.ofMillis(200));
+    }
+
+    @Test
+    void refusesLsnZeroBelowConsistentAndMissingBlocks() {
+        ActorRef<PageCache.Command> cache = spawn(Duration.ofSeconds(30));
+        TestProbe<PageCache.PageReply> probe = testKit.createTestProbe();
+        cache.tell(new PageCache.WalWatermark(Lsn.parse("0/20000")));
+        cache.tell(new PageCache.GetPage(REL, 0, Lsn.INVALID, false, probe.getRef()));
+        assertTrue(probe.expectMessageClass(PageCache.ReadFailed.class).message().contains("0/0"));
+        cache.tell(new PageCache.GetPage(REL, 0, Lsn.parse("0/9000"), false, probe.getRef()));
+        assertTrue(probe.expectMessageClass(PageCache.ReadFailed.class).message().contains("consistent"));
+        cache.tell(new PageCache.GetPage(REL, 1, Lsn.parse("0/15000"), false, probe.getRef()));
+        assertTrue(probe.expectMessageClass(PageCache.ReadFailed.class).message().contains("block 1"));
+        cache.tell(new PageCache.GetPage(REL.withFork(ForkNumber.FSM), 0, Lsn.parse("0/15000"), false, probe.getRef()));
+        assertTrue(probe.expectMessageClass(PageCache.ReadFailed.class).message().contains("does not exist"));
+
+        TestProbe<PageCache.RelSizeReply> sizes = testKit.createTestProbe();
+        cache.tell(new PageCache.GetRelSize(REL, Lsn.parse("0/15000"), false, sizes.getRef()));
+        assertEquals(new PageCache.RelSize(true, 1, Lsn.parse("0/15000")), sizes.expectMessageClass(PageCache.RelSize.class));
+        cache.tell(new PageCache.GetRelSize(REL.withFork(ForkNumber.VISIBILITYMAP), Lsn.parse("0/15000"), false, sizes.getRef()));
+        assertEquals(new PageCache.RelSize(false, 0, Lsn.parse("0/15000")), sizes.expectMessageClass(PageCache.RelSize.class));
+    }
+}

@@ -1,0 +1,31 @@
+package org.pageserver.tenant;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.pageserver.Settings;
+
+/** Configuration and fixtures shared by the actor tests. */
+final class TestSupport {
+    private TestSupport() {
+    }
+
+    static Config config() {
+        return ConfigFactory.parseString("pekko.loglevel = INFO").withFallback(ConfigFactory.load());
+    }
+
+    static Settings settings(Path dataDir, Duration waitTimeout) {
+        Settings base = Settings.from(ConfigFactory.load());
+        return new Settings(base.listenHost(), 0, dataDir, waitTimeout, base.redoWorkers(), base.pageCachePages(),
+            base.materializeAfter(), false,
+            base.maxPendingBytes(), base.slotPrefix(), base.connectTimeout(), base.statusInterval(),
+            Duration.ofMillis(50), Duration.ofMillis(200));
+    }
+
+    static byte[] page(int fill) {
+        byte[] p = new byte[8192];
+        java.util.Arrays.fill(p, (byte) fill);
+        return p;
+    }
+}

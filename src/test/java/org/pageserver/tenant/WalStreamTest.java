@@ -1,0 +1,248 @@
+package org.pageserver.tenant;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.zip.GZIPInputStream;
+import org.apache.pekko.actor.testkit.typed.annotations.JUnit5TestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.JUnit5TestKitBuilder;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestKitJUnit5Extension;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.stream.javadsl.Source;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import org.pageserver.protocol.ForkNumber;
+import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.RelTag;
+import org.pageserver.protocol.SystemId;
+import org.pageserver.storage.TenantMeta;
+import org.pageserver.storage.TenantStore;
+import org.pageserver.streams.replication.WalChunk;
+import org.pageserver.streams.replication.WalFeedback;
+
+/**
+ * The WAL-stream actor on real PG15 WAL (src/test/resources/tenant/README.md): every record
+ * pg_waldump lists is stored under every block it references, the raw WAL is kept exactly,
+ * and the watermark follows the received bytes even in the middle of a record.
+ */
+@ExtendWith(TestKitJUnit5Extension.class)
+class WalStreamTest {
+    @JUnit5TestKit
+    ActorTestKit testKit = new JUnit5TestKitBuilder().withCustomConfig(TestSupport.config()).build();
+
+    static final Lsn SEGMENT = Lsn.parse("0/700000");
+    static final Lsn FIRST_RECORD = Lsn.parse("0/700028");
+    static final Lsn LAST_RECORD_END = Lsn.parse("0/7CCAD0");
+    /** Starts at 0/7CA4F8, 8253 bytes: crosses a page boundary (0/7CC000). */
+    static final Lsn BIG_RECORD = Lsn.parse("0/7CA4F8");
+
+    @TempDir
+    Path dir;
+    TenantStore store;
+    byte[] wal;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        wal = gunzip("/tenant/000000010000000000000007.partial.gz");
+        store = TenantStore.open(dir, false);
+        store.putMeta(new TenantMeta(new SystemId(7), "host=127.0.0.1 port=1", 1, 1 << 20, FIRST_RECORD,
+            FIRST_RECORD, "slot"));
+    }
+
+    @AfterEach
+    void tearDown() {
+        store.close();
+    }
+
+    static byte[] gunzip(String resource) throws IOException {
+        try (InputStream in = new GZIPInputStream(WalStreamTest.class.getResourceAsStream(resource))) {
+            return in.readAllBytes();
+        }
+    }
+
+    /** A source that serves the fixture from {@code start} up to {@code end} in odd-sized chunks, then stays open. */
+    WalStream.WalSourceFactory source(long endOffset, List<Lsn> starts) {
+        return (meta, start) -> {
+            starts.add(start);
+            List<WalChunk> chunks = new ArrayList<>();
+            int off = (int) (start.value() - SEGMENT.value());
+            while (off < endOffset) {
+                int n = (int) Math.min(7777, endOffset - off);
+                byte[] b = new byte[n];
+                System.arraycopy(wal, off, b, 0, n);
+                chunks.add(new WalChunk(SEGMENT.plus(off), b, SEGMENT.plus(endOffset)));
+                off += n;
+            }
+            WalFeedback feedback = new WalFeedback(start);
+            return Source.from(chunks).concat(Source.never()).mapMaterializedValue(x -> feedback);
+        };
+    }
+
+    WalStream.WalStatus status(ActorRef<WalStream.Command> ws) {
+        TestProbe<WalStream.WalStatus> p = testKit.createTestProbe();
+        ws.tell(new WalStream.GetStatus(p.getRef()));
+        return p.receiveMessage();
+    }
+
+    WalStream.WalStatus awaitDurable(ActorRef<WalStream.Command> ws, Lsn lsn) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        WalStream.WalStatus s = status(ws);
+        while (s.durableLsn().isBefore(lsn) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+            s = status(ws);
+        }
+        return s;
+    }
+
+    @Test
+    void storesEveryBlockReferencePgWaldumpListsAndTheRawWal() throws Exception {
+        TestProbe<PageCache.Command> cache = testKit.createTestProbe();
+        List<Lsn> starts = new ArrayList<>();
+        ActorRef<WalStream.Command> ws = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
+            Duration.ofSeconds(5)), source(wal.length, starts), cache.getRef()));
+        WalStream.WalStatus s = awaitDurable(ws, LAST_RECORD_END);
+        assertEquals("streaming", s.state());
+        assertEquals(LAST_RECORD_END, s.durableLsn());
+        assertEquals(LAST_RECORD_END, s.lastRecordLsn());
+        assertEquals(SEGMENT.plus(wal.length), s.lastValidLsn());
+        assertEquals(List.of(SEGMENT), starts, "the first start is the segment start, before the first record");
+
+        // every block reference of every record, as pg_waldump lists them
+        Set<String> expected = new TreeSet<>();
+        Pattern rec = Pattern.compile("lsn: ([0-9A-F]+/[0-9A-F]+),");
+        Pattern blk = Pattern.compile("blkref #\\d+: rel (\\d+)/(\\d+)/(\\d+)(?: fork (\\w+))? blk (\\d+)");
+        for (String line : new String(gunzip("/tenant/000000010000000000000007.waldump.txt.gz"),
+            StandardCharsets.UTF_8).split("\n")) {
+            Matcher r = rec.matcher(line);
+            if (!r.find()) {
+                continue;
+            }
+            Lsn start = Lsn.parse(r.group(1));
+            Matcher b = blk.matcher(line);
+            while (b.find()) {
+                String fork = b.group(4) == null ? "main" : b.group(4);
+                expected.add(start + " " + b.group(1) + "/" + b.group(2) + "/" + b.group(3) + " " + fork + " " + b.group(5));
+            }
+        }
+        Set<String> stored = new TreeSet<>();
+        store.forEachRecordEntry((rel, blkno, start, end) -> {
+            assertTrue(end.isAfter(start));
+            stored.add(start + " " + Integer.toUnsignedString(rel.spcNode()) + "/" + Integer.toUnsignedString(rel.dbNode())
+                + "/" + Integer.toUnsignedString(rel.relNode()) + " " + forkName(rel.fork()) + " " + Integer.toUnsignedString(blkno));
+        });
+        assertTrue(expected.size() > 4000, "fixture has " + expected.size() + " block references");
+        assertEquals(expected, stored);
+
+        // the raw WAL, byte for byte, from the segment start to the last record boundary
+        ByteArrayOutputStream raw = new ByteArrayOutputStream();
+        store.readWal(SEGMENT, LAST_RECORD_END, (at, buf, off, len) -> raw.write(buf, off, len));
+        byte[] want = new byte[(int) (LAST_RECORD_END.value() - SEGMENT.value())];
+        System.arraycopy(wal, 0, want, 0, want.length);
+        assertArrayEquals(want, raw.toByteArray());
+        assertEquals(LAST_RECORD_END, store.durableLsn());
+
+        // relation sizes follow the highest block referenced
+        assertTrue(store.relSize(new RelTag(1663, 5, 16384, ForkNumber.MAIN), LAST_RECORD_END).getAsInt() > 30);
+    }
+
+    static String forkName(ForkNumber f) {
+        return switch (f) {
+            case MAIN -> "main";
+            case FSM -> "fsm";
+            case VISIBILITYMAP -> "vm";
+            case INIT -> "init";
+        };
+    }
+
+    /**
+     * The seed's scenario: WAL flushed to the middle of a record. The watermark reaches the
+     * flush position, so a GetPage at it is answered at once instead of waiting for the
+     * record's end.
+     */
+    @Test
+    void watermarkReachesTheReceivedPositionInsideARecord() throws Exception {
+        long mid = BIG_RECORD.value() - SEGMENT.value() + 4000;
+        List<Lsn> starts = new ArrayList<>();
+        ActorRef<PageCache.Command> cache = testKit.spawn(PageCache.create(store, FIRST_RECORD,
+            TestSupport.settings(dir, Duration.ofSeconds(30)), testKit.spawn(RedoWorker.create())));
+        ActorRef<WalStream.Command> ws = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
+            Duration.ofSeconds(30)), source(mid, starts), cache));
+        Lsn flushed = SEGMENT.plus(mid);
+        WalStream.WalStatus s = awaitDurable(ws, BIG_RECORD);
+        assertEquals(flushed, s.lastValidLsn());
+        assertEquals(BIG_RECORD, s.lastRecordLsn(), "the record in flight is not decoded yet");
+
+        TestProbe<PageCache.PageReply> reply = testKit.createTestProbe();
+        cache.tell(new PageCache.GetPage(new RelTag(1663, 5, 16384, ForkNumber.MAIN), 21, flushed, false, reply.getRef()));
+        PageCache.PageReply r = reply.receiveMessage(Duration.ofSeconds(3));
+        if (r instanceof PageCache.ReadFailed f) {
+            assertFalse(f.message().contains("not received"), f.message());
+        }
+        // and a read beyond what was received parks
+        cache.tell(new PageCache.GetPage(new RelTag(1663, 5, 16384, ForkNumber.MAIN), 21, flushed.plus(8), false,
+            reply.getRef()));
+        reply.expectNoMessage(Duration.ofMillis(500));
+    }
+
+    @Test
+    void resumesFromTheDurableLsnAfterARestart() throws Exception {
+        TestProbe<PageCache.Command> cache = testKit.createTestProbe();
+        List<Lsn> starts = new ArrayList<>();
+        long mid = BIG_RECORD.value() - SEGMENT.value() + 4000;
+        ActorRef<WalStream.Command> first = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
+            Duration.ofSeconds(5)), source(mid, starts), cache.getRef()));
+        awaitDurable(first, BIG_RECORD);
+        testKit.stop(first);
+        AtomicInteger n = new AtomicInteger();
+        ActorRef<WalStream.Command> second = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
+            Duration.ofSeconds(5)), source(wal.length, starts), cache.getRef()));
+        WalStream.WalStatus s = awaitDurable(second, LAST_RECORD_END);
+        assertEquals(List.of(SEGMENT, BIG_RECORD), starts, "resumed exactly at the last record boundary stored");
+        assertEquals(LAST_RECORD_END, s.durableLsn());
+        ByteArrayOutputStream raw = new ByteArrayOutputStream();
+        store.readWal(SEGMENT, LAST_RECORD_END, (at, buf, off, len) -> raw.write(buf, off, len));
+        assertEquals(LAST_RECORD_END.value() - SEGMENT.value(), raw.size(), "no gap, no overlap in the raw WAL");
+        assertNotNull(n);
+    }
+
+    @Test
+    void badWalStopsIngestAtThatLsnAndKeepsWhatWasStored() throws Exception {
+        // flip a byte inside the record at BIG_RECORD: its CRC fails
+        wal[(int) (BIG_RECORD.value() - SEGMENT.value()) + 100] ^= 0x55;
+        TestProbe<PageCache.Command> cache = testKit.createTestProbe();
+        ActorRef<WalStream.Command> ws = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
+            Duration.ofSeconds(5)), source(wal.length, new ArrayList<>()), cache.getRef()));
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        WalStream.WalStatus s = status(ws);
+        while (!s.state().equals("broken") && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+            s = status(ws);
+        }
+        assertEquals("broken", s.state());
+        assertTrue(s.error().contains(BIG_RECORD.toString()), s.error());
+        Thread.sleep(200);
+        assertEquals(BIG_RECORD, store.durableLsn(), "everything before the bad record is stored");
+        assertEquals(1, s.decodeErrors());
+    }
+}

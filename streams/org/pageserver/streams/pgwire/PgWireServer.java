@@ -1,0 +1,157 @@
+package org.pageserver.streams.pgwire;
+
+import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.Cancellable;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Tcp;
+import org.apache.pekko.util.ByteString;
+import org.pageserver.protocol.pgwire.PgFrameDecoder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A PostgreSQL wire-protocol (v3) server on Pekko TCP: one {@link PgServerStage} per accepted
+ * connection does startup, authentication ({@link Authenticator}) and hands statements to the
+ * {@link PgSession} that the {@link PgSessionHandler} opens for it. A connection's failure
+ * affects no other connection.
+ *
+ * <p>{@link #start} registers with CoordinatedShutdown: the listener is unbound in phase
+ * service-unbind and open sessions are ended with FATAL 57P01 in phase service-requests-done.
+ */
+public final class PgWireServer {
+
+    private static final Logger log = LoggerFactory.getLogger(PgWireServer.class);
+
+    /** Server settings; {@link #DEFAULTS} suits production and tests. */
+    public record Settings(int maxMessageSize, int maxConnections, String serverVersion) {
+
+        public static final Settings DEFAULTS =
+                new Settings(PgFrameDecoder.DEFAULT_SERVER_MAX_MESSAGE_SIZE, 100, "15.0 (pageserver)");
+
+        public Settings {
+            if (maxMessageSize < 1024) {
+                throw new IllegalArgumentException("maxMessageSize must be at least 1024: " + maxMessageSize);
+            }
+            if (maxConnections < 1) {
+                throw new IllegalArgumentException("maxConnections must be positive: " + maxConnections);
+            }
+        }
+
+        public Settings withMaxMessageSize(int v) {
+            return new Settings(v, maxConnections, serverVersion);
+        }
+
+        public Settings withMaxConnections(int v) {
+            return new Settings(maxMessageSize, v, serverVersion);
+        }
+
+        public Settings withServerVersion(String v) {
+            return new Settings(maxMessageSize, maxConnections, v);
+        }
+    }
+
+    private final Tcp.ServerBinding binding;
+    private final ConnectionRegistry registry;
+    private final AtomicInteger open;
+    private final Cancellable unbindTask;
+    private final Cancellable terminateTask;
+    private final AtomicBoolean stopped = new AtomicBoolean();
+
+    private PgWireServer(Tcp.ServerBinding binding, ConnectionRegistry registry, AtomicInteger open,
+                         Cancellable unbindTask, Cancellable terminateTask) {
+        this.binding = binding;
+        this.registry = registry;
+        this.open = open;
+        this.unbindTask = unbindTask;
+        this.terminateTask = terminateTask;
+    }
+
+    public static CompletionStage<PgWireServer> start(ActorSystem<?> system, String host, int port,
+                                                      Authenticator auth, PgSessionHandler handler) {
+        return start(system, host, port, auth, handler, Settings.DEFAULTS);
+    }
+
+    /** Binds {@code host:port} (port 0: any free port, see {@link #localAddress()}). */
+    public static CompletionStage<PgWireServer> start(ActorSystem<?> system, String host, int port,
+                                                      Authenticator auth, PgSessionHandler handler,
+                                                      Settings settings) {
+        ConnectionRegistry registry = new ConnectionRegistry();
+        AtomicInteger open = new AtomicInteger();
+        CompletionStage<Tcp.ServerBinding> bound = Tcp.get(system).bind(host, port)
+                .to(Sink.foreach(conn -> {
+                    boolean overLimit = open.incrementAndGet() > settings.maxConnections();
+                    PgServerStage.Context ctx = new PgServerStage.Context(auth, handler, settings,
+                            conn.remoteAddress(), registry, overLimit, open::decrementAndGet);
+                    log.debug("connection from {}", conn.remoteAddress());
+                    try {
+                        conn.handleWith(Flow.fromGraph(new PgServerStage(ctx)), system);
+                    } catch (RuntimeException e) {
+                        open.decrementAndGet();
+                        log.error("could not start connection from {}", conn.remoteAddress(), e);
+                    }
+                }))
+                .run(system);
+        return bound.thenApply(b -> {
+            CoordinatedShutdown cs = CoordinatedShutdown.get(system);
+            Cancellable unbind = cs.addCancellableTask(CoordinatedShutdown.PhaseServiceUnbind(),
+                    "pgwire-unbind-" + b.localAddress().getPort(),
+                    () -> b.unbind().thenApply(x -> Done.getInstance()));
+            Cancellable terminate = cs.addCancellableTask(CoordinatedShutdown.PhaseServiceRequestsDone(),
+                    "pgwire-terminate-" + b.localAddress().getPort(), registry::terminateAll);
+            log.info("pgwire listening on {}", b.localAddress());
+            return new PgWireServer(b, registry, open, unbind, terminate);
+        });
+    }
+
+    /** The address actually bound (the real port when started with port 0). */
+    public InetSocketAddress localAddress() {
+        return binding.localAddress();
+    }
+
+    public Tcp.ServerBinding binding() {
+        return binding;
+    }
+
+    /** Connections accepted and not yet closed (including ones still authenticating). */
+    public int openConnections() {
+        return open.get();
+    }
+
+    /** Stops accepting connections; open ones continue. */
+    public CompletionStage<Done> unbind() {
+        return binding.unbind().thenApply(x -> Done.getInstance());
+    }
+
+    /**
+     * Unbinds, then ends every authenticated session with FATAL 57P01 "terminating connection
+     * due to administrator command"; completes when they have closed.
+     */
+    public CompletionStage<Done> shutdown() {
+        if (!stopped.compareAndSet(false, true)) {
+            return CompletableFuture.completedFuture(Done.getInstance());
+        }
+        unbindTask.cancel();
+        terminateTask.cancel();
+        return unbind().thenCompose(d -> registry.terminateAll());
+    }
+
+    /**
+     * The per-connection protocol flow on its own, without a listener: for running the server
+     * protocol over some other transport or in tests.
+     */
+    public static Flow<ByteString, ByteString, org.apache.pekko.NotUsed> connectionFlow(
+            Authenticator auth, PgSessionHandler handler, Settings settings, InetSocketAddress remote) {
+        PgServerStage.Context ctx = new PgServerStage.Context(auth, handler, settings, remote,
+                new ConnectionRegistry(), false, null);
+        return Flow.fromGraph(new PgServerStage(ctx));
+    }
+}

@@ -1,0 +1,81 @@
+package org.pageserver.streams.pgwire;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.util.ByteString;
+import org.pageserver.protocol.pgwire.SqlState;
+
+/** What a {@link PgSession} answers to one SQL statement. */
+public sealed interface QueryResult {
+
+    /**
+     * A result set: RowDescription, one DataRow per row, CommandComplete. Values are text; a
+     * null element is SQL NULL. {@code commandTag} null means "SELECT n".
+     */
+    record Rows(List<Column> columns, List<List<String>> rows, String commandTag) implements QueryResult {
+        public Rows {
+            columns = List.copyOf(columns);
+            List<List<String>> copy = new ArrayList<>(rows.size());
+            for (List<String> r : rows) {
+                if (r.size() != columns.size()) {
+                    throw new IllegalArgumentException("row has " + r.size() + " values but there are "
+                            + columns.size() + " columns");
+                }
+                copy.add(Collections.unmodifiableList(new ArrayList<>(r)));
+            }
+            rows = Collections.unmodifiableList(copy);
+        }
+
+        public Rows(List<Column> columns, List<List<String>> rows) {
+            this(columns, rows, null);
+        }
+
+        public String effectiveTag() {
+            return commandTag != null ? commandTag : "SELECT " + rows.size();
+        }
+    }
+
+    /** A statement without a result set: just CommandComplete with this tag ("SET", "CHECKPOINT"). */
+    record Command(String commandTag) implements QueryResult {
+    }
+
+    /** An ERROR (the connection stays usable): ErrorResponse with SQLSTATE, message, optional detail. */
+    record Error(String sqlState, String message, String detail) implements QueryResult {
+        public Error {
+            if (!SqlState.isValid(sqlState)) {
+                throw new IllegalArgumentException("invalid SQLSTATE \"" + sqlState + "\"");
+            }
+        }
+
+        public Error(String sqlState, String message) {
+            this(sqlState, message, null);
+        }
+    }
+
+    /**
+     * Switch the connection into copy-both mode (CopyBothResponse) and run {@code flow}: the
+     * payload of every CopyData from the client goes into the flow in order, every element the
+     * flow emits goes back as one CopyData. The client's CopyDone completes the flow's input.
+     * When the flow completes the server sends CopyDone; once both sides have sent CopyDone, the
+     * server sends CommandComplete({@code commandTag}) and goes back to reading queries. A flow
+     * failure ends copy mode with an ErrorResponse (SQLSTATE from a PgProtocolException, else
+     * XX000). The flow is materialized once per result.
+     */
+    record CopyBoth(Flow<ByteString, ByteString, ?> flow, String commandTag) implements QueryResult {
+        public CopyBoth {
+            if (flow == null) {
+                throw new IllegalArgumentException("flow is null");
+            }
+            if (commandTag == null) {
+                commandTag = "COPY 0";
+            }
+        }
+
+        public CopyBoth(Flow<ByteString, ByteString, ?> flow) {
+            this(flow, null);
+        }
+    }
+}

@@ -26,6 +26,7 @@ import org.apache.pekko.stream.stage.AbstractOutHandler;
 import org.apache.pekko.stream.stage.AsyncCallback;
 import org.apache.pekko.stream.stage.GraphStage;
 import org.apache.pekko.stream.stage.GraphStageLogic;
+import org.apache.pekko.stream.stage.TimerGraphStageLogic;
 import org.apache.pekko.util.ByteString;
 import org.pageserver.protocol.pgwire.BackendMessage;
 import org.pageserver.protocol.pgwire.BackendMessage.AuthenticationOk;
@@ -182,6 +183,11 @@ final class PgServerStage extends GraphStage<FlowShape<ByteString, ByteString>> 
     private record Completion(int token, QueryResult result, Throwable error) {
     }
 
+    private static final Object AUTH_TIMER = "authentication-timeout";
+    private static final Object CLOSE_TIMER = "close-timeout";
+    /** How long a FATAL goodbye may wait for a client that does not read before the connection is cut. */
+    private static final java.time.Duration CLOSE_TIMEOUT = java.time.Duration.ofSeconds(5);
+
     /** What the client's CopyFail turns into inside the copy flow. */
     static final class CopyFailedException extends RuntimeException {
         CopyFailedException(String message) {
@@ -189,7 +195,7 @@ final class PgServerStage extends GraphStage<FlowShape<ByteString, ByteString>> 
         }
     }
 
-    private final class Logic extends GraphStageLogic {
+    private final class Logic extends TimerGraphStageLogic {
 
         private final PgFrameDecoder decoder = PgFrameDecoder.forServer(ctx.settings().maxMessageSize());
         private Phase phase = Phase.STARTUP;
@@ -264,7 +270,21 @@ final class PgServerStage extends GraphStage<FlowShape<ByteString, ByteString>> 
 
         @Override
         public void preStart() {
+            // authentication_timeout: a client must be through startup and authentication in time
+            scheduleOnce(AUTH_TIMER, ctx.settings().authenticationTimeout());
             processFrames();
+        }
+
+        @Override
+        public void onTimer(Object timerKey) {
+            if (timerKey == AUTH_TIMER) {
+                if (phase != Phase.READY && phase != Phase.COPY && phase != Phase.CLOSING) {
+                    fatal(SqlState.QUERY_CANCELED, "canceling authentication due to timeout");
+                }
+            } else if (timerKey == CLOSE_TIMER) {
+                // the FATAL message could not be delivered in time (client not reading): drop it
+                completeStage();
+            }
         }
 
         @Override
@@ -382,6 +402,7 @@ final class PgServerStage extends GraphStage<FlowShape<ByteString, ByteString>> 
                 completeStage();
                 return;
             }
+            scheduleOnce(CLOSE_TIMER, CLOSE_TIMEOUT);
             send(this::completeStage, ErrorResponse.fatal(sqlState, message));
         }
 
@@ -540,6 +561,7 @@ final class PgServerStage extends GraphStage<FlowShape<ByteString, ByteString>> 
             reply.add(new BackendKeyData(key.processId(), key.secretKey()));
             reply.add(ready());
             phase = Phase.READY;
+            cancelTimer(AUTH_TIMER);
             log.debug("session opened: {}", info);
             send(this::resume, reply.toArray(new PgMessage[0]));
         }

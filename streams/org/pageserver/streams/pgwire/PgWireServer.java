@@ -31,13 +31,25 @@ public final class PgWireServer {
 
     private static final Logger log = LoggerFactory.getLogger(PgWireServer.class);
 
-    /** Server settings; {@link #DEFAULTS} suits production and tests. */
-    public record Settings(int maxMessageSize, int maxConnections, String serverVersion) {
+    /**
+     * Server settings; {@link #DEFAULTS} suits production and tests.
+     *
+     * @param maxMessageSize largest client message body accepted (larger: FATAL 54000)
+     * @param maxConnections connections beyond this get FATAL 53300 after their startup packet
+     * @param serverVersion reported in ParameterStatus server_version
+     * @param authenticationTimeout time allowed from connect to the end of authentication
+     *        (PostgreSQL's authentication_timeout); then FATAL 57014 and close
+     */
+    public record Settings(int maxMessageSize, int maxConnections, String serverVersion,
+                           java.time.Duration authenticationTimeout) {
 
-        public static final Settings DEFAULTS =
-                new Settings(PgFrameDecoder.DEFAULT_SERVER_MAX_MESSAGE_SIZE, 100, "15.0 (pageserver)");
+        public static final Settings DEFAULTS = new Settings(PgFrameDecoder.DEFAULT_SERVER_MAX_MESSAGE_SIZE, 100,
+                "15.0 (pageserver)", java.time.Duration.ofSeconds(60));
 
         public Settings {
+            if (authenticationTimeout == null || authenticationTimeout.isNegative() || authenticationTimeout.isZero()) {
+                throw new IllegalArgumentException("authenticationTimeout must be positive: " + authenticationTimeout);
+            }
             if (maxMessageSize < 1024) {
                 throw new IllegalArgumentException("maxMessageSize must be at least 1024: " + maxMessageSize);
             }
@@ -47,15 +59,19 @@ public final class PgWireServer {
         }
 
         public Settings withMaxMessageSize(int v) {
-            return new Settings(v, maxConnections, serverVersion);
+            return new Settings(v, maxConnections, serverVersion, authenticationTimeout);
         }
 
         public Settings withMaxConnections(int v) {
-            return new Settings(maxMessageSize, v, serverVersion);
+            return new Settings(maxMessageSize, v, serverVersion, authenticationTimeout);
         }
 
         public Settings withServerVersion(String v) {
-            return new Settings(maxMessageSize, maxConnections, v);
+            return new Settings(maxMessageSize, maxConnections, v, authenticationTimeout);
+        }
+
+        public Settings withAuthenticationTimeout(java.time.Duration v) {
+            return new Settings(maxMessageSize, maxConnections, serverVersion, v);
         }
     }
 

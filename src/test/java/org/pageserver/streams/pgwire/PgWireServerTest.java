@@ -672,6 +672,33 @@ class PgWireServerTest {
     }
 
     @Test
+    void authenticationTimeout() throws Exception {
+        ToySessionHandler h = new ToySessionHandler();
+        PgWireServer s = PgWireServer.start(testKit.system(), "127.0.0.1", 0,
+                Authenticator.scram(Map.of("alice", Scram.Secret.build("pw"))), h,
+                PgWireServer.Settings.DEFAULTS.withAuthenticationTimeout(java.time.Duration.ofMillis(700)))
+                .toCompletableFuture().get(10, TimeUnit.SECONDS);
+        int p = s.localAddress().getPort();
+        try (RawPgClient silent = new RawPgClient("127.0.0.1", p);
+             RawPgClient stuck = new RawPgClient("127.0.0.1", p);
+             RawPgClient good = new RawPgClient("127.0.0.1", p)) {
+            stuck.send(new FrontendMessage.StartupMessage(Map.of("user", "alice")));
+            stuck.expect(BackendMessage.AuthenticationSASL.class); // and then never answers
+            good.login(Map.of("user", "alice"), "pw");
+            for (RawPgClient c : new RawPgClient[] {silent, stuck}) {
+                ErrorResponse e = c.expect(ErrorResponse.class);
+                assertEquals("57014", e.sqlState());
+                assertEquals("canceling authentication due to timeout", e.message());
+                assertTrue(c.isClosedByServer());
+            }
+            Thread.sleep(300);
+            assertInstanceOf(DataRow.class, good.query("select 1").get(1));
+        } finally {
+            s.shutdown().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
     void shutdownTerminatesSessionsAndUnbinds() throws Exception {
         ToySessionHandler h = new ToySessionHandler();
         PgWireServer s = PgWireServer.start(testKit.system(), "127.0.0.1", 0, Authenticator.trust(), h)

@@ -71,6 +71,10 @@ final class ToySessionHandler implements PgSessionHandler {
                             Column.bytea("ba"), Column.pgLsn("lsn"), Column.text("n")),
                     List.of(Arrays.asList("-7", "9000000000", "héllo", "t", "\\x00ff", "16/B374D848", null))));
         }
+        if (q.equals("numeric")) {
+            return done(new QueryResult.Rows(List.of(new Column("n", org.pageserver.protocol.pgwire.PgType.NUMERIC)),
+                    List.of(List.of("1.5"))));
+        }
         if (q.equals("whoami")) {
             return done(new QueryResult.Rows(List.of(Column.text("user"), Column.text("db"), Column.text("app")),
                     List.of(List.of(info.user(), info.database(), info.applicationName()))));

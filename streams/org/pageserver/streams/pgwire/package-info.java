@@ -1,0 +1,18 @@
+/**
+ * The pgwire server on Pekko Streams TCP.
+ *
+ * <p>{@link org.pageserver.streams.pgwire.PgWireServer#start} binds a port; each connection runs
+ * one {@code PgServerStage}: SSLRequest/GSSENCRequest are declined with 'N', CancelRequest is
+ * routed to the connection it names, the {@link org.pageserver.streams.pgwire.Authenticator} picks
+ * trust or SCRAM-SHA-256, then the {@link org.pageserver.streams.pgwire.PgSessionHandler} opens a
+ * {@link org.pageserver.streams.pgwire.PgSession} that answers each SQL statement with a
+ * {@link org.pageserver.streams.pgwire.QueryResult} (rows, a command tag, an error, or a copy-both
+ * {@code Flow<ByteString, ByteString, ?>} for streaming sub-protocols such as pagestream).
+ *
+ * <p>Errors: protocol garbage ends only that connection (FATAL ErrorResponse, then close); a
+ * failing handler gives an ERROR and the connection stays usable.
+ *
+ * <p>{@link org.pageserver.streams.pgwire.PgFrameDecoderStage} frames a byte stream for the client
+ * side of a connection (a WAL receiver).
+ */
+package org.pageserver.streams.pgwire;

@@ -1,12 +1,8 @@
 package org.pageserver;
 
-import org.apache.pekko.Done;
-import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.stream.javadsl.Tcp;
 import org.pageserver.server.Sessions;
 import org.pageserver.streams.pgwire.PgWireServer;
 import org.pageserver.tenant.Tenants;
@@ -20,7 +16,7 @@ public final class PageServer {
     public sealed interface Command permits Bound, BindFailed {
     }
 
-    private record Bound(Tcp.ServerBinding binding) implements Command {
+    private record Bound(PgWireServer server) implements Command {
     }
 
     private record BindFailed(Throwable cause) implements Command {
@@ -31,15 +27,14 @@ public final class PageServer {
             ActorRef<Tenants.Command> tenants = ctx.spawn(Tenants.create(settings, bootstrap), "tenants");
             Sessions sessions = new Sessions(ctx.getSystem(), tenants, settings);
             ctx.pipeToSelf(PgWireServer.start(ctx.getSystem(), settings.listenHost(), settings.listenPort(),
-                    sessions.authenticator(), sessions),
+                    sessions.authenticator(), sessions,
+                    PgWireServer.Settings.DEFAULTS.withMaxConnections(settings.maxConnections())),
                 (b, e) -> e != null ? new BindFailed(e) : new Bound(b));
             return Behaviors.receive(Command.class)
                 .onMessage(Bound.class, m -> {
-                    ctx.getLog().info("pageserver listening on {} (data in {})", m.binding().localAddress(),
+                    // the server unbinds itself in CoordinatedShutdown's service-unbind phase
+                    ctx.getLog().info("pageserver listening on {} (data in {})", m.server().localAddress(),
                         settings.dataDir());
-                    CoordinatedShutdown.get(Adapter.toClassic(ctx.getSystem())).addTask(
-                        CoordinatedShutdown.PhaseServiceUnbind(), "unbind-pgwire",
-                        () -> m.binding().unbind().thenApply(x -> Done.getInstance()));
                     return Behaviors.same();
                 })
                 .onMessage(BindFailed.class, m -> {

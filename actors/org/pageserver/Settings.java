@@ -8,7 +8,7 @@ import java.time.Duration;
  * The {@code pageserver} section of the configuration, read once at start-up. Keys are a
  * contract with operators: see the README's configuration reference.
  */
-public record Settings(String listenHost, int listenPort, Path dataDir, Duration waitLsnTimeout, int redoWorkers,
+public record Settings(String listenHost, int listenPort, int maxConnections, Path dataDir, Duration waitLsnTimeout, int redoWorkers,
                        int pageCachePages, int materializeAfter,
                        boolean storageSync, long maxPendingBytes, String slotPrefix, Duration connectTimeout,
                        Duration statusInterval, Duration reconnectMinBackoff, Duration reconnectMaxBackoff) {
@@ -26,6 +26,7 @@ public record Settings(String listenHost, int listenPort, Path dataDir, Duration
         return new Settings(
             listen.substring(0, colon),
             Integer.parseInt(listen.substring(colon + 1)),
+            c.getInt("max-connections"),
             Path.of(c.getString("data-dir")).toAbsolutePath(),
             c.getDuration("wait-lsn-timeout"),
             c.getInt("redo-workers"),

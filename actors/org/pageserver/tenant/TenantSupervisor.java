@@ -111,9 +111,10 @@ public final class TenantSupervisor {
             .build();
     }
 
-    private static String redact(String conninfo) {
+    /** The conninfo as operators may see it: without its password. */
+    static String redact(String conninfo) {
         try {
-            return ConnInfo.parse(conninfo).withoutPassword().toString();
+            return ConnInfo.parse(conninfo).withoutPassword().toConnString();
         } catch (RuntimeException e) {
             return "(unparsable conninfo)";
         }

@@ -182,7 +182,7 @@ public final class Tenants {
         waiting.add(m.replyTo());
         importing.put(id, waiting);
         Path dir = settings.tenantsDir().resolve(id.toString());
-        ctx.getLog().info("new tenant {}: importing a base backup from {}", id, m.conninfo().replaceAll("password=\\S+", "password=***"));
+        ctx.getLog().info("new tenant {}: importing a base backup from {}", id, TenantSupervisor.redact(m.conninfo()));
         ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> bootstrap.importTenant(m.conninfo(), id, dir), blocking),
             (store, e) -> e != null ? new ImportFailed(id, e) : new Imported(id, store, store.meta().orElseThrow()));
         return Behaviors.same();

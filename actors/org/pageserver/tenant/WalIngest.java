@@ -88,12 +88,12 @@ final class WalIngest {
     }
 
     boolean hasPending() {
-        return !pendingRecords.isEmpty() || decoder.lastRecordEnd().isAfter(rawStart);
+        return !pendingRecords.isEmpty() || decoder.resumeLsn().isAfter(rawStart);
     }
 
     /** Moves what was decoded so far into a batch to be written. */
     Batch takeBatch() {
-        Lsn boundary = Lsn.max(decoder.lastRecordEnd(), rawStart);
+        Lsn boundary = Lsn.max(decoder.resumeLsn(), rawStart);
         int n = (int) (boundary.value() - rawStart.value());
         byte[] walBytes = new byte[n];
         System.arraycopy(raw, 0, walBytes, 0, n);

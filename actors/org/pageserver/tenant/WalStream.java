@@ -215,9 +215,8 @@ public final class WalStream {
             heldAck.tell(Ack.INSTANCE);
             heldAck = null;
         }
-        if (error == null) {
-            flush();
-        }
+        // also after ingest broke: the good records decoded before the bad one still go in
+        flush();
         return Behaviors.same();
     }
 

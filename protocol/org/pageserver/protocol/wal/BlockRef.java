@@ -48,6 +48,70 @@ public record BlockRef(int blockId, RelTag rel, int blkno, int forkFlags,
         return data != null;
     }
 
+    static final int BLCKSZ = 8192;
+
+    /**
+     * The full page image: decompressed and with its hole filled with zeros, as
+     * RestoreBlockImage (xlogreader.c) produces it.
+     *
+     * @param lsn the record's LSN, for the error message
+     * @throws WalDecodeException when there is no image or it cannot be decompressed
+     */
+    public byte[] restoreImage(org.pageserver.protocol.Lsn lsn) {
+        if (!hasImage || imageData == null) {
+            throw new WalDecodeException("block " + blockId + " has no image", lsn);
+        }
+        int rawLen = BLCKSZ - holeLength;
+        byte[] raw;
+        if ((bimgInfo & BKPIMAGE_COMPRESS_PGLZ) != 0) {
+            try {
+                raw = Pglz.decompress(imageData, 0, imageData.length, rawLen);
+            } catch (IllegalArgumentException e) {
+                throw new WalDecodeException("could not decompress image of block " + blockId + ": " + e.getMessage(), lsn);
+            }
+        } else if ((bimgInfo & BKPIMAGE_COMPRESS_LZ4) != 0) {
+            raw = new byte[rawLen];
+            int n;
+            try {
+                n = net.jpountz.lz4.LZ4Factory.fastestJavaInstance().safeDecompressor()
+                    .decompress(imageData, 0, imageData.length, raw, 0, rawLen);
+            } catch (net.jpountz.lz4.LZ4Exception e) {
+                throw new WalDecodeException("could not decompress lz4 image of block " + blockId + ": " + e.getMessage(),
+                    lsn);
+            }
+            if (n != rawLen) {
+                throw new WalDecodeException("lz4 image of block " + blockId + " decompressed to " + n + " bytes, expected "
+                    + rawLen, lsn);
+            }
+        } else if ((bimgInfo & BKPIMAGE_COMPRESS_ZSTD) != 0) {
+            raw = new byte[rawLen];
+            long n;
+            try {
+                n = com.github.luben.zstd.Zstd.decompressByteArray(raw, 0, rawLen, imageData, 0, imageData.length);
+            } catch (RuntimeException e) {
+                throw new WalDecodeException("could not decompress zstd image of block " + blockId + ": " + e.getMessage(),
+                    lsn);
+            }
+            if (com.github.luben.zstd.Zstd.isError(n) || n != rawLen) {
+                throw new WalDecodeException("zstd image of block " + blockId + " decompressed to " + n + " bytes, expected "
+                    + rawLen, lsn);
+            }
+        } else {
+            raw = imageData;
+            if (raw.length != rawLen) {
+                throw new WalDecodeException("image of block " + blockId + " has " + raw.length + " bytes, expected "
+                    + rawLen, lsn);
+            }
+        }
+        if (holeLength == 0) {
+            return raw == imageData ? raw.clone() : raw;
+        }
+        byte[] page = new byte[BLCKSZ];
+        System.arraycopy(raw, 0, page, 0, holeOffset);
+        System.arraycopy(raw, holeOffset, page, holeOffset + holeLength, BLCKSZ - holeOffset - holeLength);
+        return page;
+    }
+
     public boolean isCompressed() {
         return (bimgInfo & (BKPIMAGE_COMPRESS_PGLZ | BKPIMAGE_COMPRESS_LZ4 | BKPIMAGE_COMPRESS_ZSTD)) != 0;
     }

@@ -1,11 +1,33 @@
 package org.pageserver.protocol.wal;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.zip.CRC32C;
+import org.pageserver.protocol.ForkNumber;
 import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.RelTag;
 
 /**
  * A decoded WAL record: XLogRecord (xlogrecord.h) with its block references and main data,
  * as DecodedXLogRecord (xlogreader.h) holds it.
+ *
+ * <p>The record as it is in the WAL (little-endian), once page headers are removed:
+ * <pre>
+ *  0         4         8                  16     17     18      20        24 (SIZE_OF_XLOG_RECORD)
+ *  +---------+---------+------------------+------+------+-------+---------+
+ *  | tot_len | xid     | prev             | info | rmid | pad   | crc     |
+ *  +---------+---------+------------------+------+------+-------+---------+
+ *  then headers, each starting with a block_id byte:
+ *    0..32  XLogRecordBlockHeader: id u8, fork_flags u8, data_length u16,
+ *           [XLogRecordBlockImageHeader: length u16, hole_offset u16, bimg_info u8,
+ *            [XLogRecordBlockCompressHeader: hole_length u16]],
+ *           [RelFileNode: spc u32, db u32, rel u32 (absent with BKPBLOCK_SAME_REL)], blkno u32
+ *    253    XLR_BLOCK_ID_ORIGIN: origin u16
+ *    252    XLR_BLOCK_ID_TOPLEVEL_XID: xid u32
+ *    255    XLR_BLOCK_ID_DATA_SHORT: length u8     (last header)
+ *    254    XLR_BLOCK_ID_DATA_LONG: length u32     (last header)
+ *  then for each block in order its image and its data, then the main data.
+ * </pre>
  *
  * <p>{@code endLsn} is the record's LSN for all page-version purposes: PostgreSQL's EndRecPtr,
  * the MAXALIGNed position just past the record, which redo stamps into pd_lsn. {@code raw} is
@@ -33,6 +55,224 @@ public record WalRecord(Lsn startLsn, Lsn endLsn, long prevLsn, int xid, int rmi
     public static final int XLR_RMGR_INFO_MASK = 0xF0;
     public static final int XLR_SPECIAL_REL_UPDATE = 0x01;
     public static final int XLR_CHECK_CONSISTENCY = 0x02;
+
+    public static final int SIZE_OF_XLOG_RECORD = 24;
+    /** offsetof(XLogRecord, xl_crc). */
+    static final int XL_CRC_OFFSET = 20;
+    public static final int XLR_MAX_BLOCK_ID = 32;
+    public static final int XLR_BLOCK_ID_DATA_SHORT = 255;
+    public static final int XLR_BLOCK_ID_DATA_LONG = 254;
+    public static final int XLR_BLOCK_ID_ORIGIN = 253;
+    public static final int XLR_BLOCK_ID_TOPLEVEL_XID = 252;
+    /** XLogRecordMaxSize (xlogrecord.h, PG15): 1020 MB. */
+    public static final int XLOG_RECORD_MAX_SIZE = 1020 * 1024 * 1024;
+    static final int BLCKSZ = 8192;
+
+    /**
+     * Decodes a whole record (xl_tot_len bytes), checking its CRC32C and the consistency of its
+     * headers as DecodeXLogRecord (xlogreader.c) does.
+     *
+     * @throws WalDecodeException naming {@code start} when the record is malformed
+     */
+    public static WalRecord decode(Lsn start, Lsn end, byte[] raw) {
+        if (raw.length < SIZE_OF_XLOG_RECORD) {
+            throw new WalDecodeException("invalid record length: wanted " + SIZE_OF_XLOG_RECORD + ", got " + raw.length,
+                start);
+        }
+        int totLen = XLogPageHeader.i32(raw, 0);
+        if (totLen != raw.length) {
+            throw new WalDecodeException("record length " + Integer.toUnsignedString(totLen) + " does not match its "
+                + raw.length + " bytes", start);
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(raw, SIZE_OF_XLOG_RECORD, totLen - SIZE_OF_XLOG_RECORD);
+        crc.update(raw, 0, XL_CRC_OFFSET);
+        int stored = XLogPageHeader.i32(raw, XL_CRC_OFFSET);
+        if ((int) crc.getValue() != stored) {
+            throw new WalDecodeException("incorrect resource manager data checksum in record", start);
+        }
+        int xid = XLogPageHeader.i32(raw, 4);
+        long prev = XLogPageHeader.i64(raw, 8);
+        int info = raw[16] & 0xFF;
+        int rmid = raw[17] & 0xFF;
+
+        // headers
+        int p = SIZE_OF_XLOG_RECORD;
+        int remaining = totLen - SIZE_OF_XLOG_RECORD;
+        long dataTotal = 0;
+        int maxBlockId = -1;
+        int origin = 0;
+        int toplevelXid = 0;
+        int mainDataLen = 0;
+        RelTag lastRel = null;
+        List<int[]> layout = new ArrayList<>();    // per block: dataLen, bimgLen
+        List<Object[]> pending = new ArrayList<>(); // per block: header fields
+        while (remaining > dataTotal) {
+            int blockId = u8(raw, p, totLen, start);
+            p++;
+            remaining--;
+            if (blockId == XLR_BLOCK_ID_DATA_SHORT) {
+                need(remaining, 1, start);
+                mainDataLen = raw[p] & 0xFF;
+                p++;
+                remaining--;
+                dataTotal += mainDataLen;
+                break;
+            } else if (blockId == XLR_BLOCK_ID_DATA_LONG) {
+                need(remaining, 4, start);
+                mainDataLen = XLogPageHeader.i32(raw, p);
+                if (mainDataLen < 0) {
+                    throw new WalDecodeException("invalid main data length " + Integer.toUnsignedString(mainDataLen), start);
+                }
+                p += 4;
+                remaining -= 4;
+                dataTotal += mainDataLen;
+                break;
+            } else if (blockId == XLR_BLOCK_ID_ORIGIN) {
+                need(remaining, 2, start);
+                origin = XLogPageHeader.u16(raw, p);
+                p += 2;
+                remaining -= 2;
+            } else if (blockId == XLR_BLOCK_ID_TOPLEVEL_XID) {
+                need(remaining, 4, start);
+                toplevelXid = XLogPageHeader.i32(raw, p);
+                p += 4;
+                remaining -= 4;
+            } else if (blockId <= XLR_MAX_BLOCK_ID) {
+                if (blockId <= maxBlockId) {
+                    throw new WalDecodeException("out-of-order block_id " + blockId, start);
+                }
+                maxBlockId = blockId;
+                need(remaining, 3, start);
+                int forkFlags = raw[p] & 0xFF;
+                int dataLen = XLogPageHeader.u16(raw, p + 1);
+                p += 3;
+                remaining -= 3;
+                boolean hasImage = (forkFlags & BlockRef.BKPBLOCK_HAS_IMAGE) != 0;
+                boolean hasData = (forkFlags & BlockRef.BKPBLOCK_HAS_DATA) != 0;
+                if (hasData && dataLen == 0) {
+                    throw new WalDecodeException("BKPBLOCK_HAS_DATA set, but no data included", start);
+                }
+                if (!hasData && dataLen != 0) {
+                    throw new WalDecodeException("BKPBLOCK_HAS_DATA not set, but data length is " + dataLen, start);
+                }
+                dataTotal += dataLen;
+                int bimgLen = 0;
+                int holeOffset = 0;
+                int holeLength = 0;
+                int bimgInfo = 0;
+                if (hasImage) {
+                    need(remaining, 5, start);
+                    bimgLen = XLogPageHeader.u16(raw, p);
+                    holeOffset = XLogPageHeader.u16(raw, p + 2);
+                    bimgInfo = raw[p + 4] & 0xFF;
+                    p += 5;
+                    remaining -= 5;
+                    boolean compressed = (bimgInfo & (BlockRef.BKPIMAGE_COMPRESS_PGLZ | BlockRef.BKPIMAGE_COMPRESS_LZ4
+                        | BlockRef.BKPIMAGE_COMPRESS_ZSTD)) != 0;
+                    boolean hasHole = (bimgInfo & BlockRef.BKPIMAGE_HAS_HOLE) != 0;
+                    if (compressed) {
+                        if (hasHole) {
+                            need(remaining, 2, start);
+                            holeLength = XLogPageHeader.u16(raw, p);
+                            p += 2;
+                            remaining -= 2;
+                        }
+                    } else {
+                        holeLength = BLCKSZ - bimgLen;
+                    }
+                    dataTotal += bimgLen;
+                    if (hasHole && (holeOffset == 0 || holeLength == 0 || bimgLen == BLCKSZ)) {
+                        throw new WalDecodeException("BKPIMAGE_HAS_HOLE set, but hole offset " + holeOffset + " length "
+                            + holeLength + " block image length " + bimgLen, start);
+                    }
+                    if (!hasHole && (holeOffset != 0 || holeLength != 0)) {
+                        throw new WalDecodeException("BKPIMAGE_HAS_HOLE not set, but hole offset " + holeOffset
+                            + " length " + holeLength, start);
+                    }
+                    if (compressed && bimgLen == BLCKSZ) {
+                        throw new WalDecodeException("BKPIMAGE_COMPRESSED set, but block image length " + bimgLen, start);
+                    }
+                    if (!hasHole && !compressed && bimgLen != BLCKSZ) {
+                        throw new WalDecodeException("neither BKPIMAGE_HAS_HOLE nor BKPIMAGE_COMPRESSED set, but block "
+                            + "image length is " + bimgLen, start);
+                    }
+                    if (holeOffset + holeLength > BLCKSZ) {
+                        throw new WalDecodeException("block image hole beyond the page: offset " + holeOffset
+                            + " length " + holeLength, start);
+                    }
+                }
+                RelTag rel;
+                int forkNum = forkFlags & BlockRef.BKPBLOCK_FORK_MASK;
+                if (forkNum > ForkNumber.MAX_FORKNUM) {
+                    throw new WalDecodeException("invalid fork number " + forkNum + " in block " + blockId, start);
+                }
+                if ((forkFlags & BlockRef.BKPBLOCK_SAME_REL) == 0) {
+                    need(remaining, 12, start);
+                    rel = new RelTag(XLogPageHeader.i32(raw, p), XLogPageHeader.i32(raw, p + 4),
+                        XLogPageHeader.i32(raw, p + 8), ForkNumber.of(forkNum));
+                    p += 12;
+                    remaining -= 12;
+                } else {
+                    if (lastRel == null) {
+                        throw new WalDecodeException("BKPBLOCK_SAME_REL set but no previous rel", start);
+                    }
+                    rel = lastRel.withFork(ForkNumber.of(forkNum));
+                }
+                lastRel = rel;
+                need(remaining, 4, start);
+                int blkno = XLogPageHeader.i32(raw, p);
+                p += 4;
+                remaining -= 4;
+                layout.add(new int[] {dataLen, bimgLen});
+                pending.add(new Object[] {blockId, rel, blkno, forkFlags, hasImage, (bimgInfo & BlockRef.BKPIMAGE_APPLY) != 0,
+                    bimgInfo, holeOffset, holeLength});
+            } else {
+                throw new WalDecodeException("invalid block_id " + blockId, start);
+            }
+        }
+        if (remaining != dataTotal) {
+            throw new WalDecodeException("record data length " + dataTotal + " does not match the " + remaining
+                + " bytes left after its headers", start);
+        }
+        // data, in header order
+        List<BlockRef> blocks = new ArrayList<>(pending.size());
+        for (int i = 0; i < pending.size(); i++) {
+            Object[] h = pending.get(i);
+            int dataLen = layout.get(i)[0];
+            int bimgLen = layout.get(i)[1];
+            byte[] image = null;
+            if ((Boolean) h[4]) {
+                image = new byte[bimgLen];
+                System.arraycopy(raw, p, image, 0, bimgLen);
+                p += bimgLen;
+            }
+            byte[] data = null;
+            if (dataLen > 0) {
+                data = new byte[dataLen];
+                System.arraycopy(raw, p, data, 0, dataLen);
+                p += dataLen;
+            }
+            blocks.add(new BlockRef((Integer) h[0], (RelTag) h[1], (Integer) h[2], (Integer) h[3], (Boolean) h[4],
+                (Boolean) h[5], (Integer) h[6], (Integer) h[7], (Integer) h[8], image, data));
+        }
+        byte[] main = new byte[mainDataLen];
+        System.arraycopy(raw, p, main, 0, mainDataLen);
+        return new WalRecord(start, end, prev, xid, rmid, info, origin, toplevelXid, List.copyOf(blocks), main, raw);
+    }
+
+    private static int u8(byte[] raw, int p, int totLen, Lsn start) {
+        if (p >= totLen) {
+            throw new WalDecodeException("record headers run past the record", start);
+        }
+        return raw[p] & 0xFF;
+    }
+
+    private static void need(int remaining, int n, Lsn start) {
+        if (remaining < n) {
+            throw new WalDecodeException("record headers run past the record", start);
+        }
+    }
 
     /** The rmgr's part of xl_info (xl_info &amp; ~XLR_INFO_MASK). */
     public int rmgrInfo() {

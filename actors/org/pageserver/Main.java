@@ -1,0 +1,25 @@
+package org.pageserver;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.pageserver.tenant.ReplicationBootstrap;
+
+/**
+ * {@code java -jar target/pageserver.jar}: reads {@code application.conf} (or
+ * {@code -Dconfig.file}), starts the actor system and the pgwire listener, and runs until
+ * SIGTERM, when Pekko's coordinated shutdown unbinds the listener and closes every tenant.
+ */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        if (args.length > 0) {
+            System.exit(org.pageserver.cli.Cli.run(args, System.out, System.err));
+        }
+        Config config = ConfigFactory.load();
+        Settings settings = Settings.from(config);
+        ActorSystem.create(PageServer.create(settings, new ReplicationBootstrap(settings)), "pageserver", config);
+    }
+}

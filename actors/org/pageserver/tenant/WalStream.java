@@ -5,6 +5,9 @@ import java.util.concurrent.Executor;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.Signal;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.japi.Pair;
@@ -170,6 +173,8 @@ public final class WalStream {
             .onMessage(StreamCompleted.class, m -> lost(new IllegalStateException("primary ended the WAL stream")))
             .onMessage(StreamFailed.class, m -> lost(m.cause()))
             .onMessage(GetStatus.class, m -> reply(m, "streaming"))
+            .onSignal(PostStop.class, this::release)
+            .onSignal(PreRestart.class, this::release)
             .build();
     }
 
@@ -245,6 +250,8 @@ public final class WalStream {
             })
             .onMessage(BatchFailed.class, this::onWriteFailed)
             .onMessage(GetStatus.class, m -> reply(m, "reconnecting"))
+            .onSignal(PostStop.class, this::release)
+            .onSignal(PreRestart.class, this::release)
             .onAnyMessage(m -> Behaviors.same())
             .build();
     }
@@ -256,6 +263,9 @@ public final class WalStream {
         if (killSwitch != null) {
             killSwitch.shutdown();
         }
+        if (feedback != null) {
+            feedback.cancel();
+        }
         // store the good records decoded before the bad one
         flush();
         return Behaviors.receive(Command.class)
@@ -266,8 +276,21 @@ public final class WalStream {
             })
             .onMessage(ChunkReceived.class, m -> Behaviors.same())
             .onMessage(GetStatus.class, m -> reply(m, "broken"))
+            .onSignal(PostStop.class, this::release)
+            .onSignal(PreRestart.class, this::release)
             .onAnyMessage(m -> Behaviors.same())
             .build();
+    }
+
+    /** The actor stops or restarts: the receiver's connection goes with it. */
+    private Behavior<Command> release(Signal signal) {
+        if (killSwitch != null) {
+            killSwitch.shutdown();
+        }
+        if (feedback != null) {
+            feedback.cancel();
+        }
+        return Behaviors.same();
     }
 
     private Behavior<Command> reply(GetStatus m, String state) {

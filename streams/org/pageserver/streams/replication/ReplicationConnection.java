@@ -382,6 +382,11 @@ public final class ReplicationConnection implements AutoCloseable {
         return "'" + s.replace("'", "''") + "'";
     }
 
+    /** Closes the socket from another thread, so a blocked read ends at once. */
+    public void abort() {
+        closeQuietly(socket);
+    }
+
     @Override
     public void close() {
         try {

@@ -14,6 +14,8 @@ public final class WalFeedback {
     private volatile Lsn flushed = Lsn.INVALID;
     private volatile Lsn applied = Lsn.INVALID;
     private volatile boolean dirty;
+    private boolean cancelled;
+    private Runnable onCancel;
 
     public WalFeedback(Lsn initial) {
         written = initial;
@@ -38,6 +40,40 @@ public final class WalFeedback {
 
     public Lsn applied() {
         return applied;
+    }
+
+    /**
+     * The consumer is gone: the receiver stops at once, even while blocked reading a quiet
+     * connection (its socket is closed under it).
+     */
+    public void cancel() {
+        Runnable hook;
+        synchronized (this) {
+            cancelled = true;
+            hook = onCancel;
+            onCancel = null;
+        }
+        if (hook != null) {
+            hook.run();
+        }
+    }
+
+    public synchronized boolean isCancelled() {
+        return cancelled;
+    }
+
+    /** Runs {@code hook} on {@link #cancel} (at once if already cancelled). */
+    public void onCancel(Runnable hook) {
+        boolean now;
+        synchronized (this) {
+            now = cancelled;
+            if (!now) {
+                onCancel = hook;
+            }
+        }
+        if (now) {
+            hook.run();
+        }
     }
 
     /** True once since the last call if positions changed: the receiver then reports promptly. */

@@ -61,6 +61,7 @@ public final class WalReceiverSource {
                         + ", the tenant follows timeline " + timeline + ": timeline switches are not supported");
                 }
                 c.startReplication(slot, start, timeline);
+                feedback.onCancel(c::abort);
                 return new Session(c, interval, feedback);
             } catch (RuntimeException e) {
                 c.close();
@@ -70,6 +71,9 @@ public final class WalReceiverSource {
 
         Optional<WalChunk> next() {
             while (true) {
+                if (feedback.isCancelled()) {
+                    throw new ReplicationException("57014", "WAL receiver cancelled");
+                }
                 boolean due = System.nanoTime() - lastStatusNanos >= interval.toNanos();
                 if (feedback.takeDirty() || due) {
                     status(false);

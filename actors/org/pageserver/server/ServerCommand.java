@@ -20,6 +20,13 @@ public sealed interface ServerCommand {
     record PageStream(org.pageserver.protocol.SystemId systemId) implements ServerCommand {
     }
 
+    /**
+     * {@code SET ...}: drivers send session settings when they connect (pgjdbc:
+     * extra_float_digits, application_name); they mean nothing here and are acknowledged.
+     */
+    record Set() implements ServerCommand {
+    }
+
     /** Thrown for a query that is not a command. */
     final class SyntaxError extends IllegalArgumentException {
         public SyntaxError(String message) {
@@ -49,6 +56,8 @@ public sealed interface ServerCommand {
                     rest = rest.substring(1, rest.length() - 1).replace("''", "'");
                 }
                 return new CallMeMaybe(rest);
+            case "set":
+                return new Set();
             case "pagestream":
                 try {
                     return new PageStream(org.pageserver.protocol.SystemId.parse(rest));

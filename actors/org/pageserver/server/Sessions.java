@@ -102,6 +102,9 @@ public final class Sessions implements PgSessionHandler {
         } catch (ServerCommand.SyntaxError e) {
             return done(new QueryResult.Error(SqlState.SYNTAX_ERROR, e.getMessage()));
         }
+        if (cmd instanceof ServerCommand.Set) {
+            return done(new QueryResult.Command("SET"));
+        }
         if (cmd instanceof ServerCommand.Status) {
             return status(info.user());
         }

@@ -28,9 +28,16 @@ public final class IngestBenchmark {
         Lsn start = Lsn.parse(args[2]);
         Lsn end = Lsn.parse(args[3]);
         Path storeDir = Path.of(args[4]);
+        long firstSeg = start.segmentNumber(segSize);
+        long segsPerId = 0x100000000L / segSize;
         List<Path> segments;
         try (Stream<Path> s = Files.list(dir)) {
-            segments = s.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}")).sorted().toList();
+            segments = s.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}"))
+                .filter(p -> {
+                    String n = p.getFileName().toString();
+                    long seg = Long.parseLong(n.substring(8, 16), 16) * segsPerId + Long.parseLong(n.substring(16), 16);
+                    return seg >= firstSeg;
+                }).sorted().toList();
         }
         byte[] wal = new byte[(int) (end.value() - start.segmentStart(segSize).value())];
         int off = 0;

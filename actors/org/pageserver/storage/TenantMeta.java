@@ -15,7 +15,9 @@ import org.pageserver.protocol.SystemId;
  *                      and the raw WAL is kept from the start of its segment
  * @param consistentLsn end of the initial base backup: the first LSN that can be served
  * @param slotName      physical replication slot on the primary
+ * @param hintsLogged   the primary WAL-logs hint bits (data checksums or wal_log_hints), so
+ *                      redo stamps pages whose only change is a hint, as PostgreSQL does
  */
 public record TenantMeta(SystemId systemId, String conninfo, int timeline, int walSegSize,
-                         Lsn startLsn, Lsn consistentLsn, String slotName) {
+                         Lsn startLsn, Lsn consistentLsn, String slotName, boolean hintsLogged) {
 }

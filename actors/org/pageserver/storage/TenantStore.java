@@ -59,6 +59,7 @@ public final class TenantStore implements AutoCloseable {
     private static final byte[] META_START_LSN = bytes("start_lsn");
     private static final byte[] META_CONSISTENT_LSN = bytes("consistent_lsn");
     private static final byte[] META_SLOT = bytes("slot_name");
+    private static final byte[] META_HINTS_LOGGED = bytes("hints_logged");
     private static final byte[] META_DURABLE_LSN = bytes("durable_lsn");
     private static final byte[] META_LAST_RECORD_LSN = bytes("last_record_lsn");
 
@@ -148,7 +149,8 @@ public final class TenantStore implements AutoCloseable {
             (int) longOf(get(meta, META_WAL_SEG_SIZE)),
             new Lsn(longOf(get(meta, META_START_LSN))),
             new Lsn(longOf(get(meta, META_CONSISTENT_LSN))),
-            string(get(meta, META_SLOT))));
+            string(get(meta, META_SLOT)),
+            longOf(get(meta, META_HINTS_LOGGED)) != 0));
     }
 
     /** Writes the metadata; once written, the tenant exists and re-attaches on restart. */
@@ -187,6 +189,7 @@ public final class TenantStore implements AutoCloseable {
             put(meta, META_START_LSN, longBytes(m.startLsn().value()));
             put(meta, META_CONSISTENT_LSN, longBytes(m.consistentLsn().value()));
             put(meta, META_SLOT, bytes(m.slotName()));
+            put(meta, META_HINTS_LOGGED, longBytes(m.hintsLogged() ? 1 : 0));
             return this;
         }
 

@@ -109,8 +109,13 @@ public final class PageCache {
 
     public static Behavior<Command> create(TenantStore store, Lsn consistentLsn, Settings settings,
                                            ActorRef<RedoWorker.Command> redo) {
+        return create(store, consistentLsn, false, settings, redo);
+    }
+
+    public static Behavior<Command> create(TenantStore store, Lsn consistentLsn, boolean hintsLogged, Settings settings,
+                                           ActorRef<RedoWorker.Command> redo) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-            new PageCache(ctx, timers, store, consistentLsn, settings, redo).behavior()));
+            new PageCache(ctx, timers, store, consistentLsn, hintsLogged, settings, redo).behavior()));
     }
 
     private final ActorContext<Command> ctx;
@@ -130,8 +135,11 @@ public final class PageCache {
     private long cacheHits;
     private long materialized;
 
+    private final boolean hintsLogged;
+
     private PageCache(ActorContext<Command> ctx, TimerScheduler<Command> timers, TenantStore store, Lsn consistentLsn,
-                      Settings settings, ActorRef<RedoWorker.Command> redo) {
+                      boolean hintsLogged, Settings settings, ActorRef<RedoWorker.Command> redo) {
+        this.hintsLogged = hintsLogged;
         this.ctx = ctx;
         this.timers = timers;
         this.store = store;
@@ -309,7 +317,7 @@ public final class PageCache {
             cacheHits++;
             h = new PageHistory(m.cachedPage(), h.baseLsn(), h.records());
         }
-        redo.tell(new RedoWorker.Reconstruct(key, m.lsn(), h, g.replyTo(), ctx.getSelf()));
+        redo.tell(new RedoWorker.Reconstruct(key, m.lsn(), h, hintsLogged, g.replyTo(), ctx.getSelf()));
         return Behaviors.same();
     }
 

@@ -18,7 +18,7 @@ public final class RedoWorker {
     }
 
     /** Rebuild {@code key} as of {@code lsn}; answer {@code replyTo}, and give the page to {@code cache}. */
-    public record Reconstruct(PageCache.BlockKey key, Lsn lsn, PageHistory history,
+    public record Reconstruct(PageCache.BlockKey key, Lsn lsn, PageHistory history, boolean hintsLogged,
                               ActorRef<PageCache.PageReply> replyTo, ActorRef<PageCache.Command> cache)
         implements Command {
     }
@@ -40,7 +40,7 @@ public final class RedoWorker {
 
     static PageCache.PageReply reconstruct(Reconstruct m) {
         try {
-            return new PageCache.Page(PageRebuild.rebuild(m.history()), m.lsn());
+            return new PageCache.Page(PageRebuild.rebuild(m.history(), m.key().blkno(), m.hintsLogged()), m.lsn());
         } catch (RuntimeException e) {
             return new PageCache.ReadFailed("cannot reconstruct block " + Integer.toUnsignedString(m.key().blkno())
                 + " of " + m.key().rel() + " at " + m.lsn() + ": " + e.getMessage());

@@ -77,7 +77,7 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
                     + control.checkPointCopy().thisTimeLineId());
             }
             store.putMeta(new TenantMeta(expected, conninfo, result.startTimeline(), segSize, result.startLsn(),
-                result.endLsn(), slot));
+                result.endLsn(), slot, control.hintBitsLogged()));
             return store;
         } catch (RuntimeException e) {
             store.close();

@@ -60,7 +60,7 @@ public final class TenantSupervisor {
                 Behaviors.supervise(RedoWorker.create()).onFailure(SupervisorStrategy.restart()));
             ActorRef<RedoWorker.Command> redo = ctx.spawn(pool, "redo");
             ActorRef<PageCache.Command> pageCache = ctx.spawn(
-                Behaviors.supervise(PageCache.create(store, meta.consistentLsn(), settings, redo))
+                Behaviors.supervise(PageCache.create(store, meta.consistentLsn(), meta.hintsLogged(), settings, redo))
                     .onFailure(SupervisorStrategy.restart()), "page-cache");
             ActorRef<WalStream.Command> walStream = ctx.spawn(
                 Behaviors.supervise(WalStream.create(store, settings, sources, pageCache))

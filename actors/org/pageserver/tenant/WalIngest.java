@@ -11,6 +11,7 @@ import org.pageserver.protocol.wal.BlockRef;
 import org.pageserver.protocol.wal.WalDecodeException;
 import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.protocol.wal.WalRecord;
+import org.pageserver.redo.WalRedo;
 import org.pageserver.storage.TenantStore;
 
 /**
@@ -152,12 +153,21 @@ final class WalIngest {
             for (BlockRef ref : r.blocks()) {
                 boolean startsChain = ref.willInit() || (ref.hasImage() && ref.applyImage());
                 b.putRecord(ref.rel(), ref.blkno(), r.startLsn(), r.endLsn(), ref.blockId(), startsChain, r.raw());
-                int size = relSize(ref.rel());
-                long needed = Integer.toUnsignedLong(ref.blkno()) + 1;
-                if (needed > Integer.toUnsignedLong(size)) {
-                    b.putRelSize(ref.rel(), r.endLsn(), (int) needed);
-                    relSizes.put(ref.rel(), (int) needed);
-                }
+                extend(b, ref.rel(), ref.blkno(), r);
+            }
+            for (WalRedo.ImplicitBlock ib : WalRedo.implicitBlocks(r)) {
+                b.putRecord(ib.rel(), ib.blkno(), r.startLsn(), r.endLsn(), WalRedo.IMPLICIT_VM_BLOCK_ID, false, r.raw());
+                extend(b, ib.rel(), ib.blkno(), r);
+            }
+        }
+
+        /** A block past the end extends the relation (as smgrextend in redo does). */
+        private void extend(TenantStore.Batch b, RelTag rel, int blkno, WalRecord r) {
+            int size = relSize(rel);
+            long needed = Integer.toUnsignedLong(blkno) + 1;
+            if (needed > Integer.toUnsignedLong(size)) {
+                b.putRelSize(rel, r.endLsn(), (int) needed);
+                relSizes.put(rel, (int) needed);
             }
         }
 

@@ -122,6 +122,15 @@ public final class ControlFile {
         return b.getInt(172);
     }
 
+    public boolean walLogHints() {
+        return bytes[176] != 0;
+    }
+
+    /** XLogHintBitIsNeeded(): hint-bit-only changes are WAL-logged (data checksums or wal_log_hints). */
+    public boolean hintBitsLogged() {
+        return dataChecksumVersion() != 0 || walLogHints();
+    }
+
     public int blcksz() {
         return b.getInt(216);
     }

@@ -142,6 +142,15 @@ public final class PgCluster implements AutoCloseable {
             "-U", "postgres", "-d", "postgres", "-c", sql), false).trim();
     }
 
+    /** Runs a SQL script with psql -f: each statement on its own, as a file would be. */
+    public String psqlScript(String sql) throws IOException, InterruptedException {
+        Path f = Files.createTempFile(dir, "script-", ".sql");
+        Files.writeString(f, sql);
+        f.toFile().setReadable(true, false);
+        return run(List.of("psql", "-X", "-At", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+            String.valueOf(port), "-U", "postgres", "-d", "postgres", "-f", f.toString()), false).trim();
+    }
+
     public String pgbench(String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(BIN.resolve("pgbench").toString(), "-h", "127.0.0.1", "-p",
             String.valueOf(port), "-U", "postgres"));

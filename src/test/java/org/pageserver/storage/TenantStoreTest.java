@@ -148,7 +148,7 @@ class TenantStoreTest {
     @Test
     void survivesReopenAndMetaMarksTheTenant() {
         TenantMeta meta = new TenantMeta(new SystemId(-5L), "host=h port=1 password=secret", 1, 16 << 20,
-            lsn(0x1000028), lsn(0x1000100), "pageserver_x");
+            lsn(0x1000028), lsn(0x1000100), "pageserver_x", false);
         try (TenantStore s = TenantStore.open(dir, true)) {
             assertTrue(s.meta().isEmpty());
             s.putMeta(meta);

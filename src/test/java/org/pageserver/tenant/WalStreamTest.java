@@ -65,7 +65,7 @@ class WalStreamTest {
         wal = gunzip("/tenant/000000010000000000000007.partial.gz");
         store = TenantStore.open(dir, false);
         store.putMeta(new TenantMeta(new SystemId(7), "host=127.0.0.1 port=1", 1, 1 << 20, FIRST_RECORD,
-            FIRST_RECORD, "slot"));
+            FIRST_RECORD, "slot", false));
     }
 
     @AfterEach

@@ -1,0 +1,185 @@
+package org.pageserver.redo;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.pageserver.protocol.ForkNumber;
+import org.pageserver.protocol.RelTag;
+import org.pageserver.protocol.wal.BlockRef;
+import org.pageserver.protocol.wal.RmgrId;
+import org.pageserver.protocol.wal.WalRecord;
+
+/**
+ * Page redo, one block at a time: the rules of XLogReadBufferForRedo (xlogutils.c) around the
+ * resource managers' redo routines.
+ *
+ * <p>PostgreSQL's redo functions change all blocks of a record in one call; here a call rebuilds
+ * ONE block, so each record method does only the part of PostgreSQL's routine that touches the
+ * block asked for. Some heap records also clear visibility map bits without registering the VM
+ * page as a block (visibilitymap_clear in heap_xlog_insert and friends): {@link #implicitBlocks}
+ * names those pages so they can be stored and rebuilt the same way.
+ */
+public final class WalRedo {
+    /** Block id under which an implicit (unregistered) VM page change is stored. */
+    public static final int IMPLICIT_VM_BLOCK_ID = 255;
+
+    private WalRedo() {
+    }
+
+    /** True if this record's effect on its blocks can be redone by this library. */
+    public static boolean canRedo(WalRecord record) {
+        return switch (record.rmid()) {
+            case RmgrId.RM_XLOG_ID, RmgrId.RM_HEAP_ID, RmgrId.RM_HEAP2_ID -> true;
+            default -> record.blocks().stream().allMatch(b -> b.hasImage() && b.applyImage());
+        };
+    }
+
+    public static void redoBlock(WalRecord record, int blockId, byte[] page) {
+        redoBlock(record, blockId, page, false);
+    }
+
+    /**
+     * Applies {@code record} to its block {@code blockId}; {@code page} (8192 bytes) is changed in
+     * place. An image with BKPIMAGE_APPLY is restored and nothing else is done to that block;
+     * otherwise, unless the block is initialized by the record, a page whose LSN is at or past
+     * the record's end is left alone (fuzzy base images); otherwise the change is applied and
+     * pd_lsn set to the record's end.
+     *
+     * @param hintsLogged wal_log_hints or data checksums on the primary (pg_control): then
+     *                    PostgreSQL also stamps pages whose only change is a hint
+     * @throws RedoException for a record type it cannot redo or malformed record data
+     */
+    public static void redoBlock(WalRecord record, int blockId, byte[] page, boolean hintsLogged) {
+        if (page.length != Page.BLCKSZ) {
+            throw new IllegalArgumentException("a page is " + Page.BLCKSZ + " bytes");
+        }
+        BlockRef b = record.block(blockId);
+        if (b == null) {
+            throw new RedoException("record has no block " + blockId, record.startLsn());
+        }
+        long end = record.endLsn().value();
+        if (b.hasImage() && b.applyImage()) {
+            byte[] img = b.restoreImage(record.startLsn());
+            System.arraycopy(img, 0, page, 0, Page.BLCKSZ);
+            if (!Page.isNew(page)) {
+                Page.setLsn(page, end);
+            }
+            return;
+        }
+        if (!b.willInit() && Long.compareUnsigned(Page.lsn(page), end) >= 0) {
+            return;
+        }
+        if (b.willInit()) {
+            java.util.Arrays.fill(page, (byte) 0);
+        }
+        boolean setLsn;
+        try {
+            setLsn = switch (record.rmid()) {
+                case RmgrId.RM_HEAP_ID -> {
+                    HeapRedo.redo(record, blockId, page);
+                    yield true;
+                }
+                case RmgrId.RM_HEAP2_ID -> Heap2Redo.redo(record, blockId, page, hintsLogged);
+                default -> throw new RedoException("cannot redo " + RmgrId.name(record.rmid()) + " record (info 0x"
+                    + Integer.toHexString(record.info()) + ") yet", record.startLsn());
+            };
+        } catch (IllegalStateException | IndexOutOfBoundsException e) {
+            throw new RedoException(RmgrId.name(record.rmid()) + " redo: " + e.getMessage(), record.startLsn());
+        }
+        if (setLsn) {
+            Page.setLsn(page, end);
+        }
+    }
+
+    /** A page a record changes without registering it as a block. */
+    public record ImplicitBlock(RelTag rel, int blkno) {
+    }
+
+    /**
+     * The visibility map pages a heap record clears bits in without registering them
+     * (XLH_*_ALL_VISIBLE_CLEARED, XLH_LOCK_ALL_FROZEN_CLEARED).
+     */
+    public static List<ImplicitBlock> implicitBlocks(WalRecord r) {
+        List<ImplicitBlock> out = new ArrayList<>(2);
+        for (int[] c : vmClears(r)) {
+            BlockRef b = r.block(c[0]);
+            out.add(new ImplicitBlock(b.rel().withFork(ForkNumber.VISIBILITYMAP), VisibilityMap.mapBlock(b.blkno())));
+        }
+        return out;
+    }
+
+    /**
+     * Rebuilds an implicit page change: the VM bits of the heap blocks the record touched, on
+     * the VM page {@code vmBlkno}. The VM page's LSN is left alone, as visibilitymap_clear does.
+     */
+    public static void redoImplicit(WalRecord r, int vmBlkno, byte[] page) {
+        for (int[] c : vmClears(r)) {
+            BlockRef b = r.block(c[0]);
+            if (VisibilityMap.mapBlock(b.blkno()) != vmBlkno) {
+                continue;
+            }
+            if (Page.isNew(page)) {
+                Page.init(page, 0);
+            }
+            VisibilityMap.clear(page, b.blkno(), c[1]);
+        }
+    }
+
+    /** (block id, bits) pairs of the VM clears of a heap record. */
+    static List<int[]> vmClears(WalRecord r) {
+        List<int[]> out = new ArrayList<>(2);
+        byte[] m = r.mainData();
+        int all = VisibilityMap.VISIBILITYMAP_VALID_BITS;
+        if (r.rmid() == RmgrId.RM_HEAP_ID) {
+            switch (r.rmgrInfo() & HeapRedo.XLOG_HEAP_OPMASK) {
+                case HeapRedo.XLOG_HEAP_INSERT -> {
+                    if (m.length >= 3 && (m[2] & HeapRedo.XLH_INSERT_ALL_VISIBLE_CLEARED) != 0) {
+                        out.add(new int[] {0, all});
+                    }
+                }
+                case HeapRedo.XLOG_HEAP_DELETE -> {
+                    if (m.length >= 8 && (m[7] & HeapRedo.XLH_DELETE_ALL_VISIBLE_CLEARED) != 0) {
+                        out.add(new int[] {0, all});
+                    }
+                }
+                case HeapRedo.XLOG_HEAP_UPDATE, HeapRedo.XLOG_HEAP_HOT_UPDATE -> {
+                    if (m.length >= 8) {
+                        int oldBlock = r.block(1) != null ? 1 : 0;
+                        if ((m[7] & HeapRedo.XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED) != 0) {
+                            out.add(new int[] {oldBlock, all});
+                        }
+                        if ((m[7] & HeapRedo.XLH_UPDATE_NEW_ALL_VISIBLE_CLEARED) != 0
+                            && (oldBlock != 0 || (m[7] & HeapRedo.XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED) == 0)) {
+                            out.add(new int[] {0, all});
+                        }
+                    }
+                }
+                case HeapRedo.XLOG_HEAP_LOCK -> {
+                    if (m.length >= 8 && (m[7] & HeapRedo.XLH_LOCK_ALL_FROZEN_CLEARED) != 0) {
+                        out.add(new int[] {0, VisibilityMap.VISIBILITYMAP_ALL_FROZEN});
+                    }
+                }
+                default -> {
+                }
+            }
+        } else if (r.rmid() == RmgrId.RM_HEAP2_ID) {
+            int op = r.rmgrInfo() & HeapRedo.XLOG_HEAP_OPMASK;
+            if (op == Heap2Redo.XLOG_HEAP2_MULTI_INSERT && m.length >= 1
+                && (m[0] & HeapRedo.XLH_INSERT_ALL_VISIBLE_CLEARED) != 0) {
+                out.add(new int[] {0, all});
+            } else if (op == Heap2Redo.XLOG_HEAP2_LOCK_UPDATED && m.length >= 8
+                && (m[7] & HeapRedo.XLH_LOCK_ALL_FROZEN_CLEARED) != 0) {
+                out.add(new int[] {0, VisibilityMap.VISIBILITYMAP_ALL_FROZEN});
+            }
+        }
+        // a block without a registered reference cannot be named
+        out.removeIf(c -> r.block(c[0]) == null);
+        return out;
+    }
+
+    static void need(WalRecord r, byte[] data, int n) {
+        if (data == null || data.length < n) {
+            throw new RedoException(RmgrId.name(r.rmid()) + " record data too short: need " + n + " bytes, have "
+                + (data == null ? 0 : data.length), r.startLsn());
+        }
+    }
+}

@@ -88,7 +88,8 @@ echo "== live: pageserver following pgbench -c 8 for $LIVE_SECS s"
 PSPORT=$(free_port)
 java -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.data-dir="$B/ps" -jar target/pageserver.jar >"$B/ps.log" 2>&1 &
 PS_PID=$!
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PSPORT") 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$PSPORT") 2>/dev/null && break; sleep 0.2; done
+(exec 3<>"/dev/tcp/127.0.0.1/$PSPORT") 2>/dev/null || { echo "pageserver did not start:"; cat "$B/ps.log"; exit 1; }
 PS=(psql -X -At -h 127.0.0.1 -p "$PSPORT" -U postgres -d postgres)
 "${PS[@]}" -c "callmemaybe host=127.0.0.1 port=$PGPORT user=postgres" >/dev/null
 LIVE_START=$("${PSQL[@]}" -c "select pg_current_wal_flush_lsn()")

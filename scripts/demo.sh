@@ -96,4 +96,4 @@ for OFF in 0 16 32 48; do
     "$(xxd -s "$OFF" -l 16 -p "$DEMO/from-pageserver.page")" "$(xxd -s "$OFF" -l 16 -p "$DEMO/from-primary.page")"
 done
 DIFF=$(cmp -l "$DEMO/from-pageserver.page" "$DEMO/from-primary.page" | wc -l || true)
-echo "bytes that differ: $DIFF of 8192 (hint bits set by reads on the primary are not WAL-logged, so a few may)"
+echo "bytes that differ: $DIFF of 8192 (pd_prune_xid and tuple hint bits are hints the primary sets without WAL, so a few may)"

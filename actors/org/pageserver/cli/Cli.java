@@ -37,6 +37,7 @@ public final class Cli {
           nblocks  --system-id ID --rel SPC/DB/REL[/FORK] (--lsn X/Y | --latest)
           exists   --system-id ID --rel SPC/DB/REL[/FORK] (--lsn X/Y | --latest)
           dbsize   --system-id ID --db DBOID (--lsn X/Y | --latest)
+          scram-secret PASSWORD        print a SCRAM-SHA-256 secret for pageserver.auth.users
         connection options: --host H (127.0.0.1) --port P (6400) --user U (postgres) --password PW ($PGPASSWORD)
         FORK is main, fsm, vm or init (or 0..3). --lsn with --latest means "at least this LSN".
         getpage prints the page as hex (16 bytes a line) unless --out writes it to FILE.
@@ -59,6 +60,13 @@ public final class Cli {
                     yield query(o, "callmemaybe " + o.positional.get(0), out);
                 }
                 case "getpage", "nblocks", "exists", "dbsize" -> pagestream(o, out);
+                case "scram-secret" -> {
+                    if (o.positional.size() != 1) {
+                        throw new UsageException("scram-secret takes one argument: the password");
+                    }
+                    out.println(org.pageserver.protocol.pgwire.Scram.Secret.build(o.positional.get(0)));
+                    yield 0;
+                }
                 default -> throw new UsageException("unknown command \"" + o.command + "\"");
             };
         } catch (UsageException e) {

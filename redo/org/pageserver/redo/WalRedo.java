@@ -28,7 +28,7 @@ public final class WalRedo {
     /** True if this record's effect on its blocks can be redone by this library. */
     public static boolean canRedo(WalRecord record) {
         return switch (record.rmid()) {
-            case RmgrId.RM_XLOG_ID, RmgrId.RM_HEAP_ID, RmgrId.RM_HEAP2_ID -> true;
+            case RmgrId.RM_XLOG_ID, RmgrId.RM_HEAP_ID, RmgrId.RM_HEAP2_ID, RmgrId.RM_SEQ_ID -> true;
             default -> record.blocks().stream().allMatch(b -> b.hasImage() && b.applyImage());
         };
     }
@@ -79,6 +79,10 @@ public final class WalRedo {
                     yield true;
                 }
                 case RmgrId.RM_HEAP2_ID -> Heap2Redo.redo(record, blockId, page, hintsLogged);
+                case RmgrId.RM_SEQ_ID -> {
+                    SeqRedo.redo(record, page);
+                    yield true;
+                }
                 default -> throw new RedoException("cannot redo " + RmgrId.name(record.rmid()) + " record (info 0x"
                     + Integer.toHexString(record.info()) + ") yet", record.startLsn());
             };

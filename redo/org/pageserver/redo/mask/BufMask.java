@@ -25,6 +25,11 @@ public final class BufMask {
         byte[] p = page.clone();
         switch (rmid) {
             case RmgrId.RM_HEAP_ID, RmgrId.RM_HEAP2_ID -> heapMask(p, blkno);
+            case RmgrId.RM_SEQ_ID -> {
+                // seq_mask (sequence.c)
+                maskPageLsnAndChecksum(p);
+                maskUnusedSpace(p);
+            }
             default -> maskPageLsnAndChecksum(p);
         }
         return p;

@@ -9,7 +9,7 @@ import org.pageserver.protocol.Lsn;
 
 /**
  * Redo against PostgreSQL's strongest oracle: a primary with wal_consistency_checking = all
- * runs a workload producing every heap and heap2 record type; for every record that carries a
+ * runs a workload producing every heap, heap2 and sequence record type; for every record that carries a
  * consistency image, our redo of the page before it equals that image after heap_mask.
  */
 class RedoConsistencyIT {
@@ -54,7 +54,7 @@ class RedoConsistencyIT {
             System.out.println("RedoConsistencyIT: checked per record type " + result.checked());
             assertEquals(List.of(), result.mismatches());
             for (String type : List.of("Heap/0x0", "Heap/0x10", "Heap/0x20", "Heap/0x40", "Heap/0x50", "Heap/0x60",
-                "Heap/0x80", "Heap2/0x10", "Heap2/0x20", "Heap2/0x30", "Heap2/0x40", "Heap2/0x50")) {
+                "Heap/0x80", "Heap2/0x10", "Heap2/0x20", "Heap2/0x30", "Heap2/0x40", "Heap2/0x50", "Sequence/0x0")) {
                 assertTrue(result.checked().containsKey(type), type + " not exercised: " + result.checked());
             }
         }

@@ -11,47 +11,24 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 WAL_MB=${WAL_MB:-512}
 LIVE_SECS=${LIVE_SECS:-60}
-PGBIN=/usr/lib/postgresql/15/bin
 
 bash scripts/setup.sh
 mvn -q -B -DskipTests package
 mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test >/dev/null
 CP="target/classes:target/test-classes:$(cat target/bench.cp)"
 
-B=$(mktemp -d /tmp/pageserver-bench.XXXXXX)
-chmod 755 "$B"
-AS_PG=()
-if [ "$(id -u)" -eq 0 ]; then chown postgres "$B"; AS_PG=(runuser -u postgres --); fi
+. scripts/lib.sh
+B=$(throwaway_dir pageserver-bench)
 PS_PID=""
 cleanup() {
   set +e
   [ -n "$PS_PID" ] && kill -TERM "$PS_PID" 2>/dev/null && wait "$PS_PID" 2>/dev/null
-  "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$B/pg" -m immediate stop >/dev/null 2>&1
+  stop_pg "$B"
   rm -rf "$B"
 }
 trap cleanup EXIT
-free_port() {
-  local p
-  while :; do
-    p=$(( (RANDOM % 30000) + 20000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-}
 PGPORT=$(free_port)
-"${AS_PG[@]}" "$PGBIN/initdb" -D "$B/pg" -U postgres --auth=trust >/dev/null
-cat >>"$B/pg/postgresql.conf" <<EOF
-port = $PGPORT
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$B'
-wal_level = replica
-max_wal_senders = 4
-max_replication_slots = 4
-wal_keep_size = '4GB'
-max_wal_size = '4GB'
-shared_buffers = 128MB
-EOF
-echo "host replication all 127.0.0.1/32 trust" >>"$B/pg/pg_hba.conf"
-"${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$B/pg" -l "$B/pg.log" -w start >/dev/null
+throwaway_pg "$B" "$PGPORT" "wal_keep_size = '4GB'" "max_wal_size = '4GB'" "shared_buffers = 128MB"
 PSQL=(psql -X -At -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres)
 PGB=("$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres)
 
@@ -88,8 +65,7 @@ echo "== live: pageserver following pgbench -c 8 for $LIVE_SECS s"
 PSPORT=$(free_port)
 java -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.data-dir="$B/ps" -jar target/pageserver.jar >"$B/ps.log" 2>&1 &
 PS_PID=$!
-for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$PSPORT") 2>/dev/null && break; sleep 0.2; done
-(exec 3<>"/dev/tcp/127.0.0.1/$PSPORT") 2>/dev/null || { echo "pageserver did not start:"; cat "$B/ps.log"; exit 1; }
+wait_port "$PSPORT" || { echo "pageserver did not start:"; cat "$B/ps.log"; exit 1; }
 PS=(psql -X -At -h 127.0.0.1 -p "$PSPORT" -U postgres -d postgres)
 "${PS[@]}" -c "callmemaybe host=127.0.0.1 port=$PGPORT user=postgres" >/dev/null
 LIVE_START=$("${PSQL[@]}" -c "select pg_current_wal_flush_lsn()")

@@ -12,22 +12,8 @@ if [ ! -f target/pageserver.jar ]; then
   mvn -q -B -DskipTests package
 fi
 
-PGBIN=/usr/lib/postgresql/15/bin
-DEMO=$(mktemp -d /tmp/pageserver-demo.XXXXXX)
-chmod 755 "$DEMO"
-AS_PG=()
-if [ "$(id -u)" -eq 0 ]; then
-  chown postgres "$DEMO"
-  AS_PG=(runuser -u postgres --)
-fi
-
-free_port() {
-  local p
-  while :; do
-    p=$(( (RANDOM % 30000) + 20000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-}
+. scripts/lib.sh
+DEMO=$(throwaway_dir pageserver-demo)
 PGPORT=$(free_port)
 PSPORT=$(free_port)
 PS_PID=""
@@ -35,24 +21,13 @@ PS_PID=""
 cleanup() {
   set +e
   [ -n "$PS_PID" ] && kill -TERM "$PS_PID" 2>/dev/null && wait "$PS_PID" 2>/dev/null
-  "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$DEMO/pg" -m immediate stop >/dev/null 2>&1
+  stop_pg "$DEMO"
   if [ "${KEEP:-0}" = 1 ]; then echo "== kept $DEMO"; else rm -rf "$DEMO"; fi
 }
 trap cleanup EXIT
 
 echo "== PostgreSQL 15 primary on port $PGPORT ($DEMO/pg)"
-"${AS_PG[@]}" "$PGBIN/initdb" -D "$DEMO/pg" -U postgres --auth=trust >"$DEMO/initdb.log" 2>&1
-cat >>"$DEMO/pg/postgresql.conf" <<EOF
-port = $PGPORT
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$DEMO'
-wal_level = replica
-max_wal_senders = 4
-max_replication_slots = 4
-shared_buffers = 64MB
-EOF
-echo "host replication all 127.0.0.1/32 trust" >>"$DEMO/pg/pg_hba.conf"
-"${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$DEMO/pg" -l "$DEMO/pg.log" -w start >/dev/null
+throwaway_pg "$DEMO" "$PGPORT" "shared_buffers = 64MB"
 PSQL=(psql -X -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres)
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres -i -s 2 -q postgres 2>&1 | tail -1
 
@@ -60,10 +35,7 @@ echo "== pageserver on port $PSPORT ($DEMO/pageserver)"
 java -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.data-dir="$DEMO/pageserver" \
   -jar "$ROOT/target/pageserver.jar" >"$DEMO/pageserver.log" 2>&1 &
 PS_PID=$!
-for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$PSPORT") 2>/dev/null; then break; fi
-  sleep 0.2
-done
+wait_port "$PSPORT" || { echo "the pageserver did not start:"; cat "$DEMO/pageserver.log"; exit 1; }
 PS=(psql -X -h 127.0.0.1 -p "$PSPORT" -U postgres -d postgres)
 
 echo "== callmemaybe (first time: base backup import)"

@@ -59,7 +59,7 @@ class CliIT {
                 assertEquals(512, hex.out().split("\n").length, "16 bytes a line");
                 assertEquals("1", cli("nblocks", "--port", port, "--system-id", systemId, "--rel", rel, "--latest").out().trim());
                 assertEquals("true", cli("exists", "--port", port, "--system-id", systemId, "--rel", rel, "--latest").out().trim());
-                assertEquals("false", cli("exists", "--port", port, "--system-id", systemId, "--rel", rel + "/vm",
+                assertEquals("false", cli("exists", "--port", port, "--system-id", systemId, "--rel", rel + "/init",
                     "--latest").out().trim());
                 assertTrue(Long.parseLong(cli("dbsize", "--port", port, "--system-id", systemId, "--db", r[1], "--latest")
                     .out().trim()) > 8192 * 100);

@@ -496,7 +496,7 @@ public final class TenantStore implements AutoCloseable {
     /** Receives one stored WAL record entry. */
     @FunctionalInterface
     public interface RecordEntrySink {
-        void accept(RelTag rel, int blkno, Lsn startLsn, Lsn endLsn);
+        void accept(RelTag rel, int blkno, Lsn startLsn, Lsn endLsn, int blockId);
     }
 
     /** Every WAL record entry of the page store, in key order: for checks and diagnostics. */
@@ -507,7 +507,8 @@ public final class TenantStore implements AutoCloseable {
                     byte[] k = it.key();
                     if (Keys.pageKindOf(k) == Keys.KIND_RECORD) {
                         long start = ByteBuffer.wrap(it.value(), 2, 8).order(ByteOrder.BIG_ENDIAN).getLong();
-                        sink.accept(Keys.relOf(k), Keys.blknoOf(k), new Lsn(start), new Lsn(Keys.pageLsnOf(k)));
+                        sink.accept(Keys.relOf(k), Keys.blknoOf(k), new Lsn(start), new Lsn(Keys.pageLsnOf(k)),
+                            it.value()[1] & 0xFF);
                     }
                 }
                 checkIterator(it);

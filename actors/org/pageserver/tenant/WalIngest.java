@@ -11,6 +11,7 @@ import org.pageserver.protocol.wal.BlockRef;
 import org.pageserver.protocol.wal.WalDecodeException;
 import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.protocol.wal.WalRecord;
+import org.pageserver.redo.StorageEffects;
 import org.pageserver.redo.WalRedo;
 import org.pageserver.storage.TenantStore;
 
@@ -35,7 +36,7 @@ final class WalIngest {
     private Lsn rawStart;
     private Lsn received;
     private long decodeErrors;
-    /** Relation sizes as last written; touched only inside {@link Batch#write}, one at a time. */
+    /** Relation sizes as last written (-1: dropped); touched only inside {@link Batch#write}, one at a time. */
     private final Map<RelTag, Integer> relSizes = new HashMap<>();
 
     /**
@@ -157,7 +158,36 @@ final class WalIngest {
             }
             for (WalRedo.ImplicitBlock ib : WalRedo.implicitBlocks(r)) {
                 b.putRecord(ib.rel(), ib.blkno(), r.startLsn(), r.endLsn(), WalRedo.IMPLICIT_VM_BLOCK_ID, false, r.raw());
-                extend(b, ib.rel(), ib.blkno(), r);
+                if (relSize(ib.rel()) >= 0) {
+                    extend(b, ib.rel(), ib.blkno(), r);
+                }
+            }
+            StorageEffects fx = StorageEffects.of(r);
+            if (!fx.isEmpty()) {
+                applyStorageEffects(b, r, fx);
+            }
+        }
+
+        /** Relation files created, truncated and dropped, versioned at the record's LSN. */
+        private void applyStorageEffects(TenantStore.Batch b, WalRecord r, StorageEffects fx) {
+            for (RelTag rel : fx.created()) {
+                if (relSize(rel) < 0) {
+                    b.putRelSize(rel, r.endLsn(), 0);
+                    relSizes.put(rel, 0);
+                }
+            }
+            for (StorageEffects.Truncation t : fx.truncations()) {
+                int size = relSize(t.rel());
+                if (size >= 0 && Integer.compareUnsigned(t.nblocks(), size) < 0) {
+                    b.putRelSize(t.rel(), r.endLsn(), t.nblocks());
+                    relSizes.put(t.rel(), t.nblocks());
+                }
+            }
+            for (RelTag rel : fx.dropped()) {
+                if (relSize(rel) >= 0) {
+                    b.dropRel(rel, r.endLsn());
+                    relSizes.put(rel, -1);
+                }
             }
         }
 
@@ -165,19 +195,20 @@ final class WalIngest {
         private void extend(TenantStore.Batch b, RelTag rel, int blkno, WalRecord r) {
             int size = relSize(rel);
             long needed = Integer.toUnsignedLong(blkno) + 1;
-            if (needed > Integer.toUnsignedLong(size)) {
+            if (size < 0 || needed > Integer.toUnsignedLong(size)) {
                 b.putRelSize(rel, r.endLsn(), (int) needed);
                 relSizes.put(rel, (int) needed);
             }
         }
 
+        /** Current size, or -1 when the relation does not exist. */
         private int relSize(RelTag rel) {
             Integer cached = relSizes.get(rel);
             if (cached != null) {
                 return cached;
             }
             OptionalInt stored = store.relSize(rel, Lsn.MAX);
-            int size = stored.orElse(0);
+            int size = stored.orElse(-1);
             relSizes.put(rel, size);
             return size;
         }

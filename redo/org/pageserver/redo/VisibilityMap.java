@@ -40,6 +40,14 @@ public final class VisibilityMap {
         return false;
     }
 
+    /** The truncation of visibilitymap_prepare_truncate on the last kept page: bits of heap blocks >= heapBlocks cleared. */
+    static void truncate(byte[] vm, int heapBlocks) {
+        int truncByte = byteOffset(heapBlocks);
+        int truncOffset = bitShift(heapBlocks);
+        java.util.Arrays.fill(vm, truncByte + 1, Page.BLCKSZ, (byte) 0);
+        vm[truncByte] = (byte) (vm[truncByte] & ((1 << truncOffset) - 1));
+    }
+
     /** visibilitymap_clear on the page: the given bits of that heap block cleared; no LSN change. */
     static void clear(byte[] vm, int heapBlk, int flags) {
         int b = byteOffset(heapBlk);

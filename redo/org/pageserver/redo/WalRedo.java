@@ -104,6 +104,12 @@ public final class WalRedo {
      */
     public static List<ImplicitBlock> implicitBlocks(WalRecord r) {
         List<ImplicitBlock> out = new ArrayList<>(2);
+        int[] t = vmTruncation(r);
+        if (t != null) {
+            RelTag vm = new RelTag(t[1], t[2], t[3], ForkNumber.VISIBILITYMAP);
+            out.add(new ImplicitBlock(vm, VisibilityMap.mapBlock(t[0])));
+            return out;
+        }
         for (int[] c : vmClears(r)) {
             BlockRef b = r.block(c[0]);
             out.add(new ImplicitBlock(b.rel().withFork(ForkNumber.VISIBILITYMAP), VisibilityMap.mapBlock(b.blkno())));
@@ -116,6 +122,14 @@ public final class WalRedo {
      * the VM page {@code vmBlkno}. The VM page's LSN is left alone, as visibilitymap_clear does.
      */
     public static void redoImplicit(WalRecord r, int vmBlkno, byte[] page) {
+        int[] t = vmTruncation(r);
+        if (t != null) {
+            // visibilitymap_prepare_truncate: the bits of the heap blocks cut off are cleared
+            if (!Page.isNew(page) && VisibilityMap.mapBlock(t[0]) == vmBlkno) {
+                VisibilityMap.truncate(page, t[0]);
+            }
+            return;
+        }
         for (int[] c : vmClears(r)) {
             BlockRef b = r.block(c[0]);
             if (VisibilityMap.mapBlock(b.blkno()) != vmBlkno) {
@@ -126,6 +140,25 @@ public final class WalRedo {
             }
             VisibilityMap.clear(page, b.blkno(), c[1]);
         }
+    }
+
+    /**
+     * For XLOG_SMGR_TRUNCATE of the VM whose last VM page keeps only some bits: heap blocks,
+     * spc, db, rel; null otherwise.
+     */
+    static int[] vmTruncation(WalRecord r) {
+        if (r.rmid() != RmgrId.RM_SMGR_ID || r.rmgrInfo() != StorageEffects.XLOG_SMGR_TRUNCATE) {
+            return null;
+        }
+        byte[] m = r.mainData();
+        if (m.length < 20 || (Page.u32(m, 16) & StorageEffects.SMGR_TRUNCATE_VM) == 0) {
+            return null;
+        }
+        int heapBlocks = Page.u32(m, 0);
+        if (!StorageEffects.partialVmPage(heapBlocks)) {
+            return null;
+        }
+        return new int[] {heapBlocks, Page.u32(m, 4), Page.u32(m, 8), Page.u32(m, 12)};
     }
 
     /** (block id, bits) pairs of the VM clears of a heap record. */

@@ -87,9 +87,13 @@ class WalIngestIT {
                 TenantMeta meta = store.meta().orElseThrow();
                 Lsn durable = store.durableLsn();
                 Set<String> stored = new TreeSet<>();
-                store.forEachRecordEntry((rel, blk, start, end) -> stored.add(start + " " + Integer.toUnsignedString(rel.spcNode())
-                    + "/" + Integer.toUnsignedString(rel.dbNode()) + "/" + Integer.toUnsignedString(rel.relNode()) + " "
-                    + rel.fork().number + " " + Integer.toUnsignedString(blk)));
+                store.forEachRecordEntry((rel, blk, start, end, blockId) -> {
+                    if (blockId != org.pageserver.redo.WalRedo.IMPLICIT_VM_BLOCK_ID) {
+                        stored.add(start + " " + Integer.toUnsignedString(rel.spcNode()) + "/"
+                            + Integer.toUnsignedString(rel.dbNode()) + "/" + Integer.toUnsignedString(rel.relNode()) + " "
+                            + rel.fork().number + " " + Integer.toUnsignedString(blk));
+                    }
+                });
                 Set<String> listed = waldumpBlockRefs(pg.pgWaldump("-s", meta.startLsn().toString(), "-e",
                     durable.toString()));
                 assertTrue(listed.size() > 10000, "pg_waldump listed " + listed.size() + " block references");

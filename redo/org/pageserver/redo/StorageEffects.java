@@ -1,0 +1,150 @@
+package org.pageserver.redo;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import org.pageserver.protocol.ForkNumber;
+import org.pageserver.protocol.RelTag;
+import org.pageserver.protocol.wal.RmgrId;
+import org.pageserver.protocol.wal.WalRecord;
+
+/**
+ * What a record does to relation files, besides changing pages: created (XLOG_SMGR_CREATE),
+ * truncated (XLOG_SMGR_TRUNCATE, with the visibility map shrunk as
+ * visibilitymap_prepare_truncate does), or dropped at commit or abort (the relfilenodes of
+ * xl_xact_commit / xl_xact_abort and their prepared forms). Layouts from PG15's
+ * catalog/storage_xlog.h and access/xact.h:
+ *
+ * <pre>
+ * xl_smgr_create   rnode (spc u32, db u32, rel u32), forkNum i32
+ * xl_smgr_truncate blkno u32, rnode (12), flags i32 (SMGR_TRUNCATE_HEAP 1, _VM 2, _FSM 4)
+ * xl_xact_commit / xl_xact_abort: xact_time i64, then with XLOG_XACT_HAS_INFO: xinfo u32 and,
+ *   as xinfo says, dbinfo (dbId, tsId), subxacts (n i32, xids u32[n]),
+ *   relfilenodes (n i32, RelFileNode[n]), ...
+ * xl_xact_prepare: the twophase state file (not parsed: its dropped rels come with COMMIT/ABORT PREPARED)
+ * </pre>
+ */
+public record StorageEffects(List<RelTag> created, List<Truncation> truncations, List<RelTag> dropped) {
+
+    /** A fork cut to {@code nblocks} blocks (the VM: as visibilitymap_prepare_truncate computes). */
+    public record Truncation(RelTag rel, int nblocks) {
+    }
+
+    static final int XLOG_SMGR_CREATE = 0x10;
+    static final int XLOG_SMGR_TRUNCATE = 0x20;
+    static final int SMGR_TRUNCATE_HEAP = 0x0001;
+    static final int SMGR_TRUNCATE_VM = 0x0002;
+
+    static final int XLOG_XACT_COMMIT = 0x00;
+    static final int XLOG_XACT_ABORT = 0x20;
+    static final int XLOG_XACT_COMMIT_PREPARED = 0x30;
+    static final int XLOG_XACT_ABORT_PREPARED = 0x40;
+    static final int XLOG_XACT_OPMASK = 0x70;
+    static final int XLOG_XACT_HAS_INFO = 0x80;
+    static final int XACT_XINFO_HAS_DBINFO = 1;
+    static final int XACT_XINFO_HAS_SUBXACTS = 1 << 1;
+    static final int XACT_XINFO_HAS_RELFILENODES = 1 << 2;
+
+    static final StorageEffects NONE = new StorageEffects(List.of(), List.of(), List.of());
+
+    public boolean isEmpty() {
+        return created.isEmpty() && truncations.isEmpty() && dropped.isEmpty();
+    }
+
+    public static StorageEffects of(WalRecord r) {
+        try {
+            if (r.rmid() == RmgrId.RM_SMGR_ID) {
+                return smgr(r);
+            }
+            if (r.rmid() == RmgrId.RM_XACT_ID) {
+                return xact(r);
+            }
+            return NONE;
+        } catch (java.nio.BufferUnderflowException | IllegalArgumentException e) {
+            throw new RedoException(RmgrId.name(r.rmid()) + " record is malformed: " + e, r.startLsn());
+        }
+    }
+
+    private static ByteBuffer le(byte[] b) {
+        return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    private static StorageEffects smgr(WalRecord r) {
+        ByteBuffer b = le(r.mainData());
+        switch (r.rmgrInfo()) {
+            case XLOG_SMGR_CREATE -> {
+                RelTag rel = new RelTag(b.getInt(), b.getInt(), b.getInt(), ForkNumber.of(b.getInt()));
+                return new StorageEffects(List.of(rel), List.of(), List.of());
+            }
+            case XLOG_SMGR_TRUNCATE -> {
+                int blkno = b.getInt();
+                RelTag main = new RelTag(b.getInt(), b.getInt(), b.getInt(), ForkNumber.MAIN);
+                int flags = b.getInt();
+                List<Truncation> t = new ArrayList<>(2);
+                if ((flags & SMGR_TRUNCATE_HEAP) != 0) {
+                    t.add(new Truncation(main, blkno));
+                }
+                if ((flags & SMGR_TRUNCATE_VM) != 0) {
+                    t.add(new Truncation(main.withFork(ForkNumber.VISIBILITYMAP), vmBlocksAfterTruncate(blkno)));
+                }
+                return new StorageEffects(List.of(), t, List.of());
+            }
+            default -> {
+                return NONE;
+            }
+        }
+    }
+
+    /** visibilitymap_prepare_truncate's new VM size for a heap of {@code heapBlocks} blocks. */
+    public static int vmBlocksAfterTruncate(int heapBlocks) {
+        int block = VisibilityMap.mapBlock(heapBlocks);
+        return partialVmPage(heapBlocks) ? block + 1 : block;
+    }
+
+    /** True when the truncation leaves the last VM page with only some of its bits. */
+    static boolean partialVmPage(int heapBlocks) {
+        return Integer.toUnsignedLong(heapBlocks) % VisibilityMap.HEAPBLOCKS_PER_PAGE != 0;
+    }
+
+    private static StorageEffects xact(WalRecord r) {
+        int op = r.rmgrInfo() & XLOG_XACT_OPMASK;
+        if (op != XLOG_XACT_COMMIT && op != XLOG_XACT_ABORT && op != XLOG_XACT_COMMIT_PREPARED
+            && op != XLOG_XACT_ABORT_PREPARED) {
+            return NONE;
+        }
+        if ((r.rmgrInfo() & XLOG_XACT_HAS_INFO) == 0) {
+            return NONE;
+        }
+        ByteBuffer b = le(r.mainData());
+        b.getLong(); // xact_time
+        int xinfo = b.getInt();
+        if ((xinfo & XACT_XINFO_HAS_DBINFO) != 0) {
+            b.position(b.position() + 8);
+        }
+        if ((xinfo & XACT_XINFO_HAS_SUBXACTS) != 0) {
+            int n = b.getInt();
+            if (n < 0 || n > b.remaining() / 4) {
+                throw new IllegalArgumentException("bad subxact count " + n);
+            }
+            b.position(b.position() + 4 * n);
+        }
+        if ((xinfo & XACT_XINFO_HAS_RELFILENODES) == 0) {
+            return NONE;
+        }
+        int n = b.getInt();
+        if (n < 0 || n > b.remaining() / 12) {
+            throw new IllegalArgumentException("bad relfilenode count " + n);
+        }
+        List<RelTag> dropped = new ArrayList<>(n * 4);
+        for (int i = 0; i < n; i++) {
+            int spc = b.getInt();
+            int db = b.getInt();
+            int rel = b.getInt();
+            for (ForkNumber f : ForkNumber.values()) {
+                dropped.add(new RelTag(spc, db, rel, f));
+            }
+        }
+        return new StorageEffects(List.of(), List.of(), dropped);
+    }
+}

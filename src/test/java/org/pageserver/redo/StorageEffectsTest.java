@@ -1,0 +1,63 @@
+package org.pageserver.redo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.pageserver.protocol.ForkNumber;
+import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.RelTag;
+import org.pageserver.protocol.wal.RmgrId;
+import org.pageserver.protocol.wal.WalRecord;
+
+/** Parsing of xl_smgr_create, xl_smgr_truncate and the relfilenodes of xl_xact_commit (PG15 layouts). */
+class StorageEffectsTest {
+    static WalRecord rec(int rmid, int info, byte[] main) {
+        return new WalRecord(Lsn.parse("0/100"), Lsn.parse("0/200"), 0, 7, rmid, info, 0, 0, List.of(), main, new byte[0]);
+    }
+
+    static ByteBuffer le(int n) {
+        return ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    @Test
+    void createTruncateAndCommitDrops() {
+        StorageEffects c = StorageEffects.of(rec(RmgrId.RM_SMGR_ID, 0x10, le(16).putInt(1663).putInt(5).putInt(16384)
+            .putInt(2).array()));
+        assertEquals(List.of(new RelTag(1663, 5, 16384, ForkNumber.VISIBILITYMAP)), c.created());
+
+        StorageEffects t = StorageEffects.of(rec(RmgrId.RM_SMGR_ID, 0x20, le(20).putInt(40000).putInt(1663).putInt(5)
+            .putInt(16384).putInt(3).array()));
+        assertEquals(List.of(new StorageEffects.Truncation(new RelTag(1663, 5, 16384, ForkNumber.MAIN), 40000),
+            new StorageEffects.Truncation(new RelTag(1663, 5, 16384, ForkNumber.VISIBILITYMAP), 2)), t.truncations());
+        assertEquals(1, StorageEffects.vmBlocksAfterTruncate(VisibilityMap.HEAPBLOCKS_PER_PAGE));
+        assertEquals(0, StorageEffects.vmBlocksAfterTruncate(0));
+
+        // commit with dbinfo, 2 subxacts, 1 dropped relfilenode
+        byte[] commit = le(8 + 4 + 8 + 4 + 8 + 4 + 12).putLong(123).putInt(1 | 2 | 4).putInt(5).putInt(1663).putInt(2)
+            .putInt(100).putInt(101).putInt(1).putInt(1663).putInt(5).putInt(16390).array();
+        StorageEffects d = StorageEffects.of(rec(RmgrId.RM_XACT_ID, 0x80, commit));
+        assertEquals(4, d.dropped().size());
+        assertTrue(d.dropped().contains(new RelTag(1663, 5, 16390, ForkNumber.FSM)));
+        assertTrue(StorageEffects.of(rec(RmgrId.RM_XACT_ID, 0x00, le(8).putLong(1).array())).isEmpty());
+    }
+
+    @Test
+    void malformedRecordsAreRedoExceptionsWithTheLsn() {
+        byte[][] smgr = {{}, {1, 2, 3}, le(12).putInt(1).putInt(2).putInt(3).array()};
+        for (byte[] m : smgr) {
+            for (int info : new int[] {0x10, 0x20}) {
+                RedoException e = assertThrows(RedoException.class, () -> StorageEffects.of(rec(RmgrId.RM_SMGR_ID, info, m)));
+                assertTrue(e.getMessage().endsWith("at 0/100"), e.getMessage());
+            }
+        }
+        byte[] hugeCount = le(16).putLong(0).putInt(4).putInt(Integer.MAX_VALUE).array();
+        assertThrows(RedoException.class, () -> StorageEffects.of(rec(RmgrId.RM_XACT_ID, 0x80, hugeCount)));
+        byte[] badFork = le(16).putInt(1663).putInt(5).putInt(1).putInt(9).array();
+        assertThrows(RedoException.class, () -> StorageEffects.of(rec(RmgrId.RM_SMGR_ID, 0x10, badFork)));
+    }
+}

@@ -317,6 +317,13 @@ public final class PageCache {
             cacheHits++;
             h = new PageHistory(m.cachedPage(), h.baseLsn(), h.records());
         }
+        if (h.records().isEmpty()) {
+            // an image and nothing after it: no redo to do, answer here
+            byte[] page = h.baseImage() != null ? h.baseImage() : new byte[8192];
+            lru.put(key, new CachedPage(m.lsn(), page));
+            g.replyTo().tell(new Page(page.clone(), m.lsn()));
+            return Behaviors.same();
+        }
         redo.tell(new RedoWorker.Reconstruct(key, m.lsn(), h, hintsLogged, g.replyTo(), ctx.getSelf()));
         return Behaviors.same();
     }

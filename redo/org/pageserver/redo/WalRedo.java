@@ -29,6 +29,8 @@ public final class WalRedo {
     public static boolean canRedo(WalRecord record) {
         return switch (record.rmid()) {
             case RmgrId.RM_XLOG_ID, RmgrId.RM_HEAP_ID, RmgrId.RM_HEAP2_ID, RmgrId.RM_SEQ_ID -> true;
+            case RmgrId.RM_BTREE_ID -> BtreeRedo.canRedo(record)
+                || record.blocks().stream().allMatch(b -> b.hasImage() && b.applyImage());
             default -> record.blocks().stream().allMatch(b -> b.hasImage() && b.applyImage());
         };
     }
@@ -79,6 +81,10 @@ public final class WalRedo {
                     yield true;
                 }
                 case RmgrId.RM_HEAP2_ID -> Heap2Redo.redo(record, blockId, page, hintsLogged);
+                case RmgrId.RM_BTREE_ID -> {
+                    BtreeRedo.redo(record, blockId, page);
+                    yield true;
+                }
                 case RmgrId.RM_SEQ_ID -> {
                     SeqRedo.redo(record, page);
                     yield true;

@@ -25,6 +25,7 @@ public final class BufMask {
         byte[] p = page.clone();
         switch (rmid) {
             case RmgrId.RM_HEAP_ID, RmgrId.RM_HEAP2_ID -> heapMask(p, blkno);
+            case RmgrId.RM_BTREE_ID -> btreeMask(p);
             case RmgrId.RM_SEQ_ID -> {
                 // seq_mask (sequence.c)
                 maskPageLsnAndChecksum(p);
@@ -71,6 +72,21 @@ public final class BufMask {
         java.util.Arrays.fill(p, Page.SIZE_OF_PAGE_HEADER_DATA, Page.BLCKSZ, MASK_MARKER);
         Page.setLower(p, 0);
         Page.setUpper(p, 0);
+    }
+
+    /** Mirrors btree_mask (nbtree.c, PG15). */
+    public static void btreeMask(byte[] p) {
+        maskPageLsnAndChecksum(p);
+        maskPageHintBits(p);
+        maskUnusedSpace(p);
+        int s = Page.special(p);
+        int flags = Page.u16(p, s + 12);
+        if ((flags & 1) != 0) { // BTP_LEAF: LP_DEAD may be set without WAL
+            maskLpFlags(p);
+        }
+        flags &= ~(64 | 32); // BTP_HAS_GARBAGE, BTP_SPLIT_END
+        Page.put16(p, s + 12, flags);
+        Page.put16(p, s + 14, 0); // btpo_cycleid
     }
 
     /** Mirrors heap_mask (heapam.c, PG15). */

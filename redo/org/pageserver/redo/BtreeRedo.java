@@ -1,0 +1,296 @@
+package org.pageserver.redo;
+
+import org.pageserver.protocol.wal.BlockRef;
+import org.pageserver.protocol.wal.WalRecord;
+
+/**
+ * Redo of RM_BTREE_ID records (nbtxlog.c, PG15), one block at a time, for the record types
+ * supported so far: insert (leaf, upper, meta), split (left and right, without a posting list
+ * split), new root, meta cleanup, reuse page, and vacuum/delete without posting list updates.
+ * {@link #canRedo} says which; the others (dedup, posting inserts and splits, posting updates,
+ * page deletion) are refused with a clear error until they are in.
+ *
+ * <pre>
+ * BTPageOpaqueData (special space, 16 bytes): btpo_prev u32, btpo_next u32, btpo_level u32,
+ *                                              btpo_flags u16, btpo_cycleid u16
+ * BTMetaPageData (after the page header): magic, version, root, level, fastroot, fastlevel,
+ *   last_cleanup_num_delpages (u32 each), pad, last_cleanup_num_heap_tuples f64, allequalimage bool
+ * xl_btree_metadata: version, root, level, fastroot, fastlevel, last_cleanup_num_delpages u32,
+ *                    allequalimage bool
+ * xl_btree_insert: offnum u16           xl_btree_newroot: rootblk u32, level u32
+ * xl_btree_split: level u32, firstrightoff u16, newitemoff u16, postingoff u16
+ * xl_btree_vacuum: ndeleted u16, nupdated u16; xl_btree_delete: latestRemovedXid u32, ndeleted u16, nupdated u16
+ * </pre>
+ */
+final class BtreeRedo {
+    static final int XLOG_BTREE_INSERT_LEAF = 0x00;
+    static final int XLOG_BTREE_INSERT_UPPER = 0x10;
+    static final int XLOG_BTREE_INSERT_META = 0x20;
+    static final int XLOG_BTREE_SPLIT_L = 0x30;
+    static final int XLOG_BTREE_SPLIT_R = 0x40;
+    static final int XLOG_BTREE_INSERT_POST = 0x50;
+    static final int XLOG_BTREE_DEDUP = 0x60;
+    static final int XLOG_BTREE_DELETE = 0x70;
+    static final int XLOG_BTREE_NEWROOT = 0xA0;
+    static final int XLOG_BTREE_VACUUM = 0xC0;
+    static final int XLOG_BTREE_REUSE_PAGE = 0xD0;
+    static final int XLOG_BTREE_META_CLEANUP = 0xE0;
+
+    static final int BTP_LEAF = 1;
+    static final int BTP_ROOT = 2;
+    static final int BTP_META = 8;
+    static final int BTP_SPLIT_END = 32;
+    static final int BTP_HAS_GARBAGE = 64;
+    static final int BTP_INCOMPLETE_SPLIT = 128;
+    static final int SIZEOF_OPAQUE = 16;
+    static final int BTREE_MAGIC = 0x053162;
+    static final int SIZEOF_META = 48;
+    static final int P_NONE = 0;
+    static final int P_HIKEY = 1;
+    static final int P_FIRSTKEY = 2;
+    static final int INDEX_SIZE_MASK = 0x1FFF;
+
+    private BtreeRedo() {
+    }
+
+    static boolean canRedo(WalRecord r) {
+        byte[] m = r.mainData();
+        return switch (r.rmgrInfo()) {
+            case XLOG_BTREE_INSERT_LEAF, XLOG_BTREE_INSERT_UPPER, XLOG_BTREE_INSERT_META, XLOG_BTREE_NEWROOT,
+                XLOG_BTREE_META_CLEANUP, XLOG_BTREE_REUSE_PAGE -> true;
+            case XLOG_BTREE_SPLIT_L, XLOG_BTREE_SPLIT_R -> m.length >= 10 && Page.u16(m, 8) == 0;
+            case XLOG_BTREE_VACUUM -> m.length >= 4 && Page.u16(m, 2) == 0;
+            case XLOG_BTREE_DELETE -> m.length >= 8 && Page.u16(m, 6) == 0;
+            default -> false;
+        };
+    }
+
+    static void redo(WalRecord r, int blockId, byte[] page) {
+        if (!canRedo(r)) {
+            throw new RedoException("cannot redo Btree record (info 0x" + Integer.toHexString(r.rmgrInfo())
+                + ") yet: deduplication, posting lists and page deletion are not supported", r.startLsn());
+        }
+        switch (r.rmgrInfo()) {
+            case XLOG_BTREE_INSERT_LEAF, XLOG_BTREE_INSERT_UPPER, XLOG_BTREE_INSERT_META -> insert(r, blockId, page);
+            case XLOG_BTREE_SPLIT_L -> split(r, blockId, page, true);
+            case XLOG_BTREE_SPLIT_R -> split(r, blockId, page, false);
+            case XLOG_BTREE_NEWROOT -> newRoot(r, blockId, page);
+            case XLOG_BTREE_META_CLEANUP -> restoreMeta(r, blockId, page);
+            case XLOG_BTREE_VACUUM, XLOG_BTREE_DELETE -> vacuum(r, page);
+            default -> throw new RedoException("Btree record 0x" + Integer.toHexString(r.rmgrInfo()) + " touches no page",
+                r.startLsn());
+        }
+    }
+
+    static int special(byte[] p) {
+        return Page.special(p);
+    }
+
+    static int flags(byte[] p) {
+        return Page.u16(p, special(p) + 12);
+    }
+
+    static void setFlags(byte[] p, int f) {
+        Page.put16(p, special(p) + 12, f);
+    }
+
+    /** _bt_pageinit: an empty page with BTPageOpaqueData as special space. */
+    static void pageInit(byte[] p) {
+        Page.init(p, SIZEOF_OPAQUE);
+    }
+
+    static void setOpaque(byte[] p, int prev, int next, int level, int flags, int cycleId) {
+        int s = special(p);
+        Page.put32(p, s, prev);
+        Page.put32(p, s + 4, next);
+        Page.put32(p, s + 8, level);
+        Page.put16(p, s + 12, flags);
+        Page.put16(p, s + 14, cycleId);
+    }
+
+    /** Mirrors btree_xlog_insert (not the posting variant). */
+    static void insert(WalRecord r, int blockId, byte[] page) {
+        int info = r.rmgrInfo();
+        if (blockId == 1 && info != XLOG_BTREE_INSERT_LEAF) {
+            clearIncompleteSplit(page);
+            return;
+        }
+        if (blockId == 2 && info == XLOG_BTREE_INSERT_META) {
+            restoreMeta(r, blockId, page);
+            return;
+        }
+        byte[] m = r.mainData();
+        WalRedo.need(r, m, 2);
+        int offnum = Page.u16(m, 0);
+        byte[] item = r.block(0).data();
+        WalRedo.need(r, item, 8);
+        if (Page.addItem(page, item, 0, item.length, offnum, 0) != offnum) {
+            throw new RedoException("btree_xlog_insert: failed to add new item", r.startLsn());
+        }
+    }
+
+    /** _bt_clear_incomplete_split on the child one level down. */
+    static void clearIncompleteSplit(byte[] page) {
+        setFlags(page, flags(page) & ~BTP_INCOMPLETE_SPLIT);
+    }
+
+    /** Mirrors _bt_restore_meta: the metapage rebuilt from xl_btree_metadata. */
+    static void restoreMeta(WalRecord r, int blockId, byte[] page) {
+        byte[] d = r.block(blockId).data();
+        WalRedo.need(r, d, 25);
+        java.util.Arrays.fill(page, (byte) 0);
+        pageInit(page);
+        int md = Page.SIZE_OF_PAGE_HEADER_DATA;
+        Page.put32(page, md, BTREE_MAGIC);
+        Page.put32(page, md + 4, Page.u32(d, 0));
+        Page.put32(page, md + 8, Page.u32(d, 4));
+        Page.put32(page, md + 12, Page.u32(d, 8));
+        Page.put32(page, md + 16, Page.u32(d, 12));
+        Page.put32(page, md + 20, Page.u32(d, 16));
+        Page.put32(page, md + 24, Page.u32(d, 20));
+        long minusOne = Double.doubleToLongBits(-1.0);
+        Page.put32(page, md + 32, (int) minusOne);
+        Page.put32(page, md + 36, (int) (minusOne >>> 32));
+        page[md + 40] = d[24];
+        setOpaque(page, 0, 0, 0, BTP_META, 0);
+        Page.setLower(page, md + SIZEOF_META);
+    }
+
+    /** Mirrors btree_xlog_newroot. */
+    static void newRoot(WalRecord r, int blockId, byte[] page) {
+        if (blockId == 1) {
+            clearIncompleteSplit(page);
+            return;
+        }
+        if (blockId == 2) {
+            restoreMeta(r, blockId, page);
+            return;
+        }
+        byte[] m = r.mainData();
+        WalRedo.need(r, m, 8);
+        int level = Page.u32(m, 4);
+        pageInit(page);
+        setOpaque(page, P_NONE, P_NONE, level, BTP_ROOT | (level == 0 ? BTP_LEAF : 0), 0);
+        if (level > 0) {
+            restorePage(r, page, r.block(0).data());
+        }
+    }
+
+    /** Mirrors _bt_restore_page: items added in reverse so they keep their physical order. */
+    static void restorePage(WalRecord r, byte[] page, byte[] from) {
+        if (from == null) {
+            return;
+        }
+        java.util.List<int[]> items = new java.util.ArrayList<>();
+        int pos = 0;
+        while (pos < from.length) {
+            if (pos + 8 > from.length) {
+                throw new RedoException("_bt_restore_page: truncated index tuple", r.startLsn());
+            }
+            int size = Page.maxAlign(Page.u16(from, pos + 6) & INDEX_SIZE_MASK);
+            if (size == 0 || pos + size > from.length) {
+                throw new RedoException("_bt_restore_page: bad index tuple size " + size, r.startLsn());
+            }
+            items.add(new int[] {pos, size});
+            pos += size;
+        }
+        int n = items.size();
+        for (int i = n - 1; i >= 0; i--) {
+            int[] it = items.get(i);
+            if (Page.addItem(page, from, it[0], it[1], n - i, 0) == 0) {
+                throw new RedoException("_bt_restore_page: cannot add item to page", r.startLsn());
+            }
+        }
+    }
+
+    /**
+     * Mirrors btree_xlog_split (without a posting list split): block 0 is the original (left)
+     * page, rebuilt in item order on a temporary page; block 1 the new right page, rebuilt from
+     * scratch; block 2 the right sibling, whose left link is fixed; block 3 the child whose
+     * incomplete split this insertion finishes.
+     */
+    static void split(WalRecord r, int blockId, byte[] page, boolean newItemOnLeft) {
+        byte[] m = r.mainData();
+        WalRedo.need(r, m, 10);
+        int level = Page.u32(m, 0);
+        int firstRightOff = Page.u16(m, 4);
+        int newItemOff = Page.u16(m, 6);
+        boolean isLeaf = level == 0;
+        BlockRef left = r.block(0);
+        BlockRef right = r.block(1);
+        BlockRef sibling = r.block(2);
+        switch (blockId) {
+            case 3 -> clearIncompleteSplit(page);
+            case 2 -> Page.put32(page, special(page), right.blkno());
+            case 1 -> {
+                pageInit(page);
+                setOpaque(page, left.blkno(), sibling == null ? P_NONE : sibling.blkno(), level, isLeaf ? BTP_LEAF : 0, 0);
+                restorePage(r, page, right.data());
+            }
+            case 0 -> {
+                byte[] d = left.data();
+                WalRedo.need(r, d, 8);
+                int pos = 0;
+                int newItemPos = -1;
+                int newItemSize = 0;
+                if (newItemOnLeft) {
+                    newItemPos = 0;
+                    newItemSize = Page.maxAlign(Page.u16(d, 6) & INDEX_SIZE_MASK);
+                    pos += newItemSize;
+                }
+                WalRedo.need(r, d, pos + 8);
+                int hikeySize = Page.maxAlign(Page.u16(d, pos + 6) & INDEX_SIZE_MASK);
+                if (pos + hikeySize != d.length) {
+                    throw new RedoException("btree_xlog_split: left page data has " + d.length + " bytes", r.startLsn());
+                }
+                byte[] temp = new byte[Page.BLCKSZ];
+                int specialSize = Page.BLCKSZ - special(page);
+                Page.init(temp, specialSize);
+                System.arraycopy(page, special(page), temp, special(temp), specialSize);
+                int next = Page.u32(page, special(page) + 4);
+                int firstData = next == P_NONE ? P_HIKEY : P_FIRSTKEY;
+                int leftOff = P_HIKEY;
+                add(r, temp, d, pos, hikeySize, leftOff++);
+                int off;
+                for (off = firstData; off < firstRightOff; off++) {
+                    if (newItemOnLeft && off == newItemOff) {
+                        add(r, temp, d, newItemPos, newItemSize, leftOff++);
+                    }
+                    int id = Page.itemId(page, off);
+                    add(r, temp, page, Page.lpOff(id), Page.lpLen(id), leftOff++);
+                }
+                if (newItemOnLeft && off == newItemOff) {
+                    add(r, temp, d, newItemPos, newItemSize, leftOff);
+                }
+                System.arraycopy(temp, 0, page, 0, Page.BLCKSZ);
+                int s = special(page);
+                Page.put16(page, s + 12, BTP_INCOMPLETE_SPLIT | (isLeaf ? BTP_LEAF : 0));
+                Page.put32(page, s + 4, right.blkno());
+                Page.put16(page, s + 14, 0);
+            }
+            default -> throw new RedoException("btree split has no block " + blockId, r.startLsn());
+        }
+    }
+
+    private static void add(WalRecord r, byte[] page, byte[] src, int off, int size, int offnum) {
+        if (Page.addItem(page, src, off, size, offnum, 0) != offnum) {
+            throw new RedoException("btree_xlog_split: failed to add item to left page after split", r.startLsn());
+        }
+    }
+
+    /** Mirrors btree_xlog_vacuum / btree_xlog_delete without posting list updates. */
+    static void vacuum(WalRecord r, byte[] page) {
+        byte[] m = r.mainData();
+        int ndeleted = r.rmgrInfo() == XLOG_BTREE_VACUUM ? Page.u16(m, 0) : Page.u16(m, 4);
+        byte[] d = r.block(0).data();
+        if (ndeleted > 0) {
+            WalRedo.need(r, d, ndeleted * 2);
+            int[] offs = new int[ndeleted];
+            for (int i = 0; i < ndeleted; i++) {
+                offs[i] = Page.u16(d, i * 2);
+            }
+            Page.indexMultiDelete(page, offs);
+        }
+        setFlags(page, flags(page) & ~BTP_HAS_GARBAGE);
+    }
+}

@@ -172,14 +172,26 @@ public final class TenantStore implements AutoCloseable {
 
     // ---------------------------------------------------------------- writing
 
+    /**
+     * A new write batch. It holds the store open until it is closed: a batch being filled on
+     * one thread never meets native handles released by {@link #close} on another.
+     *
+     * @throws StorageException when the store is closed
+     */
     public Batch newBatch() {
+        lock.readLock().lock();
+        if (closed) {
+            lock.readLock().unlock();
+            throw new StorageException("tenant store " + dir + " is closed");
+        }
         return new Batch();
     }
 
-    /** One atomic write: everything in it becomes visible and durable together. */
+    /** One atomic write: everything in it becomes visible and durable together. Close it. */
     public final class Batch implements AutoCloseable {
         private final WriteBatch wb = new WriteBatch();
         private int count;
+        private boolean released;
 
         public Batch putMeta(TenantMeta m) {
             put(meta, META_SYSTEM_ID, ByteBuffer.allocate(8).putLong(m.systemId().value()).array());
@@ -258,19 +270,20 @@ public final class TenantStore implements AutoCloseable {
         }
 
         public void commit() {
-            guarded(() -> {
-                try {
-                    db.write(writeOptions, wb);
-                    return null;
-                } catch (RocksDBException e) {
-                    throw new StorageException("write to " + dir + " failed: " + e.getMessage(), e);
-                }
-            });
+            try {
+                db.write(writeOptions, wb);
+            } catch (RocksDBException e) {
+                throw new StorageException("write to " + dir + " failed: " + e.getMessage(), e);
+            }
         }
 
         @Override
         public void close() {
-            wb.close();
+            if (!released) {
+                released = true;
+                wb.close();
+                lock.readLock().unlock();
+            }
         }
     }
 

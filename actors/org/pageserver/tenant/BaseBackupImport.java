@@ -138,6 +138,14 @@ final class BaseBackupImport {
         return controlFile;
     }
 
+    /** Releases the open batch after a failure, so the store can be closed. */
+    void abort() {
+        if (batch != null) {
+            batch.close();
+            batch = null;
+        }
+    }
+
     long importedBytes() {
         return imported;
     }

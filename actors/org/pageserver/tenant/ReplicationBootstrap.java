@@ -40,6 +40,7 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
     public TenantStore importTenant(String conninfo, SystemId expected, Path dir) {
         ConnInfo ci = ConnInfo.parse(conninfo);
         TenantStore store = TenantStore.open(dir, settings.storageSync());
+        BaseBackupImport importer = new BaseBackupImport(store, expected);
         try (ReplicationConnection c = ReplicationConnection.open(ci, settings.connectTimeout())) {
             IdentifySystem id = c.identifySystem();
             if (!id.systemId().equals(expected)) {
@@ -48,7 +49,6 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
             int segSize = c.walSegmentSize();
             String slot = settings.slotPrefix() + id.systemId();
             c.createPhysicalSlot(slot);
-            BaseBackupImport importer = new BaseBackupImport(store, expected);
             TarFiles tar = new TarFiles(importer);
             BaseBackupResult result = c.baseBackup("pageserver " + id.systemId(), new BaseBackupSink() {
                 @Override
@@ -80,6 +80,7 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
                 result.endLsn(), slot, control.hintBitsLogged()));
             return store;
         } catch (RuntimeException e) {
+            importer.abort();
             store.close();
             Tenants.deleteTree(dir);
             throw e;

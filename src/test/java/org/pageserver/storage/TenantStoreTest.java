@@ -175,6 +175,23 @@ class TenantStoreTest {
     }
 
     @Test
+    void closeWaitsForABatchBeingFilledOnAnotherThread() throws Exception {
+        TenantStore s = TenantStore.open(dir, true);
+        TenantStore.Batch b = s.newBatch();
+        b.putImage(REL, 0, lsn(1), page(1));
+        Thread closer = new Thread(s::close);
+        closer.start();
+        closer.join(300);
+        assertTrue(closer.isAlive(), "close waits while a batch is open");
+        b.putImage(REL, 1, lsn(1), page(2)); // the native handles are still there
+        b.commit();
+        b.close();
+        closer.join(5000);
+        assertFalse(closer.isAlive());
+        assertThrows(StorageException.class, s::newBatch);
+    }
+
+    @Test
     void openingSomethingThatIsNotAStoreFailsClearly() throws Exception {
         Path file = dir.resolve("not-a-dir");
         java.nio.file.Files.writeString(file, "garbage");

@@ -6,9 +6,9 @@ import org.pageserver.protocol.wal.WalRecord;
 /**
  * Redo of RM_BTREE_ID records (nbtxlog.c, PG15), one block at a time, for the record types
  * supported so far: insert (leaf, upper, meta), split (left and right, without a posting list
- * split), new root, meta cleanup, reuse page, and vacuum/delete without posting list updates.
- * {@link #canRedo} says which; the others (dedup, posting inserts and splits, posting updates,
- * page deletion) are refused with a clear error until they are in.
+ * split), new root, meta cleanup, reuse page, deduplication, and vacuum/delete without posting
+ * list updates. {@link #canRedo} says which; the others (posting inserts and splits, posting
+ * updates, page deletion) are refused with a clear error until they are in.
  *
  * <pre>
  * BTPageOpaqueData (special space, 16 bytes): btpo_prev u32, btpo_next u32, btpo_level u32,
@@ -57,7 +57,7 @@ final class BtreeRedo {
         byte[] m = r.mainData();
         return switch (r.rmgrInfo()) {
             case XLOG_BTREE_INSERT_LEAF, XLOG_BTREE_INSERT_UPPER, XLOG_BTREE_INSERT_META, XLOG_BTREE_NEWROOT,
-                XLOG_BTREE_META_CLEANUP, XLOG_BTREE_REUSE_PAGE -> true;
+                XLOG_BTREE_META_CLEANUP, XLOG_BTREE_REUSE_PAGE, XLOG_BTREE_DEDUP -> true;
             case XLOG_BTREE_SPLIT_L, XLOG_BTREE_SPLIT_R -> m.length >= 10 && Page.u16(m, 8) == 0;
             case XLOG_BTREE_VACUUM -> m.length >= 4 && Page.u16(m, 2) == 0;
             case XLOG_BTREE_DELETE -> m.length >= 8 && Page.u16(m, 6) == 0;
@@ -68,7 +68,7 @@ final class BtreeRedo {
     static void redo(WalRecord r, int blockId, byte[] page) {
         if (!canRedo(r)) {
             throw new RedoException("cannot redo Btree record (info 0x" + Integer.toHexString(r.rmgrInfo())
-                + ") yet: deduplication, posting lists and page deletion are not supported", r.startLsn());
+                + ") yet: posting list inserts, splits and updates and page deletion are not supported", r.startLsn());
         }
         switch (r.rmgrInfo()) {
             case XLOG_BTREE_INSERT_LEAF, XLOG_BTREE_INSERT_UPPER, XLOG_BTREE_INSERT_META -> insert(r, blockId, page);
@@ -77,6 +77,7 @@ final class BtreeRedo {
             case XLOG_BTREE_NEWROOT -> newRoot(r, blockId, page);
             case XLOG_BTREE_META_CLEANUP -> restoreMeta(r, blockId, page);
             case XLOG_BTREE_VACUUM, XLOG_BTREE_DELETE -> vacuum(r, page);
+            case XLOG_BTREE_DEDUP -> dedup(r, page);
             default -> throw new RedoException("Btree record 0x" + Integer.toHexString(r.rmgrInfo()) + " touches no page",
                 r.startLsn());
         }
@@ -276,6 +277,139 @@ final class BtreeRedo {
         if (Page.addItem(page, src, off, size, offnum, 0) != offnum) {
             throw new RedoException("btree_xlog_split: failed to add item to left page after split", r.startLsn());
         }
+    }
+
+    static final int INDEX_ALT_TID_MASK = 0x2000;
+    static final int BT_IS_POSTING = 0x2000;
+    static final int BT_OFFSET_MASK = 0x0FFF;
+    /** BTMaxItemSize for 8 kB pages. */
+    static final int BT_MAX_ITEM_SIZE = 2712;
+
+    static int tupleSize(byte[] p, int off) {
+        return Page.u16(p, off + 6) & INDEX_SIZE_MASK;
+    }
+
+    static boolean isPosting(byte[] p, int off) {
+        return (Page.u16(p, off + 6) & INDEX_ALT_TID_MASK) != 0 && (Page.u16(p, off + 4) & BT_IS_POSTING) != 0;
+    }
+
+    static int nPosting(byte[] p, int off) {
+        return Page.u16(p, off + 4) & BT_OFFSET_MASK;
+    }
+
+    static int postingOffset(byte[] p, int off) {
+        return Page.u16(p, off) << 16 | Page.u16(p, off + 2);
+    }
+
+    /** BTDedupState of nbtdedup.c, as much of it as redo needs. */
+    static final class Dedup {
+        byte[] src;
+        int base;
+        int baseOff;
+        int baseTupSize;
+        final byte[] htids = new byte[BT_MAX_ITEM_SIZE];
+        int nhtids;
+        int nitems;
+        int nintervals;
+
+        /** _bt_dedup_start_pending. */
+        void start(byte[] p, int itup, int offnum) {
+            src = p;
+            if (!isPosting(p, itup)) {
+                System.arraycopy(p, itup, htids, 0, 6);
+                nhtids = 1;
+                baseTupSize = tupleSize(p, itup);
+            } else {
+                int n = nPosting(p, itup);
+                System.arraycopy(p, itup + postingOffset(p, itup), htids, 0, 6 * n);
+                nhtids = n;
+                baseTupSize = postingOffset(p, itup);
+            }
+            nitems = 1;
+            base = itup;
+            baseOff = offnum;
+        }
+
+        /** _bt_dedup_save_htid. */
+        boolean save(byte[] p, int itup) {
+            int n = isPosting(p, itup) ? nPosting(p, itup) : 1;
+            int from = isPosting(p, itup) ? itup + postingOffset(p, itup) : itup;
+            if (Page.maxAlign(baseTupSize + (nhtids + n) * 6) > BT_MAX_ITEM_SIZE) {
+                return false;
+            }
+            nitems++;
+            System.arraycopy(p, from, htids, nhtids * 6, 6 * n);
+            nhtids += n;
+            return true;
+        }
+
+        /** _bt_dedup_finish_pending with _bt_form_posting. */
+        void finish(WalRecord r, byte[] newPage) {
+            int tupoff = Page.maxOffsetNumber(newPage) + 1;
+            byte[] t;
+            if (nitems == 1) {
+                t = java.util.Arrays.copyOfRange(src, base, base + tupleSize(src, base));
+            } else {
+                int keysize = isPosting(src, base) ? postingOffset(src, base) : tupleSize(src, base);
+                int newsize = Page.maxAlign(keysize + nhtids * 6);
+                t = new byte[newsize];
+                System.arraycopy(src, base, t, 0, keysize);
+                int info = (Page.u16(t, 6) & ~INDEX_SIZE_MASK) | newsize | INDEX_ALT_TID_MASK;
+                Page.put16(t, 6, info);
+                Page.put16(t, 4, nhtids | BT_IS_POSTING);
+                Page.put16(t, 0, keysize >>> 16);
+                Page.put16(t, 2, keysize);
+                System.arraycopy(htids, 0, t, keysize, nhtids * 6);
+                nintervals++;
+            }
+            if (Page.addItem(newPage, t, 0, t.length, tupoff, 0) != tupoff) {
+                throw new RedoException("btree_xlog_dedup: failed to add tuple", r.startLsn());
+            }
+            nhtids = 0;
+            nitems = 0;
+        }
+    }
+
+    /** Mirrors btree_xlog_dedup: the page rebuilt with the intervals merged into posting lists. */
+    static void dedup(WalRecord r, byte[] page) {
+        byte[] m = r.mainData();
+        WalRedo.need(r, m, 2);
+        int nintervals = Page.u16(m, 0);
+        byte[] iv = r.block(0).data();
+        WalRedo.need(r, iv, nintervals * 4);
+        int next = Page.u32(page, special(page) + 4);
+        int minoff = next == P_NONE ? P_HIKEY : P_FIRSTKEY;
+        int maxoff = Page.maxOffsetNumber(page);
+        byte[] newPage = new byte[Page.BLCKSZ];
+        int specialSize = Page.BLCKSZ - special(page);
+        Page.init(newPage, specialSize);
+        System.arraycopy(page, special(page), newPage, special(newPage), specialSize);
+        if (next != P_NONE) {
+            int id = Page.itemId(page, P_HIKEY);
+            if (Page.addItem(newPage, page, Page.lpOff(id), Page.lpLen(id), P_HIKEY, 0) != P_HIKEY) {
+                throw new RedoException("deduplication failed to add highkey", r.startLsn());
+            }
+        }
+        Dedup state = new Dedup();
+        for (int off = minoff; off <= maxoff; off++) {
+            int itup = Page.lpOff(Page.itemId(page, off));
+            if (off == minoff) {
+                state.start(page, itup, off);
+            } else if (state.nintervals < nintervals && state.baseOff == Page.u16(iv, state.nintervals * 4)
+                && state.nitems < Page.u16(iv, state.nintervals * 4 + 2)) {
+                if (!state.save(page, itup)) {
+                    throw new RedoException("deduplication failed to add heap tid to pending posting list",
+                        r.startLsn());
+                }
+            } else {
+                state.finish(r, newPage);
+                state.start(page, itup, off);
+            }
+        }
+        state.finish(r, newPage);
+        int s = special(newPage);
+        Page.put16(newPage, s + 12, Page.u16(newPage, s + 12) & ~BTP_HAS_GARBAGE);
+        System.arraycopy(newPage, 0, page, 0, Page.BLCKSZ);
     }
 
     /** Mirrors btree_xlog_vacuum / btree_xlog_delete without posting list updates. */

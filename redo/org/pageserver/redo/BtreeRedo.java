@@ -57,10 +57,8 @@ final class BtreeRedo {
         byte[] m = r.mainData();
         return switch (r.rmgrInfo()) {
             case XLOG_BTREE_INSERT_LEAF, XLOG_BTREE_INSERT_UPPER, XLOG_BTREE_INSERT_META, XLOG_BTREE_NEWROOT,
-                XLOG_BTREE_META_CLEANUP, XLOG_BTREE_REUSE_PAGE, XLOG_BTREE_DEDUP -> true;
-            case XLOG_BTREE_SPLIT_L, XLOG_BTREE_SPLIT_R -> m.length >= 10 && Page.u16(m, 8) == 0;
-            case XLOG_BTREE_VACUUM -> m.length >= 4 && Page.u16(m, 2) == 0;
-            case XLOG_BTREE_DELETE -> m.length >= 8 && Page.u16(m, 6) == 0;
+                XLOG_BTREE_META_CLEANUP, XLOG_BTREE_REUSE_PAGE, XLOG_BTREE_DEDUP, XLOG_BTREE_INSERT_POST,
+                XLOG_BTREE_SPLIT_L, XLOG_BTREE_SPLIT_R, XLOG_BTREE_VACUUM, XLOG_BTREE_DELETE -> m.length > 0;
             default -> false;
         };
     }
@@ -71,7 +69,8 @@ final class BtreeRedo {
                 + ") yet: posting list inserts, splits and updates and page deletion are not supported", r.startLsn());
         }
         switch (r.rmgrInfo()) {
-            case XLOG_BTREE_INSERT_LEAF, XLOG_BTREE_INSERT_UPPER, XLOG_BTREE_INSERT_META -> insert(r, blockId, page);
+            case XLOG_BTREE_INSERT_LEAF, XLOG_BTREE_INSERT_UPPER, XLOG_BTREE_INSERT_META, XLOG_BTREE_INSERT_POST ->
+                insert(r, blockId, page);
             case XLOG_BTREE_SPLIT_L -> split(r, blockId, page, true);
             case XLOG_BTREE_SPLIT_R -> split(r, blockId, page, false);
             case XLOG_BTREE_NEWROOT -> newRoot(r, blockId, page);
@@ -124,10 +123,84 @@ final class BtreeRedo {
         WalRedo.need(r, m, 2);
         int offnum = Page.u16(m, 0);
         byte[] item = r.block(0).data();
+        if (info == XLOG_BTREE_INSERT_POST) {
+            // a posting list split: _bt_swap_posting on the posting list just before offnum
+            WalRedo.need(r, item, 10);
+            int postingoff = Page.u16(item, 0);
+            byte[] newItem = java.util.Arrays.copyOfRange(item, 2, item.length);
+            int oposting = Page.lpOff(Page.itemId(page, offnum - 1));
+            byte[] nposting = swapPosting(r, newItem, page, oposting, postingoff);
+            System.arraycopy(nposting, 0, page, oposting, Page.maxAlign(tupleSize(nposting, 0)));
+            if (Page.addItem(page, newItem, 0, newItem.length, offnum, 0) != offnum) {
+                throw new RedoException("failed to add posting split new item", r.startLsn());
+            }
+            return;
+        }
         WalRedo.need(r, item, 8);
         if (Page.addItem(page, item, 0, item.length, offnum, 0) != offnum) {
             throw new RedoException("btree_xlog_insert: failed to add new item", r.startLsn());
         }
+    }
+
+    /**
+     * Mirrors _bt_swap_posting: the new item's heap TID goes into the posting list at
+     * {@code postingoff} (the TIDs after it shift right), and the new item takes the posting
+     * list's old maximum TID. {@code newItem} is changed in place; returns the new posting list.
+     */
+    static byte[] swapPosting(WalRecord r, byte[] newItem, byte[] page, int oposting, int postingoff) {
+        int nhtids = nPosting(page, oposting);
+        if (!isPosting(page, oposting) || postingoff <= 0 || postingoff >= nhtids) {
+            throw new RedoException("posting list split at " + postingoff + " of a tuple with " + nhtids + " TIDs",
+                r.startLsn());
+        }
+        int size = tupleSize(page, oposting);
+        byte[] nposting = java.util.Arrays.copyOfRange(page, oposting, oposting + size);
+        int plist = postingOffset(nposting, 0);
+        int replacepos = plist + postingoff * 6;
+        System.arraycopy(nposting, replacepos, nposting, replacepos + 6, (nhtids - postingoff - 1) * 6);
+        System.arraycopy(newItem, 0, nposting, replacepos, 6);
+        System.arraycopy(page, oposting + plist + (nhtids - 1) * 6, newItem, 0, 6);
+        return nposting;
+    }
+
+    /** Mirrors _bt_update_posting: the posting list without the TIDs at the given positions. */
+    static byte[] updatePosting(WalRecord r, byte[] page, int orig, byte[] d, int delPos, int ndel) {
+        if (!isPosting(page, orig)) {
+            throw new RedoException("posting list update of a tuple without a posting list", r.startLsn());
+        }
+        int n = nPosting(page, orig);
+        int nhtids = n - ndel;
+        if (nhtids <= 0) {
+            throw new RedoException("posting list update deletes every TID", r.startLsn());
+        }
+        int keysize = postingOffset(page, orig);
+        int newsize = nhtids > 1 ? Page.maxAlign(keysize + nhtids * 6) : keysize;
+        byte[] t = new byte[newsize];
+        System.arraycopy(page, orig, t, 0, keysize);
+        int info = (Page.u16(t, 6) & ~INDEX_SIZE_MASK) | newsize;
+        int htids;
+        if (nhtids > 1) {
+            info |= INDEX_ALT_TID_MASK;
+            Page.put16(t, 4, nhtids | BT_IS_POSTING);
+            Page.put16(t, 0, keysize >>> 16);
+            Page.put16(t, 2, keysize);
+            htids = keysize;
+        } else {
+            info &= ~INDEX_ALT_TID_MASK;
+            htids = 0;
+        }
+        Page.put16(t, 6, info);
+        int ui = 0;
+        int dd = 0;
+        for (int i = 0; i < n; i++) {
+            if (dd < ndel && Page.u16(d, delPos + dd * 2) == i) {
+                dd++;
+                continue;
+            }
+            System.arraycopy(page, orig + keysize + i * 6, t, htids + ui * 6, 6);
+            ui++;
+        }
+        return t;
     }
 
     /** _bt_clear_incomplete_split on the child one level down. */
@@ -231,13 +304,25 @@ final class BtreeRedo {
             case 0 -> {
                 byte[] d = left.data();
                 WalRedo.need(r, d, 8);
+                int postingoff = Page.u16(m, 8);
                 int pos = 0;
                 int newItemPos = -1;
                 int newItemSize = 0;
-                if (newItemOnLeft) {
+                int replacePostingOff = -1;
+                byte[] nposting = null;
+                if (newItemOnLeft || postingoff != 0) {
                     newItemPos = 0;
                     newItemSize = Page.maxAlign(Page.u16(d, 6) & INDEX_SIZE_MASK);
                     pos += newItemSize;
+                    if (postingoff != 0) {
+                        // the posting list before the new item splits (_bt_swap_posting)
+                        replacePostingOff = newItemOff - 1;
+                        d = d.clone();
+                        byte[] newItem = java.util.Arrays.copyOfRange(d, 0, newItemSize);
+                        int oposting = Page.lpOff(Page.itemId(page, replacePostingOff));
+                        nposting = swapPosting(r, newItem, page, oposting, postingoff);
+                        System.arraycopy(newItem, 0, d, 0, newItemSize);
+                    }
                 }
                 WalRedo.need(r, d, pos + 8);
                 int hikeySize = Page.maxAlign(Page.u16(d, pos + 6) & INDEX_SIZE_MASK);
@@ -254,6 +339,10 @@ final class BtreeRedo {
                 add(r, temp, d, pos, hikeySize, leftOff++);
                 int off;
                 for (off = firstData; off < firstRightOff; off++) {
+                    if (off == replacePostingOff) {
+                        add(r, temp, nposting, 0, Page.maxAlign(tupleSize(nposting, 0)), leftOff++);
+                        continue;
+                    }
                     if (newItemOnLeft && off == newItemOff) {
                         add(r, temp, d, newItemPos, newItemSize, leftOff++);
                     }
@@ -415,8 +504,27 @@ final class BtreeRedo {
     /** Mirrors btree_xlog_vacuum / btree_xlog_delete without posting list updates. */
     static void vacuum(WalRecord r, byte[] page) {
         byte[] m = r.mainData();
+        WalRedo.need(r, m, r.rmgrInfo() == XLOG_BTREE_VACUUM ? 4 : 8);
         int ndeleted = r.rmgrInfo() == XLOG_BTREE_VACUUM ? Page.u16(m, 0) : Page.u16(m, 4);
+        int nupdated = r.rmgrInfo() == XLOG_BTREE_VACUUM ? Page.u16(m, 2) : Page.u16(m, 6);
         byte[] d = r.block(0).data();
+        if (nupdated > 0) {
+            // btree_xlog_updates: after the deleted offsets, the updated ones, then an
+            // xl_btree_update (ndeletedtids u16, positions u16[]) for each
+            WalRedo.need(r, d, (ndeleted + nupdated) * 2);
+            int upos = (ndeleted + nupdated) * 2;
+            for (int i = 0; i < nupdated; i++) {
+                int offnum = Page.u16(d, (ndeleted + i) * 2);
+                WalRedo.need(r, d, upos + 2);
+                int ndel = Page.u16(d, upos);
+                WalRedo.need(r, d, upos + 2 + ndel * 2);
+                byte[] t = updatePosting(r, page, Page.lpOff(Page.itemId(page, offnum)), d, upos + 2, ndel);
+                if (!Page.indexTupleOverwrite(page, offnum, t, 0, t.length)) {
+                    throw new RedoException("failed to update partially dead item", r.startLsn());
+                }
+                upos += 2 + ndel * 2;
+            }
+        }
         if (ndeleted > 0) {
             WalRedo.need(r, d, ndeleted * 2);
             int[] offs = new int[ndeleted];

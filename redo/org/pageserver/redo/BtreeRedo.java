@@ -54,11 +54,11 @@ final class BtreeRedo {
     }
 
     static boolean canRedo(WalRecord r) {
-        byte[] m = r.mainData();
         return switch (r.rmgrInfo()) {
             case XLOG_BTREE_INSERT_LEAF, XLOG_BTREE_INSERT_UPPER, XLOG_BTREE_INSERT_META, XLOG_BTREE_NEWROOT,
                 XLOG_BTREE_META_CLEANUP, XLOG_BTREE_REUSE_PAGE, XLOG_BTREE_DEDUP, XLOG_BTREE_INSERT_POST,
-                XLOG_BTREE_SPLIT_L, XLOG_BTREE_SPLIT_R, XLOG_BTREE_VACUUM, XLOG_BTREE_DELETE -> m.length > 0;
+                XLOG_BTREE_SPLIT_L, XLOG_BTREE_SPLIT_R, XLOG_BTREE_VACUUM, XLOG_BTREE_DELETE,
+                XLOG_BTREE_MARK_PAGE_HALFDEAD, XLOG_BTREE_UNLINK_PAGE, XLOG_BTREE_UNLINK_PAGE_META -> true;
             default -> false;
         };
     }
@@ -77,6 +77,8 @@ final class BtreeRedo {
             case XLOG_BTREE_META_CLEANUP -> restoreMeta(r, blockId, page);
             case XLOG_BTREE_VACUUM, XLOG_BTREE_DELETE -> vacuum(r, page);
             case XLOG_BTREE_DEDUP -> dedup(r, page);
+            case XLOG_BTREE_MARK_PAGE_HALFDEAD -> markHalfDead(r, blockId, page);
+            case XLOG_BTREE_UNLINK_PAGE, XLOG_BTREE_UNLINK_PAGE_META -> unlink(r, blockId, page);
             default -> throw new RedoException("Btree record 0x" + Integer.toHexString(r.rmgrInfo()) + " touches no page",
                 r.startLsn());
         }
@@ -201,6 +203,76 @@ final class BtreeRedo {
             ui++;
         }
         return t;
+    }
+
+    static final int XLOG_BTREE_UNLINK_PAGE = 0x80;
+    static final int XLOG_BTREE_UNLINK_PAGE_META = 0x90;
+    static final int XLOG_BTREE_MARK_PAGE_HALFDEAD = 0xB0;
+    static final int BTP_DELETED = 4;
+    static final int BTP_HALF_DEAD = 16;
+    static final int BTP_HAS_FULLXID = 256;
+
+    /** A leaf made half-dead: its only item, a pivot high key pointing at the subtree's top parent. */
+    static void halfDeadLeaf(WalRecord r, byte[] page, int prev, int next, int topParent) {
+        pageInit(page);
+        setOpaque(page, prev, next, 0, BTP_HALF_DEAD | BTP_LEAF, 0);
+        byte[] t = new byte[8];
+        Page.put16(t, 0, topParent >>> 16);
+        Page.put16(t, 2, topParent);
+        Page.put16(t, 4, 0);
+        Page.put16(t, 6, 8 | INDEX_ALT_TID_MASK);
+        if (Page.addItem(page, t, 0, 8, P_HIKEY, 0) != P_HIKEY) {
+            throw new RedoException("could not add dummy high key to half-dead page", r.startLsn());
+        }
+    }
+
+    /**
+     * Mirrors btree_xlog_mark_page_halfdead. xl_btree_mark_page_halfdead: poffset u16, pad,
+     * leafblk u32, leftblk u32, rightblk u32, topparent u32. Block 0 is the leaf (rebuilt), block
+     * 1 the parent, whose downlink to the leaf is replaced by the next one.
+     */
+    static void markHalfDead(WalRecord r, int blockId, byte[] page) {
+        byte[] m = r.mainData();
+        WalRedo.need(r, m, 20);
+        if (blockId == 1) {
+            int poffset = Page.u16(m, 0);
+            int next = Page.lpOff(Page.itemId(page, poffset + 1));
+            int cur = Page.lpOff(Page.itemId(page, poffset));
+            System.arraycopy(page, next, page, cur, 4); // BTreeTupleSetDownLink: the block number of t_tid
+            Page.indexTupleDelete(page, poffset + 1);
+            return;
+        }
+        halfDeadLeaf(r, page, Page.u32(m, 8), Page.u32(m, 12), Page.u32(m, 16));
+    }
+
+    /**
+     * Mirrors btree_xlog_unlink_page. xl_btree_unlink_page: leftsib, rightsib, level u32, pad,
+     * safexid u64, leafleftsib, leafrightsib, leaftopparent u32. Block 0 the deleted page, 1 its
+     * left sibling, 2 its right sibling, 3 the leaf of the subtree (when a parent was deleted),
+     * 4 the metapage (UNLINK_PAGE_META).
+     */
+    static void unlink(WalRecord r, int blockId, byte[] page) {
+        byte[] m = r.mainData();
+        WalRedo.need(r, m, 36);
+        int leftsib = Page.u32(m, 0);
+        int rightsib = Page.u32(m, 4);
+        int level = Page.u32(m, 8);
+        switch (blockId) {
+            case 1 -> Page.put32(page, special(page) + 4, rightsib);
+            case 2 -> Page.put32(page, special(page), leftsib);
+            case 3 -> halfDeadLeaf(r, page, Page.u32(m, 24), Page.u32(m, 28), Page.u32(m, 32));
+            case 4 -> restoreMeta(r, blockId, page);
+            default -> {
+                pageInit(page);
+                setOpaque(page, leftsib, rightsib, level, 0, 0);
+                // BTPageSetDeleted
+                setFlags(page, (flags(page) & ~BTP_HALF_DEAD) | BTP_DELETED | BTP_HAS_FULLXID
+                    | (level == 0 ? BTP_LEAF : 0));
+                Page.setLower(page, Page.SIZE_OF_PAGE_HEADER_DATA + 8);
+                Page.setUpper(page, special(page));
+                System.arraycopy(m, 16, page, Page.SIZE_OF_PAGE_HEADER_DATA, 8);
+            }
+        }
     }
 
     /** _bt_clear_incomplete_split on the child one level down. */

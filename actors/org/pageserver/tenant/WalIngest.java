@@ -183,6 +183,9 @@ final class WalIngest {
                     relSizes.put(t.rel(), t.nblocks());
                 }
             }
+            for (StorageEffects.RelMapUpdate m : fx.relMaps()) {
+                b.putFile(m.path(), r.endLsn(), m.contents());
+            }
             for (RelTag rel : fx.dropped()) {
                 if (relSize(rel) >= 0) {
                     b.dropRel(rel, r.endLsn());

@@ -25,7 +25,19 @@ import org.pageserver.protocol.wal.WalRecord;
  * xl_xact_prepare: the twophase state file (not parsed: its dropped rels come with COMMIT/ABORT PREPARED)
  * </pre>
  */
-public record StorageEffects(List<RelTag> created, List<Truncation> truncations, List<RelTag> dropped) {
+public record StorageEffects(List<RelTag> created, List<Truncation> truncations, List<RelTag> dropped,
+                             List<RelMapUpdate> relMaps) {
+
+    /**
+     * XLOG_RELMAP_UPDATE (utils/relmapper.h: xl_relmap_update dbid u32, tsid u32, nbytes i32,
+     * data): the whole new pg_filenode.map of a database, or of the shared catalogs.
+     */
+    public record RelMapUpdate(String path, byte[] contents) {
+    }
+
+    public StorageEffects(List<RelTag> created, List<Truncation> truncations, List<RelTag> dropped) {
+        this(created, truncations, dropped, List.of());
+    }
 
     /** A fork cut to {@code nblocks} blocks (the VM: as visibilitymap_prepare_truncate computes). */
     public record Truncation(RelTag rel, int nblocks) {
@@ -49,8 +61,11 @@ public record StorageEffects(List<RelTag> created, List<Truncation> truncations,
     static final StorageEffects NONE = new StorageEffects(List.of(), List.of(), List.of());
 
     public boolean isEmpty() {
-        return created.isEmpty() && truncations.isEmpty() && dropped.isEmpty();
+        return created.isEmpty() && truncations.isEmpty() && dropped.isEmpty() && relMaps.isEmpty();
     }
+
+    static final int XLOG_RELMAP_UPDATE = 0x00;
+    static final int RELMAPPER_FILESIZE = 512;
 
     public static StorageEffects of(WalRecord r) {
         try {
@@ -59,6 +74,20 @@ public record StorageEffects(List<RelTag> created, List<Truncation> truncations,
             }
             if (r.rmid() == RmgrId.RM_XACT_ID) {
                 return xact(r);
+            }
+            if (r.rmid() == RmgrId.RM_RELMAP_ID && r.rmgrInfo() == XLOG_RELMAP_UPDATE) {
+                ByteBuffer b = le(r.mainData());
+                int db = b.getInt();
+                int spc = b.getInt();
+                int nbytes = b.getInt();
+                if (nbytes != RELMAPPER_FILESIZE || b.remaining() < nbytes) {
+                    throw new IllegalArgumentException("relation map update of " + nbytes + " bytes");
+                }
+                byte[] map = new byte[nbytes];
+                b.get(map);
+                String path = spc == RelTag.GLOBALTABLESPACE_OID ? "global/pg_filenode.map"
+                    : "base/" + Integer.toUnsignedString(db) + "/pg_filenode.map";
+                return new StorageEffects(List.of(), List.of(), List.of(), List.of(new RelMapUpdate(path, map)));
             }
             return NONE;
         } catch (java.nio.BufferUnderflowException | IllegalArgumentException e) {

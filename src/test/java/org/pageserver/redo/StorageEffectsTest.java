@@ -47,6 +47,20 @@ class StorageEffectsTest {
     }
 
     @Test
+    void relationMapUpdatesBecomeFileVersions() {
+        byte[] map = new byte[512];
+        map[0] = 0x27;
+        byte[] main = le(12 + 512).putInt(5).putInt(1663).putInt(512).put(map).array();
+        StorageEffects e = StorageEffects.of(rec(RmgrId.RM_RELMAP_ID, 0x00, main));
+        assertEquals("base/5/pg_filenode.map", e.relMaps().get(0).path());
+        assertEquals(0x27, e.relMaps().get(0).contents()[0]);
+        byte[] global = le(12 + 512).putInt(0).putInt(1664).putInt(512).put(map).array();
+        assertEquals("global/pg_filenode.map", StorageEffects.of(rec(RmgrId.RM_RELMAP_ID, 0x00, global)).relMaps().get(0).path());
+        byte[] shortMap = le(12 + 10).putInt(5).putInt(1663).putInt(512).array();
+        assertThrows(RedoException.class, () -> StorageEffects.of(rec(RmgrId.RM_RELMAP_ID, 0x00, shortMap)));
+    }
+
+    @Test
     void malformedRecordsAreRedoExceptionsWithTheLsn() {
         byte[][] smgr = {{}, {1, 2, 3}, le(12).putInt(1).putInt(2).putInt(3).array()};
         for (byte[] m : smgr) {

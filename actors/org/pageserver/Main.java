@@ -15,6 +15,13 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        // Library code (Scala's future converters among it) runs continuations on the common
+        // pool; on a 2-core machine that pool has parallelism 1 and CompletableFuture then
+        // starts a thread per task. Two workers at least, unless the operator chose.
+        if (System.getProperty("java.util.concurrent.ForkJoinPool.common.parallelism") == null) {
+            System.setProperty("java.util.concurrent.ForkJoinPool.common.parallelism",
+                String.valueOf(Math.max(2, Runtime.getRuntime().availableProcessors() - 1)));
+        }
         if (args.length > 0) {
             System.exit(org.pageserver.cli.Cli.run(args, System.out, System.err));
         }

@@ -14,7 +14,6 @@ import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.pagestream.PageStreamRequest;
 import org.pageserver.protocol.pagestream.PageStreamResponse;
 import org.pageserver.tenant.PageCache;
-import org.pageserver.tenant.TenantSupervisor;
 
 /**
  * The {@code pagestream} sub-protocol of one connection: each CopyData payload in is one
@@ -27,11 +26,19 @@ public final class PageStreamFlow {
     private PageStreamFlow() {
     }
 
+    /**
+     * Runs a continuation on the thread completing the ask (the page cache's). Needed: the
+     * CompletionStage of an ask is Scala's converter, whose plain {@code thenApply} runs
+     * asynchronously on the common pool, and on a 2-core machine that pool is a new thread per
+     * task (CompletableFuture.ThreadPerTaskExecutor): a thread started for every page served.
+     */
+    private static final java.util.concurrent.Executor DIRECT = Runnable::run;
+
     private record Answer(ByteString bytes, boolean last) {
     }
 
     public static Flow<ByteString, ByteString, NotUsed> create(ActorSystem<?> system,
-                                                                ActorRef<TenantSupervisor.Command> tenant,
+                                                                ActorRef<PageCache.Command> tenant,
                                                                 SystemId systemId, Duration timeout,
                                                                 int pipelineDepth) {
         return Flow.of(ByteString.class)
@@ -40,7 +47,7 @@ public final class PageStreamFlow {
             .map(Answer::bytes);
     }
 
-    private static CompletionStage<Answer> answer(ActorSystem<?> system, ActorRef<TenantSupervisor.Command> tenant,
+    private static CompletionStage<Answer> answer(ActorSystem<?> system, ActorRef<PageCache.Command> tenant,
                                                   SystemId id, Duration timeout, ByteString frame) {
         PageStreamRequest req;
         try {
@@ -50,31 +57,31 @@ public final class PageStreamFlow {
                 new Answer(ByteString.fromArrayUnsafe(new PageStreamResponse.Error(e.getMessage()).write()), true));
         }
         return ask(system, tenant, id, timeout, req)
-            .exceptionally(e -> new PageStreamResponse.Error("request failed: " + Errors.rootMessage(e)))
-            .thenApply(r -> new Answer(ByteString.fromArrayUnsafe(r.write()), false));
+            .handleAsync((r, e) -> new Answer(ByteString.fromArrayUnsafe((e != null
+                ? new PageStreamResponse.Error("request failed: " + Errors.rootMessage(e)) : r).write()), false), DIRECT);
     }
 
-    static CompletionStage<PageStreamResponse> ask(ActorSystem<?> system, ActorRef<TenantSupervisor.Command> tenant,
+    static CompletionStage<PageStreamResponse> ask(ActorSystem<?> system, ActorRef<PageCache.Command> tenant,
                                                    SystemId id, Duration timeout, PageStreamRequest req) {
         if (req instanceof PageStreamRequest.GetPage g) {
-            return AskPattern.<TenantSupervisor.Command, PageCache.PageReply>ask(tenant,
-                    r -> new TenantSupervisor.GetPage(id, g.rel(), g.blkno(), g.lsn(), g.latest(), r), timeout,
+            return AskPattern.<PageCache.Command, PageCache.PageReply>ask(tenant,
+                    r -> new PageCache.GetPage(g.rel(), g.blkno(), g.lsn(), g.latest(), r), timeout,
                     system.scheduler())
-                .thenApply(r -> r instanceof PageCache.Page p ? new PageStreamResponse.Page(p.image())
-                    : new PageStreamResponse.Error(((PageCache.ReadFailed) r).message()));
+                .thenApplyAsync(r -> r instanceof PageCache.Page p ? new PageStreamResponse.Page(p.image())
+                    : new PageStreamResponse.Error(((PageCache.ReadFailed) r).message()), DIRECT);
         }
         if (req instanceof PageStreamRequest.DbSize d) {
-            return AskPattern.<TenantSupervisor.Command, PageCache.DbSizeReply>ask(tenant,
-                    r -> new TenantSupervisor.GetDbSize(id, d.dbNode(), d.lsn(), d.latest(), r), timeout,
+            return AskPattern.<PageCache.Command, PageCache.DbSizeReply>ask(tenant,
+                    r -> new PageCache.GetDbSize(d.dbNode(), d.lsn(), d.latest(), r), timeout,
                     system.scheduler())
-                .thenApply(r -> r instanceof PageCache.DbSize s ? new PageStreamResponse.DbSize(s.bytes())
-                    : new PageStreamResponse.Error(((PageCache.ReadFailed) r).message()));
+                .thenApplyAsync(r -> r instanceof PageCache.DbSize s ? new PageStreamResponse.DbSize(s.bytes())
+                    : new PageStreamResponse.Error(((PageCache.ReadFailed) r).message()), DIRECT);
         }
         boolean exists = req instanceof PageStreamRequest.Exists;
         var rel = exists ? ((PageStreamRequest.Exists) req).rel() : ((PageStreamRequest.Nblocks) req).rel();
-        return AskPattern.<TenantSupervisor.Command, PageCache.RelSizeReply>ask(tenant,
-                r -> new TenantSupervisor.GetRelSize(id, rel, req.lsn(), req.latest(), r), timeout, system.scheduler())
-            .thenApply(r -> {
+        return AskPattern.<PageCache.Command, PageCache.RelSizeReply>ask(tenant,
+                r -> new PageCache.GetRelSize(rel, req.lsn(), req.latest(), r), timeout, system.scheduler())
+            .thenApplyAsync(r -> {
                 if (r instanceof PageCache.RelSize s) {
                     if (exists) {
                         return new PageStreamResponse.Exists(s.exists());
@@ -83,7 +90,7 @@ public final class PageStreamFlow {
                         : new PageStreamResponse.Error("relation " + rel + " does not exist at " + s.lsn());
                 }
                 return new PageStreamResponse.Error(((PageCache.ReadFailed) r).message());
-            });
+            }, DIRECT);
     }
 
 }

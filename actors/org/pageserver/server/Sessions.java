@@ -25,6 +25,7 @@ import org.pageserver.streams.pgwire.PgSession;
 import org.pageserver.streams.pgwire.PgSessionHandler;
 import org.pageserver.streams.pgwire.QueryResult;
 import org.pageserver.streams.pgwire.SessionInfo;
+import org.pageserver.tenant.PageCache;
 import org.pageserver.tenant.TenantSupervisor;
 import org.pageserver.tenant.Tenants;
 
@@ -122,10 +123,13 @@ public final class Sessions implements PgSessionHandler {
         }
         return AskPattern.<Tenants.Command, Optional<ActorRef<TenantSupervisor.Command>>>ask(tenants,
                 r -> new Tenants.GetTenant(p.systemId(), r), STATUS_TIMEOUT, system.scheduler())
-            .thenApply(t -> t.<QueryResult>map(ref -> new QueryResult.CopyBoth(PageStreamFlow.create(system, ref,
-                    p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH)))
-                .orElseGet(() -> new QueryResult.Error(SqlState.UNDEFINED_OBJECT,
-                    "unknown system_id " + p.systemId() + ": no such tenant (run callmemaybe first)")));
+            .thenCompose(t -> t.isEmpty()
+                ? CompletableFuture.<QueryResult>completedFuture(new QueryResult.Error(SqlState.UNDEFINED_OBJECT,
+                    "unknown system_id " + p.systemId() + ": no such tenant (run callmemaybe first)"))
+                : AskPattern.<TenantSupervisor.Command, ActorRef<PageCache.Command>>ask(t.get(),
+                        TenantSupervisor.GetPageCache::new, STATUS_TIMEOUT, system.scheduler())
+                    .thenApply(cache -> new QueryResult.CopyBoth(PageStreamFlow.create(system, cache,
+                        p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH))));
     }
 
     private CompletionStage<QueryResult> status(String user) {

@@ -13,6 +13,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.TreeMap;
 import java.util.function.Consumer;
+import org.pageserver.protocol.BufferTag;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.SystemId;
@@ -192,6 +193,10 @@ public final class TenantStore implements AutoCloseable {
         private final WriteBatch wb = new WriteBatch();
         private int count;
         private boolean released;
+        /** Blocks given a record or an image in this batch. */
+        private final java.util.Set<BufferTag> pagesChanged = new java.util.HashSet<>();
+        /** The last size given to each relation in this batch; -1: dropped. */
+        private final java.util.Map<RelTag, Integer> sizesChanged = new java.util.HashMap<>();
 
         public Batch putMeta(TenantMeta m) {
             put(meta, META_SYSTEM_ID, ByteBuffer.allocate(8).putLong(m.systemId().value()).array());
@@ -208,6 +213,7 @@ public final class TenantStore implements AutoCloseable {
         /** A page image: a base backup's page, or one materialized from a long record chain. */
         public Batch putImage(RelTag rel, int blkno, Lsn lsn, byte[] image) {
             put(page, Keys.page(rel, blkno, lsn.value(), Keys.KIND_IMAGE), image);
+            pagesChanged.add(new BufferTag(rel, blkno));
             return this;
         }
 
@@ -220,18 +226,21 @@ public final class TenantStore implements AutoCloseable {
             ByteBuffer.wrap(v, 2, 8).order(ByteOrder.BIG_ENDIAN).putLong(start.value());
             System.arraycopy(raw, 0, v, 10, raw.length);
             put(page, Keys.page(rel, blkno, end.value(), Keys.KIND_RECORD), v);
+            pagesChanged.add(new BufferTag(rel, blkno));
             return this;
         }
 
         /** The relation has {@code nblocks} blocks from {@code lsn} on. */
         public Batch putRelSize(RelTag rel, Lsn lsn, int nblocks) {
             put(relsize, Keys.relsize(rel, lsn.value()), ByteBuffer.allocate(4).putInt(nblocks).array());
+            sizesChanged.put(rel, nblocks);
             return this;
         }
 
         /** The relation does not exist from {@code lsn} on. */
         public Batch dropRel(RelTag rel, Lsn lsn) {
             put(relsize, Keys.relsize(rel, lsn.value()), new byte[0]);
+            sizesChanged.put(rel, -1);
             return this;
         }
 
@@ -254,6 +263,15 @@ public final class TenantStore implements AutoCloseable {
 
         public int count() {
             return count;
+        }
+
+        /**
+         * What this batch changes that a page cache may hold: the blocks given a record or an
+         * image, and the relations given a new size. Readers caching pages as of the newest LSN
+         * use it to know which of them the batch makes stale.
+         */
+        public StoreChanges changes() {
+            return new StoreChanges(java.util.Set.copyOf(pagesChanged), java.util.Map.copyOf(sizesChanged));
         }
 
         public long sizeBytes() {

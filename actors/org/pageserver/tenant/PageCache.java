@@ -15,9 +15,11 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.pageserver.Settings;
+import org.pageserver.protocol.BufferTag;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
 import org.pageserver.storage.PageHistory;
+import org.pageserver.storage.StoreChanges;
 import org.pageserver.storage.TenantStore;
 
 /**
@@ -50,8 +52,15 @@ public final class PageCache {
     public record GetDbSize(int dbNode, Lsn lsn, boolean latest, ActorRef<DbSizeReply> replyTo) implements Command {
     }
 
-    /** From the WAL-stream actor: every read at or below this LSN can be answered. */
-    public record WalWatermark(Lsn lsn) implements Command {
+    /**
+     * From the WAL-stream actor: every read at or below this LSN can be answered, and
+     * {@code changes} are the blocks and relation sizes the WAL up to it changed since the
+     * previous watermark (what cached pages and sizes it makes stale).
+     */
+    public record WalWatermark(Lsn lsn, StoreChanges changes) implements Command {
+        public WalWatermark(Lsn lsn) {
+            this(lsn, StoreChanges.NONE);
+        }
     }
 
     public sealed interface PageReply {
@@ -86,15 +95,16 @@ public final class PageCache {
      * From a redo worker: {@code page} is the block as of {@code lsn}, rebuilt by replaying
      * {@code replayed} records of which the last ended at {@code lastRecordEnd}.
      */
-    record Reconstructed(BlockKey key, Lsn lsn, byte[] page, int replayed, Lsn lastRecordEnd) implements Command {
+    record Reconstructed(BufferTag key, Lsn lsn, byte[] page, int replayed, Lsn lastRecordEnd) implements Command {
     }
 
-    /** A block of a relation fork. */
-    record BlockKey(RelTag rel, int blkno) {
-    }
-
-    /** A cached page and the LSN it is valid as of. */
-    private record CachedPage(Lsn lsn, byte[] page) {
+    /**
+     * A cached page: the block as of {@code lsn}. {@code current}: also as of the watermark,
+     * because no WAL up to the watermark touched the block since; such a page answers every
+     * read between {@code lsn} and the watermark without touching storage. The page array is
+     * never written to once cached.
+     */
+    private record CachedPage(Lsn lsn, byte[] page, boolean current) {
     }
 
     private record RelSizeRead(GetRelSize request, Lsn lsn, OptionalInt size, Throwable failure) implements Command {
@@ -131,7 +141,9 @@ public final class PageCache {
     private long nextId;
     private final int materializeAfter;
     /** Reconstructed pages, least recently used first. */
-    private final java.util.LinkedHashMap<BlockKey, CachedPage> lru;
+    private final java.util.LinkedHashMap<BufferTag, CachedPage> lru;
+    /** Relation sizes as of the watermark (-1: does not exist), kept current by the watermark's changes. */
+    private final Map<RelTag, Integer> sizes = new java.util.HashMap<>();
     private long cacheHits;
     private long materialized;
 
@@ -150,7 +162,7 @@ public final class PageCache {
         int capacity = settings.pageCachePages();
         this.lru = new java.util.LinkedHashMap<>(Math.min(capacity, 1024), 0.75f, true) {
             @Override
-            protected boolean removeEldestEntry(Map.Entry<BlockKey, CachedPage> eldest) {
+            protected boolean removeEldestEntry(Map.Entry<BufferTag, CachedPage> eldest) {
                 return size() > capacity;
             }
         };
@@ -209,6 +221,9 @@ public final class PageCache {
     }
 
     private Behavior<Command> onWatermark(WalWatermark m) {
+        if (!m.changes().isEmpty()) {
+            forgetStale(m.changes());
+        }
         if (!m.lsn().isAfter(watermark)) {
             return Behaviors.same();
         }
@@ -223,6 +238,41 @@ public final class PageCache {
         }
         ready.clear();
         return Behaviors.same();
+    }
+
+    /**
+     * Called before the watermark moves past the changes: a current page of a changed block is
+     * still the page as of the old watermark, so it stays, as a base for an incremental read;
+     * pages of blocks cut off by a truncation or drop go.
+     */
+    private void forgetStale(StoreChanges changes) {
+        for (BufferTag tag : changes.pages()) {
+            CachedPage c = lru.get(tag);
+            if (c != null && c.current()) {
+                lru.put(tag, new CachedPage(Lsn.max(c.lsn(), watermark), c.page(), false));
+            }
+        }
+        for (Map.Entry<RelTag, Integer> e : changes.sizes().entrySet()) {
+            RelTag rel = e.getKey();
+            int size = e.getValue();
+            Integer known = sizes.put(rel, size);
+            boolean grew = known != null && size >= 0 && known >= 0 && Integer.compareUnsigned(size, known) >= 0;
+            if (!grew) {
+                // shrunk, dropped, created anew, or of unknown size: no cached block past the end may stay
+                lru.keySet().removeIf(t -> t.rel().equals(rel)
+                    && (size < 0 || Integer.compareUnsigned(t.blkno(), size) >= 0));
+            }
+        }
+    }
+
+    /** Caches a page as of {@code lsn}, unless a better one (current, or newer) is cached already. */
+    private void remember(BufferTag key, Lsn lsn, byte[] page) {
+        boolean current = lsn.equals(watermark);
+        CachedPage existing = lru.get(key);
+        if (!current && existing != null && (existing.current() || existing.lsn().isAfter(lsn))) {
+            return;
+        }
+        lru.put(key, new CachedPage(lsn, page, current));
     }
 
     private Behavior<Command> onTimeout(WaitTimedOut m) {
@@ -251,12 +301,24 @@ public final class PageCache {
     private void serve(Command request) {
         if (request instanceof GetPage g) {
             Lsn lsn = g.latest() ? watermark : g.lsn();
-            CachedPage cached = lru.get(new BlockKey(g.rel(), g.blkno()));
+            CachedPage cached = lru.get(new BufferTag(g.rel(), g.blkno()));
+            if (cached != null && cached.current() && !cached.lsn().isAfter(lsn)) {
+                // nothing touched the block between the cached LSN and the watermark
+                cacheHits++;
+                g.replyTo().tell(new Page(cached.page().clone(), lsn));
+                return;
+            }
             CachedPage base = cached != null && !cached.lsn().isAfter(lsn) ? cached : null;
-            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> readHistory(g, lsn, base), blocking),
+            Integer knownSize = lsn.equals(watermark) ? sizes.get(g.rel()) : null;
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> readHistory(g, lsn, base, knownSize), blocking),
                 (r, e) -> e != null ? new PageHistoryRead(g, lsn, null, null, "storage read failed: " + e.getMessage()) : r);
         } else if (request instanceof GetRelSize s) {
             Lsn lsn = s.latest() ? watermark : s.lsn();
+            Integer known = lsn.equals(watermark) ? sizes.get(s.rel()) : null;
+            if (known != null) {
+                s.replyTo().tell(new RelSize(known >= 0, Math.max(known, 0), lsn));
+                return;
+            }
             ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> store.relSize(s.rel(), lsn), blocking),
                 (size, e) -> new RelSizeRead(s, lsn, size, e));
         } else if (request instanceof GetDbSize d) {
@@ -278,8 +340,9 @@ public final class PageCache {
     }
 
     /** Blocking: runs on the blocking dispatcher. */
-    private PageHistoryRead readHistory(GetPage g, Lsn lsn, CachedPage cached) {
-        OptionalInt size = store.relSize(g.rel(), lsn);
+    private PageHistoryRead readHistory(GetPage g, Lsn lsn, CachedPage cached, Integer knownSize) {
+        OptionalInt size = knownSize == null ? store.relSize(g.rel(), lsn)
+            : knownSize < 0 ? OptionalInt.empty() : OptionalInt.of(knownSize);
         if (size.isEmpty()) {
             return new PageHistoryRead(g, lsn, null, null, "relation " + g.rel() + " does not exist at " + lsn);
         }
@@ -304,12 +367,12 @@ public final class PageCache {
             g.replyTo().tell(new ReadFailed(m.error()));
             return Behaviors.same();
         }
-        BlockKey key = new BlockKey(g.rel(), g.blkno());
+        BufferTag key = new BufferTag(g.rel(), g.blkno());
         PageHistory h = m.history();
         if (m.cachedPage() != null && h.records().isEmpty()) {
             // nothing happened to the block since the cached version: it is the answer
             cacheHits++;
-            lru.put(key, new CachedPage(Lsn.max(m.lsn(), h.baseLsn()), m.cachedPage()));
+            remember(key, m.lsn(), m.cachedPage());
             g.replyTo().tell(new Page(m.cachedPage().clone(), m.lsn()));
             return Behaviors.same();
         }
@@ -320,7 +383,7 @@ public final class PageCache {
         if (h.records().isEmpty()) {
             // an image and nothing after it: no redo to do, answer here
             byte[] page = h.baseImage() != null ? h.baseImage() : new byte[8192];
-            lru.put(key, new CachedPage(m.lsn(), page));
+            remember(key, m.lsn(), page);
             g.replyTo().tell(new Page(page.clone(), m.lsn()));
             return Behaviors.same();
         }
@@ -329,15 +392,12 @@ public final class PageCache {
     }
 
     private Behavior<Command> onReconstructed(Reconstructed m) {
-        CachedPage current = lru.get(m.key());
-        if (current == null || !current.lsn().isAfter(m.lsn())) {
-            lru.put(m.key(), new CachedPage(m.lsn(), m.page()));
-        }
+        remember(m.key(), m.lsn(), m.page());
         if (m.replayed() >= materializeAfter && m.lastRecordEnd().isValid()) {
             // the page as of the last record replayed is the page as of any LSN up to the next
             // record of the block: store it there, so later reads start from it
             materialized++;
-            BlockKey k = m.key();
+            BufferTag k = m.key();
             CompletableFuture.runAsync(() -> {
                 try (TenantStore.Batch b = store.newBatch()) {
                     b.putImage(k.rel(), k.blkno(), m.lastRecordEnd(), m.page());
@@ -355,6 +415,10 @@ public final class PageCache {
         if (m.failure() != null) {
             m.request().replyTo().tell(new ReadFailed("storage read failed: " + m.failure().getMessage()));
         } else {
+            if (m.lsn().equals(watermark)) {
+                // read as of the watermark, and no change since: later changes come with the watermark
+                sizes.put(m.request().rel(), m.size().orElse(-1));
+            }
             m.request().replyTo().tell(new RelSize(m.size().isPresent(), m.size().orElse(0), m.lsn()));
         }
         return Behaviors.same();

@@ -18,7 +18,7 @@ public final class RedoWorker {
     }
 
     /** Rebuild {@code key} as of {@code lsn}; answer {@code replyTo}, and give the page to {@code cache}. */
-    public record Reconstruct(PageCache.BlockKey key, Lsn lsn, PageHistory history, boolean hintsLogged,
+    public record Reconstruct(org.pageserver.protocol.BufferTag key, Lsn lsn, PageHistory history, boolean hintsLogged,
                               ActorRef<PageCache.PageReply> replyTo, ActorRef<PageCache.Command> cache)
         implements Command {
     }

@@ -26,7 +26,16 @@ import org.pageserver.storage.TenantStore;
  */
 public final class TenantSupervisor {
 
-    public sealed interface Command permits GetPage, GetRelSize, GetDbSize, GetStatus, WalStatusReceived {
+    public sealed interface Command permits GetPage, GetRelSize, GetDbSize, GetStatus, GetPageCache,
+        WalStatusReceived {
+    }
+
+    /**
+     * The page cache actor answering this tenant's reads. A pagestream asks once and then sends
+     * every request there directly: one hop less per page. The reference stays valid across the
+     * page cache's restarts; it dies with the tenant, and requests then time out.
+     */
+    public record GetPageCache(ActorRef<ActorRef<PageCache.Command>> replyTo) implements Command {
     }
 
     public record GetPage(SystemId systemId, org.pageserver.protocol.RelTag rel, int blkno, Lsn lsn, boolean latest,
@@ -86,6 +95,10 @@ public final class TenantSupervisor {
             })
             .onMessage(GetDbSize.class, m -> {
                 pageCache.tell(new PageCache.GetDbSize(m.dbNode(), m.lsn(), m.latest(), m.replyTo()));
+                return Behaviors.same();
+            })
+            .onMessage(GetPageCache.class, m -> {
+                m.replyTo().tell(pageCache);
                 return Behaviors.same();
             })
             .onMessage(GetStatus.class, m -> {

@@ -124,6 +124,8 @@ final class WalIngest {
         final Lsn durableLsn;
         /** Everything received when the batch was taken; readers may wait up to here once it is written. */
         final Lsn receivedLsn;
+        /** Set by {@link #write}: what the written batch made stale in a page cache. */
+        volatile org.pageserver.storage.StoreChanges changes = org.pageserver.storage.StoreChanges.NONE;
 
         Batch(List<WalRecord> records, Lsn walStart, byte[] wal, Lsn durableLsn, Lsn receivedLsn) {
             this.records = records;
@@ -147,6 +149,7 @@ final class WalIngest {
                 }
                 b.setDurableLsn(durableLsn, durableLsn);
                 b.commit();
+                changes = b.changes();
             }
         }
 

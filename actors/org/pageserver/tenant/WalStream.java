@@ -215,7 +215,7 @@ public final class WalStream {
         if (feedback != null) {
             feedback.update(durable, durable, durable);
         }
-        advanceWatermark(m.batch().receivedLsn);
+        advanceWatermark(m.batch().receivedLsn, m.batch().changes);
         if (heldAck != null && ingest.pendingBytes() <= settings.maxPendingBytes()) {
             heldAck.tell(Ack.INSTANCE);
             heldAck = null;
@@ -226,9 +226,21 @@ public final class WalStream {
     }
 
     private void advanceWatermark(Lsn lsn) {
+        advanceWatermark(lsn, org.pageserver.storage.StoreChanges.NONE);
+    }
+
+    /**
+     * The changes travel with the watermark that makes them visible, in one message: the page
+     * cache never sees an LSN without knowing which of its pages that LSN made stale.
+     */
+    private void advanceWatermark(Lsn lsn, org.pageserver.storage.StoreChanges changes) {
         if (lsn.isAfter(watermark)) {
             watermark = lsn;
-            pageCache.tell(new PageCache.WalWatermark(lsn));
+            pageCache.tell(new PageCache.WalWatermark(lsn, changes));
+        } else if (!changes.isEmpty()) {
+            // cannot happen (a batch always ends past the previous watermark), but stale pages
+            // must never be served: pass the changes on anyway
+            pageCache.tell(new PageCache.WalWatermark(watermark, changes));
         }
     }
 

@@ -41,6 +41,15 @@ public final class PageBench {
         RelTag rel = new RelTag(Integer.parseInt(r[0]), Integer.parseInt(r[1]), Integer.parseInt(r[2]), ForkNumber.MAIN);
         int nblocks = Integer.parseInt(args[4]);
         int seconds = Integer.parseInt(args[5]);
+        // both sides serve from memory: PostgreSQL's shared_buffers were filled by a count(*),
+        // the pageserver's page cache is filled here by reading every block once
+        try (PageClient c = PageClient.connect("jdbc:postgresql://127.0.0.1:" + psPort + "/postgres", "postgres", null, id)) {
+            List<org.pageserver.protocol.pagestream.PageStreamRequest> all = new ArrayList<>();
+            for (int b = 0; b < nblocks; b++) {
+                all.add(new org.pageserver.protocol.pagestream.PageStreamRequest.GetPage(true, new Lsn(1), rel, b));
+            }
+            c.pipeline(all, PageClient.DEFAULT_WINDOW);
+        }
         System.out.println("| connections | pageserver req/s | p50 ms | p99 ms | p99.9 ms | PostgreSQL req/s | p50 ms | p99 ms | p99.9 ms | ratio |");
         System.out.println("|---|---|---|---|---|---|---|---|---|---|");
         for (int i = 6; i < args.length; i++) {

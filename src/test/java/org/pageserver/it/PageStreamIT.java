@@ -129,6 +129,49 @@ class PageStreamIT {
         }
     }
 
+    /**
+     * The page cache answers a read as of the newest LSN from memory until the WAL changes the
+     * block: each update of one row must show in the very next read at its commit LSN, and the
+     * version before it must still be there for a read at the LSN before.
+     */
+    @Test
+    void aCachedPageShowsEveryChangeAtTheNextRead() throws Exception {
+        pg.psql("create table hot(id int primary key, v text) with (fillfactor = 30)");
+        pg.psql("insert into hot values (1, 'marker-start')");
+        String[] r = pg.psql("select (select oid from pg_database where datname = current_database()), "
+            + "pg_relation_filenode('hot')").split("\\|");
+        RelTag hot = new RelTag(1663, Integer.parseInt(r[0]), Integer.parseInt(r[1]), ForkNumber.MAIN);
+        try (PageClient c = client()) {
+            Lsn before = pg.flushLsn();
+            String previous = "marker-start";
+            for (int i = 0; i < 20; i++) {
+                byte[] cached = c.getPage(hot, 0, before, true);
+                assertTrue(contains(cached, previous), "block 0 as of " + before + " lacks " + previous);
+                String marker = String.format("marker-%04d", i);
+                pg.psql("update hot set v = '" + marker + "' where id = 1");
+                Lsn after = pg.flushLsn();
+                assertTrue(contains(c.getPage(hot, 0, after, true), marker), "update " + i + " not seen at " + after);
+                assertTrue(!contains(c.getPage(hot, 0, before, false), marker), "update " + i + " seen before it");
+                before = after;
+                previous = marker;
+            }
+        }
+    }
+
+    static boolean contains(byte[] page, String text) {
+        byte[] t = text.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        outer:
+        for (int i = 0; i + t.length <= page.length; i++) {
+            for (int j = 0; j < t.length; j++) {
+                if (page[i + j] != t[j]) {
+                    continue outer;
+                }
+            }
+            return true;
+        }
+        return false;
+    }
+
     @Test
     void errorsAreResponsesAndTheStreamGoesOn() throws Exception {
         RelTag accounts = rels.get("pgbench_accounts");

@@ -110,4 +110,56 @@ class PageCacheTest {
         cache.tell(new PageCache.GetRelSize(REL.withFork(ForkNumber.VISIBILITYMAP), Lsn.parse("0/15000"), false, sizes.getRef()));
         assertEquals(new PageCache.RelSize(false, 0, Lsn.parse("0/15000")), sizes.expectMessageClass(PageCache.RelSize.class));
     }
+
+    /**
+     * Pages and sizes cached as of the watermark answer without storage until a watermark
+     * brings a change to them: a changed block, a grown relation, a dropped one.
+     */
+    @Test
+    void cachedPagesAndSizesFollowTheChangesThatComeWithTheWatermark() {
+        ActorRef<PageCache.Command> cache = spawn(Duration.ofSeconds(30));
+        TestProbe<PageCache.PageReply> probe = testKit.createTestProbe();
+        TestProbe<PageCache.RelSizeReply> sizes = testKit.createTestProbe();
+        cache.tell(new PageCache.WalWatermark(Lsn.parse("0/20000")));
+        cache.tell(new PageCache.GetPage(REL, 0, Lsn.parse("0/20000"), true, probe.getRef()));
+        assertArrayEquals(TestSupport.page(7), probe.expectMessageClass(PageCache.Page.class).image());
+        cache.tell(new PageCache.GetRelSize(REL, Lsn.parse("0/20000"), true, sizes.getRef()));
+        assertEquals(1, sizes.expectMessageClass(PageCache.RelSize.class).nblocks());
+
+        org.pageserver.storage.StoreChanges changes;
+        try (TenantStore.Batch b = store.newBatch()) {
+            b.putImage(REL, 0, Lsn.parse("0/21000"), TestSupport.page(8));
+            b.putImage(REL, 1, Lsn.parse("0/21000"), TestSupport.page(9));
+            b.putRelSize(REL, Lsn.parse("0/21000"), 2);
+            b.commit();
+            changes = b.changes();
+        }
+        assertEquals(2, changes.pages().size());
+        // stored, but not yet announced: reads as of the watermark still see the old page
+        cache.tell(new PageCache.GetPage(REL, 0, Lsn.parse("0/20000"), true, probe.getRef()));
+        assertArrayEquals(TestSupport.page(7), probe.expectMessageClass(PageCache.Page.class).image());
+        cache.tell(new PageCache.WalWatermark(Lsn.parse("0/22000"), changes));
+        cache.tell(new PageCache.GetPage(REL, 0, Lsn.parse("0/20000"), true, probe.getRef()));
+        assertArrayEquals(TestSupport.page(8), probe.expectMessageClass(PageCache.Page.class).image());
+        cache.tell(new PageCache.GetPage(REL, 1, Lsn.parse("0/20000"), true, probe.getRef()));
+        assertArrayEquals(TestSupport.page(9), probe.expectMessageClass(PageCache.Page.class).image());
+        cache.tell(new PageCache.GetRelSize(REL, Lsn.parse("0/20000"), true, sizes.getRef()));
+        assertEquals(2, sizes.expectMessageClass(PageCache.RelSize.class).nblocks());
+        // the old version is still there for a read as of its LSN
+        cache.tell(new PageCache.GetPage(REL, 0, Lsn.parse("0/20000"), false, probe.getRef()));
+        assertArrayEquals(TestSupport.page(7), probe.expectMessageClass(PageCache.Page.class).image());
+        cache.tell(new PageCache.GetPage(REL, 0, Lsn.parse("0/20000"), true, probe.getRef()));
+        assertArrayEquals(TestSupport.page(8), probe.expectMessageClass(PageCache.Page.class).image());
+
+        try (TenantStore.Batch b = store.newBatch()) {
+            b.dropRel(REL, Lsn.parse("0/23000"));
+            b.commit();
+            changes = b.changes();
+        }
+        cache.tell(new PageCache.WalWatermark(Lsn.parse("0/23000"), changes));
+        cache.tell(new PageCache.GetPage(REL, 1, Lsn.parse("0/20000"), true, probe.getRef()));
+        assertTrue(probe.expectMessageClass(PageCache.ReadFailed.class).message().contains("does not exist"));
+        cache.tell(new PageCache.GetRelSize(REL, Lsn.parse("0/20000"), true, sizes.getRef()));
+        assertEquals(new PageCache.RelSize(false, 0, Lsn.parse("0/23000")), sizes.expectMessageClass(PageCache.RelSize.class));
+    }
 }

@@ -11,6 +11,8 @@ import org.pageserver.protocol.wal.BlockRef;
 import org.pageserver.protocol.wal.WalDecodeException;
 import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.protocol.wal.WalRecord;
+import org.pageserver.redo.RecordCheck;
+import org.pageserver.redo.RedoException;
 import org.pageserver.redo.StorageEffects;
 import org.pageserver.redo.WalRedo;
 import org.pageserver.storage.TenantStore;
@@ -38,6 +40,12 @@ final class WalIngest {
     private long decodeErrors;
     /** Relation sizes as last written (-1: dropped); touched only inside {@link Batch#write}, one at a time. */
     private final Map<RelTag, Integer> relSizes = new HashMap<>();
+    /** End of the last record accepted: where the raw WAL stops if a record is refused. */
+    private Lsn lastAcceptedEnd;
+    /** Set once a record was refused or the WAL could not be decoded: nothing at or past it is stored. */
+    private Lsn stoppedAt;
+    /** Where the stored raw WAL ends when a record was refused (the decoder has moved past it). */
+    private Lsn refusedBoundary;
 
     /**
      * @param indexFrom  records ending at or before this LSN are already in the base images
@@ -50,6 +58,7 @@ final class WalIngest {
         this.decoder = new WalDecoder(decodeFrom, walSegSize);
         this.rawStart = decodeFrom;
         this.received = decodeFrom;
+        this.lastAcceptedEnd = decodeFrom;
     }
 
     /**
@@ -66,11 +75,43 @@ final class WalIngest {
         rawLen += data.length;
         received = start.plus(data.length);
         try {
-            decoder.feed(data, 0, data.length, pendingRecords::add);
+            decoder.feed(data, 0, data.length, this::accept);
         } catch (WalDecodeException e) {
             decodeErrors++;
+            if (stoppedAt == null) {
+                stoppedAt = e.lsn();
+            }
             throw e;
         }
+    }
+
+    /**
+     * A record decoded: kept if RecordCheck passes it. A refused record stops ingest at its
+     * start; the records before it are still stored (see takeBatch).
+     */
+    private void accept(WalRecord r) {
+        try {
+            RecordCheck.check(r);
+        } catch (RedoException e) {
+            refusedBoundary = lastAcceptedEnd;
+            throw new WalDecodeException("record refused: " + e.getMessage().replaceFirst(" at [0-9A-F]+/[0-9A-F]+$", ""),
+                r.startLsn());
+        }
+        lastAcceptedEnd = r.endLsn();
+        pendingRecords.add(r);
+    }
+
+    /**
+     * How far readers may go: everything received, unless ingest stopped at a record, whose
+     * changes are not stored: then not past that record's start.
+     */
+    Lsn readableUpTo() {
+        return stoppedAt == null || received.isBefore(stoppedAt) ? received : stoppedAt;
+    }
+
+    /** The record boundary up to which raw WAL and records are stored. */
+    private Lsn boundary() {
+        return Lsn.max(refusedBoundary != null ? refusedBoundary : decoder.resumeLsn(), rawStart);
     }
 
     Lsn received() {
@@ -90,18 +131,18 @@ final class WalIngest {
     }
 
     boolean hasPending() {
-        return !pendingRecords.isEmpty() || decoder.resumeLsn().isAfter(rawStart);
+        return !pendingRecords.isEmpty() || boundary().isAfter(rawStart);
     }
 
     /** Moves what was decoded so far into a batch to be written. */
     Batch takeBatch() {
-        Lsn boundary = Lsn.max(decoder.resumeLsn(), rawStart);
+        Lsn boundary = boundary();
         int n = (int) (boundary.value() - rawStart.value());
         byte[] walBytes = new byte[n];
         System.arraycopy(raw, 0, walBytes, 0, n);
         System.arraycopy(raw, n, raw, 0, rawLen - n);
         rawLen -= n;
-        Batch b = new Batch(List.copyOf(pendingRecords), rawStart, walBytes, boundary, received);
+        Batch b = new Batch(List.copyOf(pendingRecords), rawStart, walBytes, boundary, readableUpTo());
         rawStart = boundary;
         pendingRecords.clear();
         return b;

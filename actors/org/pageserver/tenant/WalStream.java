@@ -205,7 +205,7 @@ public final class WalStream {
             ctx.pipeToSelf(CompletableFuture.runAsync(batch::write, blocking),
                 (ok, e) -> e == null ? new BatchWritten(batch) : new BatchFailed(e));
         } else {
-            advanceWatermark(ingest.received());
+            advanceWatermark(ingest.readableUpTo());
         }
     }
 

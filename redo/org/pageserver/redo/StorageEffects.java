@@ -11,8 +11,8 @@ import org.pageserver.protocol.wal.WalRecord;
 
 /**
  * What a record does to relation files, besides changing pages: created (XLOG_SMGR_CREATE),
- * truncated (XLOG_SMGR_TRUNCATE, with the visibility map shrunk as
- * visibilitymap_prepare_truncate does), or dropped at commit or abort (the relfilenodes of
+ * truncated (XLOG_SMGR_TRUNCATE, with the visibility map and free space map shrunk as
+ * visibilitymap_prepare_truncate and FreeSpaceMapPrepareTruncateRel do), or dropped at commit or abort (the relfilenodes of
  * xl_xact_commit / xl_xact_abort and their prepared forms). Layouts from PG15's
  * catalog/storage_xlog.h and access/xact.h:
  *
@@ -47,6 +47,15 @@ public record StorageEffects(List<RelTag> created, List<Truncation> truncations,
     static final int XLOG_SMGR_TRUNCATE = 0x20;
     static final int SMGR_TRUNCATE_HEAP = 0x0001;
     static final int SMGR_TRUNCATE_VM = 0x0002;
+    static final int SMGR_TRUNCATE_FSM = 0x0004;
+
+    /**
+     * The free space map's shape (freespace.c / fsm_internals.h, BLCKSZ 8192): NodesPerPage =
+     * BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - offsetof(FSMPageData, fp_nodes) = 8164, of which
+     * BLCKSZ / 2 - 1 = 4095 inner nodes, so 4069 leaf slots per page; three levels.
+     */
+    static final int FSM_SLOTS_PER_PAGE = 8164 - 4095;
+    static final int FSM_TREE_DEPTH = 3;
 
     static final int XLOG_XACT_COMMIT = 0x00;
     static final int XLOG_XACT_ABORT = 0x20;
@@ -114,6 +123,9 @@ public record StorageEffects(List<RelTag> created, List<Truncation> truncations,
                 if ((flags & SMGR_TRUNCATE_HEAP) != 0) {
                     t.add(new Truncation(main, blkno));
                 }
+                if ((flags & SMGR_TRUNCATE_FSM) != 0) {
+                    t.add(new Truncation(main.withFork(ForkNumber.FSM), fsmBlocksAfterTruncate(blkno)));
+                }
                 if ((flags & SMGR_TRUNCATE_VM) != 0) {
                     t.add(new Truncation(main.withFork(ForkNumber.VISIBILITYMAP), vmBlocksAfterTruncate(blkno)));
                 }
@@ -129,6 +141,31 @@ public record StorageEffects(List<RelTag> created, List<Truncation> truncations,
     public static int vmBlocksAfterTruncate(int heapBlocks) {
         int block = VisibilityMap.mapBlock(heapBlocks);
         return partialVmPage(heapBlocks) ? block + 1 : block;
+    }
+
+    /**
+     * Mirrors FreeSpaceMapPrepareTruncateRel (freespace.c, PG15): the FSM keeps the pages up to
+     * the leaf page of the first heap block removed, that leaf page too unless the block is its
+     * first slot. The size is only ever lowered (a smaller FSM is left alone, as smgr_redo
+     * does). The leaf's now unused slots are not WAL-logged, and nor is any FSM content.
+     */
+    public static int fsmBlocksAfterTruncate(int heapBlocks) {
+        long blk = Integer.toUnsignedLong(heapBlocks);
+        long logPage = blk / FSM_SLOTS_PER_PAGE;
+        long slot = blk % FSM_SLOTS_PER_PAGE;
+        long physical = fsmLogicalToPhysical(logPage);
+        return (int) (slot > 0 ? physical + 1 : physical);
+    }
+
+    /** Mirrors fsm_logical_to_physical for a bottom-level (leaf) page: its block in the FSM fork. */
+    static long fsmLogicalToPhysical(long leafLogicalPage) {
+        long leafno = leafLogicalPage;
+        long pages = 0;
+        for (int l = 0; l < FSM_TREE_DEPTH; l++) {
+            pages += leafno + 1;
+            leafno /= FSM_SLOTS_PER_PAGE;
+        }
+        return pages - 1;
     }
 
     /** True when the truncation leaves the last VM page with only some of its bits. */

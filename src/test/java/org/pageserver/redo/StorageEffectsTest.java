@@ -46,6 +46,27 @@ class StorageEffectsTest {
         assertTrue(StorageEffects.of(rec(RmgrId.RM_XACT_ID, 0x00, le(8).putLong(1).array())).isEmpty());
     }
 
+    /**
+     * FSM layout (freespace.c): block 0 the root, 1 the first level-1 page, 2..4070 the first
+     * 4069 leaves, 4071 the second level-1 page, 4072 leaf 4069. A truncation keeps the leaf of
+     * the first removed heap block unless that block is the leaf's first slot.
+     */
+    @Test
+    void theFreeSpaceMapShrinksAsFreeSpaceMapPrepareTruncateRelComputes() {
+        assertEquals(2, StorageEffects.fsmBlocksAfterTruncate(0));
+        assertEquals(3, StorageEffects.fsmBlocksAfterTruncate(1));
+        assertEquals(3, StorageEffects.fsmBlocksAfterTruncate(100));
+        assertEquals(3, StorageEffects.fsmBlocksAfterTruncate(4069));
+        assertEquals(4, StorageEffects.fsmBlocksAfterTruncate(4070));
+        assertEquals(4072, StorageEffects.fsmBlocksAfterTruncate(4069 * 4069));
+        assertEquals(4073, StorageEffects.fsmBlocksAfterTruncate(4069 * 4069 + 5));
+        StorageEffects t = StorageEffects.of(rec(RmgrId.RM_SMGR_ID, 0x20, le(20).putInt(100).putInt(1663).putInt(5)
+            .putInt(16384).putInt(7).array()));
+        assertEquals(List.of(new StorageEffects.Truncation(new RelTag(1663, 5, 16384, ForkNumber.MAIN), 100),
+            new StorageEffects.Truncation(new RelTag(1663, 5, 16384, ForkNumber.FSM), 3),
+            new StorageEffects.Truncation(new RelTag(1663, 5, 16384, ForkNumber.VISIBILITYMAP), 1)), t.truncations());
+    }
+
     @Test
     void relationMapUpdatesBecomeFileVersions() {
         byte[] map = new byte[512];

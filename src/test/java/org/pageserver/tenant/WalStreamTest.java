@@ -244,4 +244,52 @@ class WalStreamTest {
         assertEquals(BIG_RECORD, store.durableLsn(), "everything before the bad record is stored");
         assertEquals(1, s.decodeErrors());
     }
+
+    /**
+     * A record of a resource manager PostgreSQL does not have (rmid 30, CRC made right so
+     * only the record check can catch it) stops ingest at its start: the records before it
+     * are stored, readers are never told the WAL is readable past it, status says why.
+     */
+    @Test
+    void aRecordThatCannotBeRedoneStopsIngestAtItsStart() throws Exception {
+        List<org.pageserver.protocol.wal.WalRecord> recs = new ArrayList<>();
+        new org.pageserver.protocol.wal.WalDecoder(SEGMENT, 1 << 20).feed(wal, 0, wal.length, recs::add);
+        org.pageserver.protocol.wal.WalRecord victim = recs.get(50);
+        org.pageserver.protocol.wal.WalRecord before = recs.get(49);
+        int off = (int) (victim.startLsn().value() - SEGMENT.value());
+        int len = java.nio.ByteBuffer.wrap(wal, off, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt();
+        assertTrue((off % 8192) + len <= 8192, "the record chosen lies within one page");
+        wal[off + 17] = 30;
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(wal, off + 24, len - 24);
+        crc.update(wal, off, 20);
+        java.nio.ByteBuffer.wrap(wal, off + 20, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt((int) crc.getValue());
+
+        TestProbe<PageCache.Command> cache = testKit.createTestProbe();
+        ActorRef<WalStream.Command> ws = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
+            Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), new ArrayList<>()), cache.getRef()));
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        WalStream.WalStatus s = status(ws);
+        while (!s.state().equals("broken") && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+            s = status(ws);
+        }
+        assertEquals("broken", s.state());
+        assertTrue(s.error().contains("unknown resource manager 30") && s.error().contains(victim.startLsn().toString()),
+            s.error());
+        Thread.sleep(300);
+        assertEquals(before.endLsn(), store.durableLsn(), "everything before the refused record is stored");
+        int watermarks = 0;
+        while (true) {
+            PageCache.Command c;
+            try {
+                c = cache.receiveMessage(Duration.ofMillis(200));
+            } catch (AssertionError noMore) {
+                break;
+            }
+            watermarks++;
+            assertFalse(((PageCache.WalWatermark) c).lsn().isAfter(victim.startLsn()), "watermark past the refused record: " + c);
+        }
+        assertTrue(watermarks > 0);
+    }
 }

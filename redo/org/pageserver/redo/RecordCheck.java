@@ -1,0 +1,186 @@
+package org.pageserver.redo;
+
+import java.util.HashMap;
+import java.util.Map;
+import org.pageserver.protocol.wal.RmgrId;
+import org.pageserver.protocol.wal.WalRecord;
+
+/**
+ * Checks a decoded record before it is stored: its resource manager must be one PostgreSQL 15
+ * has, its record type one that resource manager writes, and its main data and block
+ * references at least what the type's redo routine reads. A record that fails stops the
+ * tenant's ingest at its LSN: storing it would make every later read of its pages wrong, and
+ * skipping it silently would too.
+ *
+ * <p>What is checked, per resource manager:
+ * <ul>
+ * <li>the ones redone or followed here (XLOG, Transaction, Storage, CLOG, Database, MultiXact,
+ *     RelMap, Standby, Heap2, Heap, Btree, Sequence, CommitTs): the record type, the main data
+ *     length (the SizeOf* of its xl_* struct) and the block ids the redo routine reads;</li>
+ * <li>the ones PostgreSQL has but this server does not redo yet (Tablespace, Hash, Gin, Gist,
+ *     SPGist, BRIN, ReplicationOrigin, Generic, LogicalMessage): accepted; reads of their pages
+ *     fail with "cannot redo" until they are;</li>
+ * <li>any other id (22 to 127 unused; 128 to 255 custom resource managers, whose record
+ *     formats an extension defines): refused.</li>
+ * </ul>
+ *
+ * <p>The minimum sizes are PG15's, read off its headers with a C program printing
+ * {@code SizeOfHeapInsert} and friends (offsetof-based, as the headers define them) on x86-64:
+ * they are the bytes the redo routines read before anything variable.
+ */
+public final class RecordCheck {
+    private RecordCheck() {
+    }
+
+    /** What one record type needs: its name as pg_waldump prints it, main data, blocks. */
+    private record Shape(String name, int minMainData, int[] blocks) {
+    }
+
+    private static final Map<Integer, Shape> SHAPES = new HashMap<>();
+
+    private static void shape(int rmid, int opcode, String name, int minMainData, int... blocks) {
+        SHAPES.put(rmid << 8 | opcode, new Shape(name, minMainData, blocks));
+    }
+
+    static {
+        int x = RmgrId.RM_XLOG_ID;
+        // pg_control.h: CheckPoint 88, xl_parameter_change 28, xl_restore_point 72,
+        // xl_end_of_recovery 16, xl_overwrite_contrecord 16; NEXTOID an Oid, BACKUP_END an LSN,
+        // FPW_CHANGE a bool; the FPI records carry only images
+        shape(x, 0x00, "CHECKPOINT_SHUTDOWN", 88);
+        shape(x, 0x10, "CHECKPOINT_ONLINE", 88);
+        shape(x, 0x20, "NOOP", 0);
+        shape(x, 0x30, "NEXTOID", 4);
+        shape(x, 0x40, "SWITCH", 0);
+        shape(x, 0x50, "BACKUP_END", 8);
+        shape(x, 0x60, "PARAMETER_CHANGE", 28);
+        shape(x, 0x70, "RESTORE_POINT", 72);
+        shape(x, 0x80, "FPW_CHANGE", 1);
+        shape(x, 0x90, "END_OF_RECOVERY", 16);
+        shape(x, 0xA0, "FPI_FOR_HINT", 0, 0);
+        shape(x, 0xB0, "FPI", 0, 0);
+        shape(x, 0xD0, "OVERWRITE_CONTRECORD", 16);
+
+        int t = RmgrId.RM_XACT_ID; // xact.h: MinSizeOfXactCommit/Abort 8, xl_xact_prepare 72, assignment 8
+        shape(t, 0x00, "COMMIT", 8);
+        shape(t, 0x10, "PREPARE", 72);
+        shape(t, 0x20, "ABORT", 8);
+        shape(t, 0x30, "COMMIT_PREPARED", 8);
+        shape(t, 0x40, "ABORT_PREPARED", 8);
+        shape(t, 0x50, "ASSIGNMENT", 8);
+        shape(t, 0x60, "INVALIDATION", 4);
+
+        shape(RmgrId.RM_SMGR_ID, 0x10, "CREATE", 16);   // xl_smgr_create
+        shape(RmgrId.RM_SMGR_ID, 0x20, "TRUNCATE", 20); // xl_smgr_truncate
+
+        shape(RmgrId.RM_CLOG_ID, 0x00, "ZEROPAGE", 4);  // an int page number
+        shape(RmgrId.RM_CLOG_ID, 0x10, "TRUNCATE", 12); // xl_clog_truncate
+
+        shape(RmgrId.RM_DBASE_ID, 0x00, "CREATE_FILE_COPY", 16); // xl_dbase_create_file_copy_rec
+        shape(RmgrId.RM_DBASE_ID, 0x10, "CREATE_WAL_LOG", 8);    // xl_dbase_create_wal_log_rec
+        shape(RmgrId.RM_DBASE_ID, 0x20, "DROP", 8);              // xl_dbase_drop_rec
+
+        int m = RmgrId.RM_MULTIXACT_ID;
+        shape(m, 0x00, "ZERO_OFF_PAGE", 4);
+        shape(m, 0x10, "ZERO_MEM_PAGE", 4);
+        shape(m, 0x20, "CREATE_ID", 12);  // SizeOfMultiXactCreate
+        shape(m, 0x30, "TRUNCATE_ID", 20); // SizeOfMultiXactTruncate
+
+        shape(RmgrId.RM_RELMAP_ID, 0x00, "UPDATE", 12); // MinSizeOfRelmapUpdate
+
+        shape(RmgrId.RM_STANDBY_ID, 0x00, "LOCK", 4);           // xl_standby_locks
+        shape(RmgrId.RM_STANDBY_ID, 0x10, "RUNNING_XACTS", 24); // offsetof(xl_running_xacts, xids)
+        shape(RmgrId.RM_STANDBY_ID, 0x20, "INVALIDATIONS", 16); // MinSizeOfInvalidations
+
+        int h2 = RmgrId.RM_HEAP2_ID; // heapam_xlog.h
+        shape(h2, 0x00, "REWRITE", 40); // xl_heap_rewrite_mapping (logical decoding only)
+        shape(h2, 0x10, "PRUNE", 8, 0);
+        shape(h2, 0x20, "VACUUM", 2, 0);
+        shape(h2, 0x30, "FREEZE_PAGE", 6, 0);
+        shape(h2, 0x40, "VISIBLE", 5, 0, 1);
+        shape(h2, 0x50, "MULTI_INSERT", 4, 0);
+        shape(h2, 0x60, "LOCK_UPDATED", 8, 0);
+        shape(h2, 0x70, "NEW_CID", 34);
+
+        int h = RmgrId.RM_HEAP_ID;
+        shape(h, 0x00, "INSERT", 3, 0);
+        shape(h, 0x10, "DELETE", 8, 0);
+        shape(h, 0x20, "UPDATE", 14, 0);
+        shape(h, 0x30, "TRUNCATE", 12);
+        shape(h, 0x40, "HOT_UPDATE", 14, 0);
+        shape(h, 0x50, "CONFIRM", 2, 0);
+        shape(h, 0x60, "LOCK", 8, 0);
+        shape(h, 0x70, "INPLACE", 2, 0);
+
+        int b = RmgrId.RM_BTREE_ID; // nbtxlog.h
+        shape(b, 0x00, "INSERT_LEAF", 2, 0);
+        shape(b, 0x10, "INSERT_UPPER", 2, 0);
+        shape(b, 0x20, "INSERT_META", 2, 0, 2);
+        shape(b, 0x30, "SPLIT_L", 10, 0, 1);
+        shape(b, 0x40, "SPLIT_R", 10, 0, 1);
+        shape(b, 0x50, "INSERT_POST", 2, 0);
+        shape(b, 0x60, "DEDUP", 2, 0);
+        shape(b, 0x70, "DELETE", 8, 0);
+        shape(b, 0x80, "UNLINK_PAGE", 36, 1, 2);
+        shape(b, 0x90, "UNLINK_PAGE_META", 36, 1, 2, 4);
+        shape(b, 0xA0, "NEWROOT", 8, 0, 2);
+        shape(b, 0xB0, "MARK_PAGE_HALFDEAD", 20, 0, 1);
+        shape(b, 0xC0, "VACUUM", 4, 0);
+        shape(b, 0xD0, "REUSE_PAGE", 24);
+        shape(b, 0xE0, "META_CLEANUP", 0, 0);
+
+        shape(RmgrId.RM_SEQ_ID, 0x00, "LOG", 12, 0); // xl_seq_rec
+
+        shape(RmgrId.RM_COMMIT_TS_ID, 0x00, "ZEROPAGE", 4);
+        shape(RmgrId.RM_COMMIT_TS_ID, 0x10, "TRUNCATE", 8); // xl_commit_ts_truncate
+    }
+
+    /** The bits of xl_info naming the record type, per resource manager (flags masked off). */
+    private static int opcode(WalRecord r) {
+        int info = r.info() & WalRecord.XLR_RMGR_INFO_MASK;
+        return switch (r.rmid()) {
+            // XLOG_XACT_HAS_INFO; XLOG_HEAP_INIT_PAGE (Heap2 MULTI_INSERT has it too)
+            case RmgrId.RM_XACT_ID, RmgrId.RM_HEAP_ID, RmgrId.RM_HEAP2_ID -> info & 0x70;
+            default -> info;
+        };
+    }
+
+    /** Resource managers PostgreSQL 15 has whose records are accepted without being redone. */
+    private static boolean notRedone(int rmid) {
+        return switch (rmid) {
+            case RmgrId.RM_TBLSPC_ID, RmgrId.RM_HASH_ID, RmgrId.RM_GIN_ID, RmgrId.RM_GIST_ID, RmgrId.RM_SPGIST_ID,
+                RmgrId.RM_BRIN_ID, RmgrId.RM_REPLORIGIN_ID, RmgrId.RM_GENERIC_ID, RmgrId.RM_LOGICALMSG_ID -> true;
+            default -> false;
+        };
+    }
+
+    /**
+     * @throws RedoException naming the record and its LSN when it cannot be stored
+     */
+    public static void check(WalRecord r) {
+        int rmid = r.rmid();
+        if (notRedone(rmid)) {
+            return;
+        }
+        if (rmid < 0 || rmid > RmgrId.RM_MAX_BUILTIN_ID) {
+            throw new RedoException("record of unknown resource manager " + rmid + (rmid >= 128
+                ? " (a custom resource manager: its records cannot be redone here)" : ""), r.startLsn());
+        }
+        Shape s = SHAPES.get(rmid << 8 | opcode(r));
+        if (s == null) {
+            throw new RedoException("unknown " + RmgrId.name(rmid) + " record type (xl_info 0x"
+                + Integer.toHexString(r.info()) + ")", r.startLsn());
+        }
+        int main = r.mainData() == null ? 0 : r.mainData().length;
+        if (main < s.minMainData()) {
+            throw new RedoException("malformed " + RmgrId.name(rmid) + " " + s.name() + " record: main data of "
+                + main + " bytes, at least " + s.minMainData() + " needed", r.startLsn());
+        }
+        for (int id : s.blocks()) {
+            if (r.block(id) == null) {
+                throw new RedoException("malformed " + RmgrId.name(rmid) + " " + s.name() + " record: no block "
+                    + id, r.startLsn());
+            }
+        }
+    }
+}

@@ -6,6 +6,7 @@ import java.util.Map;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelFileName;
 import org.pageserver.protocol.RelTag;
+import org.pageserver.protocol.SlruKind;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.control.ControlFile;
 import org.pageserver.storage.TenantStore;
@@ -65,12 +66,17 @@ final class BaseBackupImport {
         requireStarted();
         path = filePath;
         relFile = RelFileName.parse(filePath);
+        SlruKind.SegmentFile slru = SlruKind.parseSegment(filePath);
+        if (slru != null) {
+            // an SLRU segment: its pages become blocks of the SLRU's pseudo-relation
+            relFile = new RelFileName(slru.kind().rel(), 0);
+        }
         if (relFile != null) {
             if (size % BLCKSZ != 0) {
                 throw new IllegalStateException("relation file " + filePath + " in the base backup has " + size
                     + " bytes, not a whole number of " + BLCKSZ + "-byte blocks");
             }
-            blkno = relFile.firstBlock();
+            blkno = slru != null ? slru.firstPage() : relFile.firstBlock();
             blockFill = 0;
             relBlocks.merge(relFile.rel(), blkno + size / BLCKSZ, Math::max);
         } else {

@@ -1,6 +1,9 @@
 package org.pageserver.tenant;
 
+import org.pageserver.protocol.BufferTag;
+import org.pageserver.protocol.SlruKind;
 import org.pageserver.protocol.wal.WalRecord;
+import org.pageserver.redo.SlruRedo;
 import org.pageserver.redo.WalRedo;
 import org.pageserver.storage.PageHistory;
 
@@ -12,14 +15,21 @@ final class PageRebuild {
     }
 
     /**
-     * @param blkno       the block being rebuilt (implicit VM changes need it)
+     * @param tag         the block being rebuilt (implicit VM changes and SLRU pages need it)
      * @param hintsLogged the primary WAL-logs hint bits (see TenantMeta)
      */
-    static byte[] rebuild(PageHistory history, int blkno, boolean hintsLogged) {
+    static byte[] rebuild(PageHistory history, BufferTag tag, boolean hintsLogged) {
+        int blkno = tag.blkno();
         byte[] page = history.baseImage() != null ? history.baseImage().clone() : new byte[BLCKSZ];
         for (PageHistory.StoredRecord s : history.records()) {
             WalRecord r = WalRecord.decode(s.startLsn(), s.endLsn(), s.raw());
-            if (s.blockId() == WalRedo.IMPLICIT_VM_BLOCK_ID) {
+            if (s.blockId() == WalRedo.SLRU_BLOCK_ID) {
+                SlruKind kind = SlruKind.fromRel(tag.rel());
+                if (kind == null) {
+                    throw new IllegalStateException("SLRU change stored under relation " + tag.rel());
+                }
+                SlruRedo.redo(r, kind, blkno, page);
+            } else if (s.blockId() == WalRedo.IMPLICIT_VM_BLOCK_ID) {
                 WalRedo.redoImplicit(r, blkno, page);
             } else {
                 WalRedo.redoBlock(r, s.blockId(), page, hintsLogged);

@@ -40,7 +40,7 @@ public final class RedoWorker {
 
     static PageCache.PageReply reconstruct(Reconstruct m) {
         try {
-            return new PageCache.Page(PageRebuild.rebuild(m.history(), m.key().blkno(), m.hintsLogged()), m.lsn());
+            return new PageCache.Page(PageRebuild.rebuild(m.history(), m.key(), m.hintsLogged()), m.lsn());
         } catch (RuntimeException e) {
             return new PageCache.ReadFailed("cannot reconstruct block " + Integer.toUnsignedString(m.key().blkno())
                 + " of " + m.key().rel() + " at " + m.lsn() + ": " + e.getMessage());

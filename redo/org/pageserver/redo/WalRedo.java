@@ -21,6 +21,8 @@ import org.pageserver.protocol.wal.WalRecord;
 public final class WalRedo {
     /** Block id under which an implicit (unregistered) VM page change is stored. */
     public static final int IMPLICIT_VM_BLOCK_ID = 255;
+    /** Block id under which a change of an SLRU page (SlruRedo) is stored. */
+    public static final int SLRU_BLOCK_ID = 254;
 
     private WalRedo() {
     }

@@ -88,7 +88,9 @@ class WalIngestIT {
                 Lsn durable = store.durableLsn();
                 Set<String> stored = new TreeSet<>();
                 store.forEachRecordEntry((rel, blk, start, end, blockId) -> {
-                    if (blockId != org.pageserver.redo.WalRedo.IMPLICIT_VM_BLOCK_ID) {
+                    // implicit VM clears and SLRU pages are kept too, but pg_waldump does not list them
+                    if (blockId != org.pageserver.redo.WalRedo.IMPLICIT_VM_BLOCK_ID
+                        && blockId != org.pageserver.redo.WalRedo.SLRU_BLOCK_ID) {
                         stored.add(start + " " + Integer.toUnsignedString(rel.spcNode()) + "/"
                             + Integer.toUnsignedString(rel.dbNode()) + "/" + Integer.toUnsignedString(rel.relNode()) + " "
                             + rel.fork().number + " " + Integer.toUnsignedString(blk));

@@ -144,16 +144,23 @@ class WalStreamTest {
             }
         }
         Set<String> stored = new TreeSet<>();
+        java.util.concurrent.atomic.AtomicInteger clog = new java.util.concurrent.atomic.AtomicInteger();
         store.forEachRecordEntry((rel, blkno, start, end, blockId) -> {
             assertTrue(end.isAfter(start));
             if (blockId == org.pageserver.redo.WalRedo.IMPLICIT_VM_BLOCK_ID) {
                 return; // visibility map bits a heap record clears without registering the page
+            }
+            if (blockId == org.pageserver.redo.WalRedo.SLRU_BLOCK_ID) {
+                assertEquals(org.pageserver.protocol.SlruKind.XACT.rel(), rel, "commit log page of a commit or abort");
+                clog.incrementAndGet();
+                return;
             }
             stored.add(start + " " + Integer.toUnsignedString(rel.spcNode()) + "/" + Integer.toUnsignedString(rel.dbNode())
                 + "/" + Integer.toUnsignedString(rel.relNode()) + " " + forkName(rel.fork()) + " " + Integer.toUnsignedString(blkno));
         });
         assertTrue(expected.size() > 4000, "fixture has " + expected.size() + " block references");
         assertEquals(expected, stored);
+        assertTrue(clog.get() > 0, "transaction ends are kept as commit log changes");
 
         // the raw WAL, byte for byte, from the segment start to the last record boundary
         ByteArrayOutputStream raw = new ByteArrayOutputStream();

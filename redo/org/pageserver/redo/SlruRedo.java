@@ -1,0 +1,377 @@
+package org.pageserver.redo;
+
+import java.nio.BufferUnderflowException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import org.pageserver.protocol.SlruKind;
+import org.pageserver.protocol.wal.RmgrId;
+import org.pageserver.protocol.wal.WalRecord;
+
+/**
+ * Redo of SLRU pages, one page at a time: the transaction status bits of the commit log
+ * (clog.c), MultiXact offsets and members (multixact.c) and commit timestamps (commit_ts.c),
+ * as PostgreSQL 15's startup process sets them.
+ *
+ * <p>SLRU pages have no header and no LSN, so PostgreSQL's "skip if the page is newer" rule
+ * cannot apply. It is not needed: every change is an idempotent store of a value determined by
+ * the record alone, and a ZEROPAGE record wipes the page, after which the later records set
+ * their entries again. Replaying every record from the backup's redo pointer onto the fuzzy
+ * copied file, as PostgreSQL does, gives the primary's page at every LSN from the consistent
+ * point on.
+ *
+ * <p>Transaction status and timestamps come from xl_xact_commit and xl_xact_abort (and their
+ * prepared forms), parsed as ParseCommitRecord and ParseAbortRecord do (xactdesc.c, PG15):
+ * <pre>
+ * xact_time i64 | xinfo u32 (if XLOG_XACT_HAS_INFO) | dbId tsId (HAS_DBINFO)
+ * | nsubxacts i32, subxacts u32[] (HAS_SUBXACTS) | nrels i32, RelFileNode[12 bytes] (HAS_RELFILENODES)
+ * | nitems i32, xl_xact_stats_item[12 bytes] (HAS_DROPPED_STATS)
+ * | nmsgs i32, SharedInvalidationMessage[16 bytes] (HAS_INVALS; commit only)
+ * | twophase xid u32 (HAS_TWOPHASE) | gid NUL-terminated (HAS_GID) | origin_lsn i64, origin_timestamp i64 (HAS_ORIGIN)
+ * </pre>
+ */
+public final class SlruRedo {
+    /** CLOG_BITS_PER_XACT, CLOG_XACTS_PER_BYTE, CLOG_XACTS_PER_PAGE (clog.c). */
+    public static final int CLOG_BITS_PER_XACT = 2;
+    public static final int CLOG_XACTS_PER_BYTE = 4;
+    public static final int CLOG_XACTS_PER_PAGE = 8192 * CLOG_XACTS_PER_BYTE;
+    public static final int TRANSACTION_STATUS_COMMITTED = 0x01;
+    public static final int TRANSACTION_STATUS_ABORTED = 0x02;
+
+    /** MULTIXACT_OFFSETS_PER_PAGE: a MultiXactOffset (u32) per MultiXactId. */
+    public static final int MULTIXACT_OFFSETS_PER_PAGE = 8192 / 4;
+    /** Members come in groups of four xids preceded by their four flag bytes (multixact.c). */
+    public static final int MULTIXACT_MEMBERS_PER_MEMBERGROUP = 4;
+    public static final int MULTIXACT_FLAGBYTES_PER_GROUP = 4;
+    public static final int MULTIXACT_MEMBERGROUP_SIZE = 4 * MULTIXACT_MEMBERS_PER_MEMBERGROUP + MULTIXACT_FLAGBYTES_PER_GROUP;
+    public static final int MULTIXACT_MEMBERGROUPS_PER_PAGE = 8192 / MULTIXACT_MEMBERGROUP_SIZE;
+    public static final int MULTIXACT_MEMBERS_PER_PAGE = MULTIXACT_MEMBERGROUPS_PER_PAGE * MULTIXACT_MEMBERS_PER_MEMBERGROUP;
+    public static final int MXACT_MEMBER_BITS_PER_XACT = 8;
+
+    /** SizeOfCommitTimestampEntry: TimestampTz then RepOriginId; COMMIT_TS_XACTS_PER_PAGE. */
+    public static final int SIZE_OF_COMMIT_TIMESTAMP_ENTRY = 10;
+    public static final int COMMIT_TS_XACTS_PER_PAGE = 8192 / SIZE_OF_COMMIT_TIMESTAMP_ENTRY;
+
+    // record types (clog.h, multixact.h, commit_ts.h, xact.h, pg_control.h)
+    static final int CLOG_ZEROPAGE = 0x00;
+    static final int XLOG_MULTIXACT_ZERO_OFF_PAGE = 0x00;
+    static final int XLOG_MULTIXACT_ZERO_MEM_PAGE = 0x10;
+    static final int XLOG_MULTIXACT_CREATE_ID = 0x20;
+    static final int COMMIT_TS_ZEROPAGE = 0x00;
+    static final int XLOG_XACT_COMMIT = 0x00;
+    static final int XLOG_XACT_ABORT = 0x20;
+    static final int XLOG_XACT_COMMIT_PREPARED = 0x30;
+    static final int XLOG_XACT_ABORT_PREPARED = 0x40;
+    static final int XLOG_XACT_OPMASK = 0x70;
+    static final int XLOG_XACT_HAS_INFO = 0x80;
+    static final int XACT_XINFO_HAS_DBINFO = 1;
+    static final int XACT_XINFO_HAS_SUBXACTS = 1 << 1;
+    static final int XACT_XINFO_HAS_RELFILENODES = 1 << 2;
+    static final int XACT_XINFO_HAS_INVALS = 1 << 3;
+    static final int XACT_XINFO_HAS_TWOPHASE = 1 << 4;
+    static final int XACT_XINFO_HAS_ORIGIN = 1 << 5;
+    static final int XACT_XINFO_HAS_GID = 1 << 7;
+    static final int XACT_XINFO_HAS_DROPPED_STATS = 1 << 8;
+    static final int XLOG_PARAMETER_CHANGE = 0x60;
+    /** offsetof(xl_parameter_change, track_commit_timestamp): six ints and wal_log_hints before it. */
+    static final int PARAMETER_CHANGE_TRACK_COMMIT_TS = 25;
+
+    private SlruRedo() {
+    }
+
+    /** One SLRU page a record changes; {@code zeroes}: the record wipes it (a new chain of the page). */
+    public record SlruPage(SlruKind kind, int pageno, boolean zeroes) {
+    }
+
+    /** A commit or abort as the SLRUs see it. */
+    record XactEnd(boolean commit, int xid, int[] subxacts, long time) {
+    }
+
+    /**
+     * The SLRU pages {@code r} changes. Commit timestamps only while the commit_ts module is
+     * active on the primary ({@code commitTsActive}: track_commit_timestamp, as
+     * TransactionTreeSetCommitTsData checks it).
+     *
+     * @throws RedoException for malformed record data
+     */
+    public static List<SlruPage> pages(WalRecord r, boolean commitTsActive) {
+        try {
+            return switch (r.rmid()) {
+                case RmgrId.RM_CLOG_ID -> r.rmgrInfo() == CLOG_ZEROPAGE
+                    ? List.of(new SlruPage(SlruKind.XACT, le(r).getInt(), true)) : List.of();
+                case RmgrId.RM_COMMIT_TS_ID -> r.rmgrInfo() == COMMIT_TS_ZEROPAGE
+                    ? List.of(new SlruPage(SlruKind.COMMIT_TS, le(r).getInt(), true)) : List.of();
+                case RmgrId.RM_MULTIXACT_ID -> multixactPages(r);
+                case RmgrId.RM_XACT_ID -> xactPages(r, commitTsActive);
+                default -> List.of();
+            };
+        } catch (BufferUnderflowException | IllegalArgumentException e) {
+            throw new RedoException(RmgrId.name(r.rmid()) + " record is malformed: " + e, r.startLsn());
+        }
+    }
+
+    /**
+     * The new track_commit_timestamp of an XLOG_PARAMETER_CHANGE record, or null for any other
+     * record (CommitTsParameterChange follows it in redo).
+     */
+    public static Boolean commitTsParameter(WalRecord r) {
+        if (r.rmid() != RmgrId.RM_XLOG_ID || r.rmgrInfo() != XLOG_PARAMETER_CHANGE
+            || r.mainData() == null || r.mainData().length <= PARAMETER_CHANGE_TRACK_COMMIT_TS) {
+            return null;
+        }
+        return r.mainData()[PARAMETER_CHANGE_TRACK_COMMIT_TS] != 0;
+    }
+
+    private static List<SlruPage> multixactPages(WalRecord r) {
+        ByteBuffer b = le(r);
+        return switch (r.rmgrInfo()) {
+            case XLOG_MULTIXACT_ZERO_OFF_PAGE -> List.of(new SlruPage(SlruKind.MULTIXACT_OFFSETS, b.getInt(), true));
+            case XLOG_MULTIXACT_ZERO_MEM_PAGE -> List.of(new SlruPage(SlruKind.MULTIXACT_MEMBERS, b.getInt(), true));
+            case XLOG_MULTIXACT_CREATE_ID -> {
+                int mid = b.getInt();
+                int moff = b.getInt();
+                int n = b.getInt();
+                if (n < 0 || n > b.remaining() / 8) {
+                    throw new IllegalArgumentException("bad member count " + n);
+                }
+                Set<SlruPage> pages = new LinkedHashSet<>();
+                pages.add(new SlruPage(SlruKind.MULTIXACT_OFFSETS, offsetsPage(mid), false));
+                pages.add(new SlruPage(SlruKind.MULTIXACT_OFFSETS, offsetsPage(nextMulti(mid)), false));
+                for (int i = 0; i < n; i++) {
+                    pages.add(new SlruPage(SlruKind.MULTIXACT_MEMBERS, membersPage(moff + i), false));
+                }
+                yield List.copyOf(pages);
+            }
+            default -> List.of();
+        };
+    }
+
+    private static List<SlruPage> xactPages(WalRecord r, boolean commitTsActive) {
+        XactEnd x = xactEnd(r);
+        if (x == null) {
+            return List.of();
+        }
+        Set<SlruPage> pages = new LinkedHashSet<>();
+        pages.add(new SlruPage(SlruKind.XACT, clogPage(x.xid()), false));
+        for (int s : x.subxacts()) {
+            pages.add(new SlruPage(SlruKind.XACT, clogPage(s), false));
+        }
+        if (x.commit() && commitTsActive) {
+            pages.add(new SlruPage(SlruKind.COMMIT_TS, commitTsPage(x.xid()), false));
+            for (int s : x.subxacts()) {
+                pages.add(new SlruPage(SlruKind.COMMIT_TS, commitTsPage(s), false));
+            }
+        }
+        return new ArrayList<>(pages);
+    }
+
+    /** Applies {@code r} to page {@code pageno} of {@code kind}, in place. */
+    public static void redo(WalRecord r, SlruKind kind, int pageno, byte[] page) {
+        try {
+            switch (r.rmid()) {
+                case RmgrId.RM_CLOG_ID, RmgrId.RM_COMMIT_TS_ID -> java.util.Arrays.fill(page, (byte) 0);
+                case RmgrId.RM_MULTIXACT_ID -> redoMultixact(r, kind, pageno, page);
+                case RmgrId.RM_XACT_ID -> redoXact(r, kind, pageno, page);
+                default -> throw new RedoException("no SLRU change in " + RmgrId.name(r.rmid()) + " records", r.startLsn());
+            }
+        } catch (BufferUnderflowException | IllegalArgumentException | IndexOutOfBoundsException e) {
+            throw new RedoException(RmgrId.name(r.rmid()) + " record is malformed: " + e, r.startLsn());
+        }
+    }
+
+    /**
+     * Mirrors RecordNewMultiXact (multixact.c, PG15 as of the minor releases that set the next
+     * multixid's offset too, 15.15 on) for one page, and the ZERO_*_PAGE records: the offsets
+     * SLRU gets this multixid's first member offset and the next multixid's (this one's end,
+     * never 0), the members SLRU each member's xid and its 8 status bits in the group's flags.
+     */
+    private static void redoMultixact(WalRecord r, SlruKind kind, int pageno, byte[] page) {
+        ByteBuffer b = le(r);
+        switch (r.rmgrInfo()) {
+            case XLOG_MULTIXACT_ZERO_OFF_PAGE, XLOG_MULTIXACT_ZERO_MEM_PAGE -> java.util.Arrays.fill(page, (byte) 0);
+            case XLOG_MULTIXACT_CREATE_ID -> {
+                int mid = b.getInt();
+                int moff = b.getInt();
+                int n = b.getInt();
+                if (kind == SlruKind.MULTIXACT_OFFSETS) {
+                    ByteBuffer p = ByteBuffer.wrap(page).order(ByteOrder.LITTLE_ENDIAN);
+                    if (offsetsPage(mid) == pageno) {
+                        p.putInt(offsetsEntry(mid) * 4, moff);
+                    }
+                    int next = nextMulti(mid);
+                    if (offsetsPage(next) == pageno) {
+                        int nextOffset = moff + n;
+                        p.putInt(offsetsEntry(next) * 4, nextOffset == 0 ? 1 : nextOffset);
+                    }
+                    return;
+                }
+                ByteBuffer p = ByteBuffer.wrap(page).order(ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < n; i++) {
+                    int xid = b.getInt();
+                    int status = b.getInt();
+                    int offset = moff + i; // MultiXactOffset arithmetic wraps at 2^32
+                    if (membersPage(offset) != pageno) {
+                        continue;
+                    }
+                    long off = Integer.toUnsignedLong(offset);
+                    int group = (int) (off / MULTIXACT_MEMBERS_PER_MEMBERGROUP % MULTIXACT_MEMBERGROUPS_PER_PAGE);
+                    int inGroup = (int) (off % MULTIXACT_MEMBERS_PER_MEMBERGROUP);
+                    int flagsOff = group * MULTIXACT_MEMBERGROUP_SIZE;
+                    int memberOff = flagsOff + MULTIXACT_FLAGBYTES_PER_GROUP + inGroup * 4;
+                    int shift = inGroup * MXACT_MEMBER_BITS_PER_XACT;
+                    p.putInt(memberOff, xid);
+                    int flags = p.getInt(flagsOff);
+                    flags &= ~(((1 << MXACT_MEMBER_BITS_PER_XACT) - 1) << shift);
+                    flags |= status << shift;
+                    p.putInt(flagsOff, flags);
+                }
+            }
+            default -> throw new RedoException("no SLRU change in this MultiXact record", r.startLsn());
+        }
+    }
+
+    /**
+     * Mirrors TransactionIdSetPageStatus (clog.c) and SetXidCommitTsInPage (commit_ts.c) for
+     * the transaction and subtransactions of a commit or abort that fall on this page.
+     */
+    private static void redoXact(WalRecord r, SlruKind kind, int pageno, byte[] page) {
+        XactEnd x = xactEnd(r);
+        if (x == null) {
+            throw new RedoException("no SLRU change in this Transaction record", r.startLsn());
+        }
+        int[] all = new int[x.subxacts().length + 1];
+        all[0] = x.xid();
+        System.arraycopy(x.subxacts(), 0, all, 1, x.subxacts().length);
+        if (kind == SlruKind.XACT) {
+            int status = x.commit() ? TRANSACTION_STATUS_COMMITTED : TRANSACTION_STATUS_ABORTED;
+            for (int xid : all) {
+                if (clogPage(xid) != pageno) {
+                    continue;
+                }
+                long inPage = Integer.toUnsignedLong(xid) % CLOG_XACTS_PER_PAGE;
+                int byteno = (int) (inPage / CLOG_XACTS_PER_BYTE);
+                int shift = (int) (inPage % CLOG_XACTS_PER_BYTE) * CLOG_BITS_PER_XACT;
+                page[byteno] = (byte) ((page[byteno] & ~(3 << shift)) | (status << shift));
+            }
+        } else if (kind == SlruKind.COMMIT_TS) {
+            ByteBuffer p = ByteBuffer.wrap(page).order(ByteOrder.LITTLE_ENDIAN);
+            for (int xid : all) {
+                if (commitTsPage(xid) != pageno) {
+                    continue;
+                }
+                int entry = (int) (Integer.toUnsignedLong(xid) % COMMIT_TS_XACTS_PER_PAGE);
+                p.putLong(entry * SIZE_OF_COMMIT_TIMESTAMP_ENTRY, x.time());
+                p.putShort(entry * SIZE_OF_COMMIT_TIMESTAMP_ENTRY + 8, (short) r.origin());
+            }
+        }
+    }
+
+    /**
+     * The end of a transaction, from a commit or abort record (prepared or not); null for other
+     * Transaction records. The xid is the record's own, or for the prepared forms the one in
+     * xl_xact_twophase; a commit's time is the origin's timestamp when it has one (xact_redo_commit).
+     */
+    static XactEnd xactEnd(WalRecord r) {
+        int op = r.rmgrInfo() & XLOG_XACT_OPMASK;
+        boolean commit = op == XLOG_XACT_COMMIT || op == XLOG_XACT_COMMIT_PREPARED;
+        if (!commit && op != XLOG_XACT_ABORT && op != XLOG_XACT_ABORT_PREPARED) {
+            return null;
+        }
+        ByteBuffer b = le(r);
+        long time = b.getLong();
+        int xinfo = (r.rmgrInfo() & XLOG_XACT_HAS_INFO) != 0 ? b.getInt() : 0;
+        if ((xinfo & XACT_XINFO_HAS_DBINFO) != 0) {
+            skip(b, 8);
+        }
+        int[] subxacts = new int[0];
+        if ((xinfo & XACT_XINFO_HAS_SUBXACTS) != 0) {
+            int n = count(b, 4);
+            subxacts = new int[n];
+            for (int i = 0; i < n; i++) {
+                subxacts[i] = b.getInt();
+            }
+        }
+        if ((xinfo & XACT_XINFO_HAS_RELFILENODES) != 0) {
+            skip(b, 12L * count(b, 12));
+        }
+        if ((xinfo & XACT_XINFO_HAS_DROPPED_STATS) != 0) {
+            skip(b, 12L * count(b, 12));
+        }
+        if (commit && (xinfo & XACT_XINFO_HAS_INVALS) != 0) {
+            skip(b, 16L * count(b, 16));
+        }
+        int xid = r.xid();
+        if ((xinfo & XACT_XINFO_HAS_TWOPHASE) != 0) {
+            xid = b.getInt();
+            if ((xinfo & XACT_XINFO_HAS_GID) != 0) {
+                while (b.get() != 0) {
+                    // the gid, up to its NUL
+                }
+            }
+        }
+        if ((xinfo & XACT_XINFO_HAS_ORIGIN) != 0) {
+            b.getLong(); // origin_lsn
+            long originTime = b.getLong();
+            if (commit) {
+                time = originTime;
+            }
+        }
+        if (xid == 0) {
+            throw new IllegalArgumentException("transaction end without a transaction id");
+        }
+        return new XactEnd(commit, xid, subxacts, time);
+    }
+
+    private static int count(ByteBuffer b, int itemSize) {
+        int n = b.getInt();
+        if (n < 0 || n > b.remaining() / itemSize) {
+            throw new IllegalArgumentException("bad item count " + n);
+        }
+        return n;
+    }
+
+    private static void skip(ByteBuffer b, long n) {
+        if (n > b.remaining()) {
+            throw new BufferUnderflowException();
+        }
+        b.position(b.position() + (int) n);
+    }
+
+    /** TransactionIdToPage (clog.c). */
+    public static int clogPage(int xid) {
+        return (int) (Integer.toUnsignedLong(xid) / CLOG_XACTS_PER_PAGE);
+    }
+
+    /** TransactionIdToCTsPage (commit_ts.c). */
+    public static int commitTsPage(int xid) {
+        return (int) (Integer.toUnsignedLong(xid) / COMMIT_TS_XACTS_PER_PAGE);
+    }
+
+    /** MultiXactIdToOffsetPage (multixact.c). */
+    public static int offsetsPage(int multi) {
+        return (int) (Integer.toUnsignedLong(multi) / MULTIXACT_OFFSETS_PER_PAGE);
+    }
+
+    private static int offsetsEntry(int multi) {
+        return (int) (Integer.toUnsignedLong(multi) % MULTIXACT_OFFSETS_PER_PAGE);
+    }
+
+    /** The multixid after {@code multi}, skipping InvalidMultiXactId (0) at wraparound. */
+    static int nextMulti(int multi) {
+        int next = multi + 1;
+        return next == 0 ? 1 : next;
+    }
+
+    /** MXOffsetToMemberPage (multixact.c). */
+    public static int membersPage(int offset) {
+        return (int) (Integer.toUnsignedLong(offset) / MULTIXACT_MEMBERS_PER_PAGE);
+    }
+
+    private static ByteBuffer le(WalRecord r) {
+        byte[] m = r.mainData() == null ? new byte[0] : r.mainData();
+        return ByteBuffer.wrap(m).order(ByteOrder.LITTLE_ENDIAN);
+    }
+}

@@ -1,0 +1,175 @@
+package org.pageserver.redo;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import java.util.zip.GZIPInputStream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.SlruKind;
+import org.pageserver.protocol.wal.RmgrId;
+import org.pageserver.protocol.wal.WalDecoder;
+import org.pageserver.protocol.wal.WalRecord;
+
+/**
+ * SLRU redo on real PG15 WAL (src/test/resources/slru/make-fixture.sh): the primary's SLRU
+ * files copied at a checkpoint (before/), the WAL of a workload of commits, aborts,
+ * subtransactions, two-phase commit and MultiXacts, and the files copied at the next
+ * checkpoint (after/). Replaying the WAL's SLRU changes onto before/ gives after/, byte for
+ * byte; the transaction ends parsed equal pg_waldump's descriptions.
+ */
+class SlruRedoTest {
+    static final Path DIR = Path.of("src/test/resources/slru");
+    static List<WalRecord> records = new ArrayList<>();
+    static List<String> listing = new ArrayList<>();
+
+    @BeforeAll
+    static void load() throws IOException {
+        Properties p = new Properties();
+        try (InputStream in = Files.newInputStream(DIR.resolve("fixture.properties"))) {
+            p.load(in);
+        }
+        String seg = p.getProperty("first_segment");
+        int segSize = Integer.parseInt(p.getProperty("wal_segment_size"));
+        long segno = Long.parseLong(seg.substring(8, 16), 16) * (0x1_0000_0000L / segSize) + Long.parseLong(seg.substring(16), 16);
+        Lsn segStart = new Lsn(segno * segSize);
+        Lsn start = Lsn.parse(p.getProperty("start_lsn"));
+        Lsn end = Lsn.parse(p.getProperty("end_lsn"));
+        byte[] wal = gunzip(DIR.resolve("wal.gz"));
+        new WalDecoder(segStart, segSize).feed(wal, 0, wal.length, r -> {
+            if (!r.startLsn().isBefore(start) && !r.endLsn().isAfter(end)) {
+                records.add(r);
+            }
+        });
+        listing = Arrays.asList(new String(gunzip(DIR.resolve("pg_waldump.txt.gz")), StandardCharsets.UTF_8).split("\n"));
+    }
+
+    static byte[] gunzip(Path f) throws IOException {
+        try (InputStream in = new GZIPInputStream(Files.newInputStream(f))) {
+            return in.readAllBytes();
+        }
+    }
+
+    record Key(SlruKind kind, int pageno) {
+    }
+
+    static Map<Key, byte[]> pages(Path root) throws IOException {
+        Map<Key, byte[]> out = new HashMap<>();
+        for (SlruKind k : SlruKind.values()) {
+            Path d = root.resolve(k.dir);
+            if (!Files.isDirectory(d)) {
+                continue;
+            }
+            try (Stream<Path> files = Files.list(d)) {
+                for (Path f : files.toList()) {
+                    SlruKind.SegmentFile s = SlruKind.parseSegment(k.dir + "/" + f.getFileName());
+                    byte[] b = Files.readAllBytes(f);
+                    for (int i = 0; i < b.length / 8192; i++) {
+                        out.put(new Key(k, s.firstPage() + i), Arrays.copyOfRange(b, i * 8192, (i + 1) * 8192));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void replayingTheWalOntoTheFilesOfOneCheckpointGivesTheFilesOfTheNext() throws IOException {
+        Map<Key, byte[]> pages = pages(DIR.resolve("before"));
+        Map<String, Integer> applied = new HashMap<>();
+        for (WalRecord r : records) {
+            for (SlruRedo.SlruPage sp : SlruRedo.pages(r, true)) {
+                byte[] page = pages.computeIfAbsent(new Key(sp.kind(), sp.pageno()), k -> new byte[8192]);
+                SlruRedo.redo(r, sp.kind(), sp.pageno(), page);
+                applied.merge(RmgrId.name(r.rmid()) + "->" + sp.kind(), 1, Integer::sum);
+            }
+        }
+        Map<Key, byte[]> after = pages(DIR.resolve("after"));
+        assertEquals(after.keySet(), pages.keySet());
+        for (Map.Entry<Key, byte[]> e : after.entrySet()) {
+            assertArrayEquals(e.getValue(), pages.get(e.getKey()), e.getKey().toString());
+        }
+        assertTrue(applied.getOrDefault("Transaction->XACT", 0) > 1000, applied.toString());
+        assertTrue(applied.getOrDefault("Transaction->COMMIT_TS", 0) > 1000, applied.toString());
+        assertTrue(applied.getOrDefault("MultiXact->MULTIXACT_MEMBERS", 0) >= 4, applied.toString());
+        assertTrue(applied.getOrDefault("CommitTs->COMMIT_TS", 0) >= 2, applied.toString());
+    }
+
+    static final Pattern END = Pattern.compile(
+        "rmgr: Transaction .* tx: +(\\d+), lsn: ([0-9A-F/]+), .*desc: (COMMIT|ABORT|COMMIT_PREPARED|ABORT_PREPARED)( \\d+)?:? .*");
+
+    @Test
+    void transactionEndsAreParsedAsPgWaldumpDescribesThem() {
+        Map<Lsn, WalRecord> byLsn = new HashMap<>();
+        records.forEach(r -> byLsn.put(r.startLsn(), r));
+        int checked = 0;
+        for (String line : listing) {
+            Matcher m = END.matcher(line);
+            if (!m.matches()) {
+                continue;
+            }
+            WalRecord r = byLsn.get(Lsn.parse(m.group(2)));
+            SlruRedo.XactEnd x = SlruRedo.xactEnd(r);
+            int xid = m.group(4) != null ? Integer.parseInt(m.group(4).trim()) : Integer.parseInt(m.group(1));
+            assertEquals(xid, x.xid(), line);
+            assertEquals(m.group(3).startsWith("COMMIT"), x.commit(), line);
+            int i = line.indexOf("subxacts: ");
+            int[] subs = i < 0 ? new int[0] : Arrays.stream(line.substring(i + 10).split(";")[0].trim().split(" "))
+                .mapToInt(Integer::parseInt).toArray();
+            assertArrayEquals(subs, x.subxacts(), line);
+            checked++;
+        }
+        assertTrue(checked > 1000, "checked " + checked);
+    }
+
+    @Test
+    void malformedRecordsAreRedoExceptionsWithTheLsn() {
+        WalRecord commit = records.stream().filter(r -> r.rmid() == RmgrId.RM_XACT_ID
+            && SlruRedo.xactEnd(r) != null && SlruRedo.xactEnd(r).subxacts().length > 10).findFirst().orElseThrow();
+        WalRecord create = records.stream().filter(r -> r.rmid() == RmgrId.RM_MULTIXACT_ID && r.rmgrInfo() == 0x20)
+            .findFirst().orElseThrow();
+        for (WalRecord r : List.of(commit, create)) {
+            for (int len : new int[] {0, 3, 11, r.mainData().length - 1}) {
+                WalRecord bad = new WalRecord(r.startLsn(), r.endLsn(), r.prevLsn(), r.xid(), r.rmid(), r.info(),
+                    r.origin(), r.toplevelXid(), r.blocks(), Arrays.copyOf(r.mainData(), len), r.raw());
+                RedoException e = assertThrows(RedoException.class, () -> {
+                    for (SlruRedo.SlruPage p : SlruRedo.pages(bad, true)) {
+                        SlruRedo.redo(bad, p.kind(), p.pageno(), new byte[8192]);
+                    }
+                });
+                assertTrue(e.getMessage().endsWith(" at " + r.startLsn()), e.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void segmentFileNamesAndPseudoRelations() {
+        assertEquals(new SlruKind.SegmentFile(SlruKind.XACT, 0), SlruKind.parseSegment("pg_xact/0000"));
+        assertEquals(new SlruKind.SegmentFile(SlruKind.MULTIXACT_MEMBERS, 26 * 32),
+            SlruKind.parseSegment("pg_multixact/members/001A"));
+        assertEquals(null, SlruKind.parseSegment("pg_xact/00zz"));
+        assertEquals(null, SlruKind.parseSegment("pg_multixact/offsets/0000.tmp"));
+        assertEquals(null, SlruKind.parseSegment("base/5/1259"));
+        for (SlruKind k : SlruKind.values()) {
+            assertEquals(k, SlruKind.fromRel(k.rel()));
+        }
+        assertEquals(null, SlruKind.fromRel(new org.pageserver.protocol.RelTag(1663, 5, 1, org.pageserver.protocol.ForkNumber.MAIN)));
+    }
+}

@@ -5,16 +5,22 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
+import org.pageserver.protocol.BufferTag;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.wal.BlockRef;
 import org.pageserver.protocol.wal.WalDecodeException;
 import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.protocol.wal.WalRecord;
+import org.pageserver.protocol.SlruKind;
+import org.pageserver.redo.DatabaseRecord;
 import org.pageserver.redo.RecordCheck;
+import org.pageserver.redo.SlruRedo;
 import org.pageserver.redo.RedoException;
 import org.pageserver.redo.StorageEffects;
 import org.pageserver.redo.WalRedo;
+import org.pageserver.storage.PageHistory;
+import org.pageserver.storage.StoreChanges;
 import org.pageserver.storage.TenantStore;
 
 /**
@@ -28,6 +34,7 @@ import org.pageserver.storage.TenantStore;
  */
 final class WalIngest {
     private final TenantStore store;
+    private final boolean hintsLogged;
     private final Lsn indexFrom;
     private final WalDecoder decoder;
 
@@ -53,6 +60,12 @@ final class WalIngest {
      * @param decodeFrom where the stream starts: a segment start, or a record boundary
      */
     WalIngest(TenantStore store, Lsn indexFrom, Lsn decodeFrom, int walSegSize) {
+        this(store, indexFrom, decodeFrom, walSegSize, false);
+    }
+
+    /** @param hintsLogged the primary WAL-logs hint bits (TenantMeta): pages copied for a new database are rebuilt with it */
+    WalIngest(TenantStore store, Lsn indexFrom, Lsn decodeFrom, int walSegSize, boolean hintsLogged) {
+        this.hintsLogged = hintsLogged;
         this.store = store;
         this.indexFrom = indexFrom;
         this.decoder = new WalDecoder(decodeFrom, walSegSize);
@@ -156,8 +169,15 @@ final class WalIngest {
         }
     }
 
+    /** The PG_VERSION file of a PostgreSQL 15 database directory. */
+    private static final byte[] PG_VERSION = "15\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    /** A database copy is written in parts of about this size. */
+    private static final long COPY_BATCH_BYTES = 16L << 20;
+
     /** Records and raw WAL up to a record boundary, to be stored atomically. */
     final class Batch {
+        /** Changes of the parts of a database copy already written. */
+        private StoreChanges copied = StoreChanges.NONE;
         final List<WalRecord> records;
         final Lsn walStart;
         final byte[] wal;
@@ -166,7 +186,7 @@ final class WalIngest {
         /** Everything received when the batch was taken; readers may wait up to here once it is written. */
         final Lsn receivedLsn;
         /** Set by {@link #write}: what the written batch made stale in a page cache. */
-        volatile org.pageserver.storage.StoreChanges changes = org.pageserver.storage.StoreChanges.NONE;
+        volatile StoreChanges changes = StoreChanges.NONE;
 
         Batch(List<WalRecord> records, Lsn walStart, byte[] wal, Lsn durableLsn, Lsn receivedLsn) {
             this.records = records;
@@ -178,10 +198,23 @@ final class WalIngest {
 
         /** Stores the batch durably. Blocking: runs on the blocking dispatcher. */
         void write() {
-            try (TenantStore.Batch b = store.newBatch()) {
+            TenantStore.Batch b = store.newBatch();
+            StoreChanges written = StoreChanges.NONE;
+            try {
                 for (WalRecord r : records) {
                     if (r.endLsn().compareTo(indexFrom) <= 0) {
                         continue;
+                    }
+                    DatabaseRecord db = DatabaseRecord.of(r);
+                    if (db != null) {
+                        // a database's relations and files are read from the store as of this
+                        // record, so what came before it must be there: store it now (it is
+                        // idempotent if the batch is written again after a crash)
+                        b.commit();
+                        written = written.plus(b.changes());
+                        b.close();
+                        b = store.newBatch();
+                        b = applyDatabase(b, r, db);
                     }
                     index(b, r);
                 }
@@ -190,8 +223,90 @@ final class WalIngest {
                 }
                 b.setDurableLsn(durableLsn, durableLsn);
                 b.commit();
-                changes = b.changes();
+                changes = written.plus(copied).plus(b.changes());
+            } finally {
+                b.close();
             }
+        }
+
+        /**
+         * Mirrors dbase_redo (dbcommands.c, PG15). FILE_COPY: every fork of every relation of the
+         * source database as of this record, and its files, appear in the new database at this
+         * record, as copydir copies the files: each block is rebuilt as of the record and
+         * stored as an image at it (so nothing older kept under a reused OID can leak in).
+         * WAL_LOG: the directory and PG_VERSION. DROP: every relation and file of the database
+         * is gone from this record on. Returns the batch to go on with (large copies are
+         * written in parts).
+         */
+        private TenantStore.Batch applyDatabase(TenantStore.Batch b, WalRecord r, DatabaseRecord db) {
+            Lsn at = r.endLsn();
+            if (db instanceof DatabaseRecord.FileCopy c) {
+                for (Map.Entry<RelTag, Integer> e : store.relations(at).entrySet()) {
+                    RelTag src = e.getKey();
+                    if (src.spcNode() != c.srcTablespaceId() || src.dbNode() != c.srcDbId()) {
+                        continue;
+                    }
+                    RelTag dst = new RelTag(c.tablespaceId(), c.dbId(), src.relNode(), src.fork());
+                    int n = e.getValue();
+                    b.putRelSize(dst, at, n);
+                    relSizes.put(dst, n);
+                    for (int blk = 0; Integer.compareUnsigned(blk, n) < 0; blk++) {
+                        PageHistory h = store.pageHistory(src, blk, at);
+                        if (h.isEmpty()) {
+                            continue; // never written: reads as zeros in both
+                        }
+                        try {
+                            b.putImage(dst, blk, at, PageRebuild.rebuild(h, new BufferTag(src, blk), hintsLogged));
+                        } catch (RedoException notRedoneYet) {
+                            // (a resource manager not redone yet) the history itself, so that
+                            // reads of the copy fail the same clear way as reads of the source
+                            if (h.baseImage() != null) {
+                                b.putImage(dst, blk, h.baseLsn(), h.baseImage());
+                            }
+                            for (PageHistory.StoredRecord sr : h.records()) {
+                                b.putRecord(dst, blk, sr.startLsn(), sr.endLsn(), sr.blockId(), sr.startsChain(), sr.raw());
+                            }
+                        }
+                        if (b.sizeBytes() > COPY_BATCH_BYTES) {
+                            b.commit();
+                            copied = copied.plus(b.changes());
+                            b.close();
+                            b = store.newBatch();
+                        }
+                    }
+                }
+                String from = DatabaseRecord.databasePath(c.srcTablespaceId(), c.srcDbId()) + "/";
+                String to = DatabaseRecord.databasePath(c.tablespaceId(), c.dbId()) + "/";
+                b.putFile(to, at, new byte[0]);
+                for (String path : store.files(at)) {
+                    if (path.startsWith(from) && path.length() > from.length()) {
+                        byte[] content = store.file(path, at).orElse(null);
+                        if (content != null) {
+                            b.putFile(to + path.substring(from.length()), at, content);
+                        }
+                    }
+                }
+            } else if (db instanceof DatabaseRecord.WalLog w) {
+                String dir = DatabaseRecord.databasePath(w.tablespaceId(), w.dbId()) + "/";
+                b.putFile(dir, at, new byte[0]);
+                b.putFile(dir + "PG_VERSION", at, PG_VERSION);
+            } else if (db instanceof DatabaseRecord.Drop d) {
+                for (int ts : d.tablespaceIds()) {
+                    for (RelTag rel : store.relations(at).keySet()) {
+                        if (rel.spcNode() == ts && rel.dbNode() == d.dbId()) {
+                            b.dropRel(rel, at);
+                            relSizes.put(rel, -1);
+                        }
+                    }
+                    String dir = DatabaseRecord.databasePath(ts, d.dbId()) + "/";
+                    for (String path : store.files(at)) {
+                        if (path.startsWith(dir)) {
+                            b.putFile(path, at, null);
+                        }
+                    }
+                }
+            }
+            return b;
         }
 
         private void index(TenantStore.Batch b, WalRecord r) {
@@ -206,9 +321,36 @@ final class WalIngest {
                     extend(b, ib.rel(), ib.blkno(), r);
                 }
             }
+            indexSlru(b, r);
             StorageEffects fx = StorageEffects.of(r);
             if (!fx.isEmpty()) {
                 applyStorageEffects(b, r, fx);
+            }
+        }
+
+        /**
+         * SLRU pages (SlruKind pseudo-relations) the record changes: each gets the record,
+         * a ZEROPAGE one as the start of a new chain. Commit timestamps are kept while the
+         * commit_ts SLRU exists, which follows track_commit_timestamp as PostgreSQL's
+         * CommitTsParameterChange does (DeactivateCommitTs removes every segment).
+         */
+        private void indexSlru(TenantStore.Batch b, WalRecord r) {
+            RelTag commitTs = SlruKind.COMMIT_TS.rel();
+            Boolean track = SlruRedo.commitTsParameter(r);
+            if (track != null) {
+                if (track && relSize(commitTs) < 0) {
+                    b.putRelSize(commitTs, r.endLsn(), 0);
+                    relSizes.put(commitTs, 0);
+                } else if (!track && relSize(commitTs) >= 0) {
+                    b.dropRel(commitTs, r.endLsn());
+                    relSizes.put(commitTs, -1);
+                }
+                return;
+            }
+            for (SlruRedo.SlruPage p : SlruRedo.pages(r, relSize(commitTs) >= 0)) {
+                RelTag rel = p.kind().rel();
+                b.putRecord(rel, p.pageno(), r.startLsn(), r.endLsn(), WalRedo.SLRU_BLOCK_ID, p.zeroes(), r.raw());
+                extend(b, rel, p.pageno(), r);
             }
         }
 

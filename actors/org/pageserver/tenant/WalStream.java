@@ -148,7 +148,7 @@ public final class WalStream {
         // reads below the consistent point are refused by the page cache; the watermark only
         // says how far the WAL is stored
         watermark = start;
-        ingest = new WalIngest(store, meta.startLsn(), start, meta.walSegSize());
+        ingest = new WalIngest(store, meta.startLsn(), start, meta.walSegSize(), meta.hintsLogged());
         pageCache.tell(new PageCache.WalWatermark(watermark));
         ctx.getLog().info("WAL stream of {} starting at {}", meta.systemId(), start);
         Pair<Pair<WalFeedback, UniqueKillSwitch>, ?> mat = sources.open(meta, start)

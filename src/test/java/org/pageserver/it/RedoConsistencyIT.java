@@ -9,9 +9,11 @@ import org.pageserver.protocol.Lsn;
 
 /**
  * Redo against PostgreSQL's strongest oracle: a primary with wal_consistency_checking = all
- * runs a workload producing every heap, heap2 and sequence record type and the B-tree ones
- * supported (inserts, splits both ways, new roots, deduplication, vacuum); for every record that carries a
- * consistency image, our redo of the page before it equals that image after the rmgr's mask.
+ * runs a workload producing every heap, heap2 and sequence record type and every B-tree one
+ * (inserts, splits both ways, new roots, deduplication, posting lists, vacuum, page deletion),
+ * with VACUUM FULL, CLUSTER, TRUNCATE, unlogged tables, two-phase commit, CREATE DATABASE with
+ * both strategies and DROP DATABASE among it; for every record that carries a consistency
+ * image, our redo of the page before it equals that image after the rmgr's mask.
  */
 class RedoConsistencyIT {
     static final String WORKLOAD = """
@@ -56,12 +58,32 @@ class RedoConsistencyIT {
         insert into pd select generate_series(1, 5000);
         delete from pd where k < 4500;
         vacuum pd;
+        create table vf (id int primary key, v text);
+        insert into vf select g, md5(g::text) from generate_series(1, 3000) g;
+        delete from vf where id % 3 = 0;
+        vacuum full vf;
+        cluster vf using vf_pkey;
+        update vf set v = 'after cluster' where id % 10 = 0;
+        create unlogged table ul (id int primary key, v text);
+        insert into ul select g, 'u' from generate_series(1, 500) g;
+        begin; create table tp (id int primary key); insert into tp select generate_series(1, 300);
+        prepare transaction 'keep';
+        begin; insert into vf values (100001, 'prepared'); prepare transaction 'lose';
+        commit prepared 'keep';
+        rollback prepared 'lose';
+        create database cdb_wal strategy wal_log;
+        create database cdb_copy strategy file_copy;
+        \\c cdb_copy
+        create table in_copy (id int primary key);
+        insert into in_copy select generate_series(1, 1000);
+        \\c postgres
+        drop database cdb_wal;
         """;
 
     @Test
     void heapRedoEqualsTheConsistencyImages() throws Exception {
         try (PgCluster pg = PgCluster.builder().initdb("--wal-segsize=1").set("wal_consistency_checking", "'all'")
-            .set("autovacuum", "off").set("wal_keep_size", "'4GB'").set("max_wal_size", "'4GB'").start()) {
+            .set("autovacuum", "off").set("max_prepared_transactions", "5").set("wal_keep_size", "'4GB'").set("max_wal_size", "'4GB'").start()) {
             pg.psql("checkpoint");
             Lsn start = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
             pg.psqlScript(WORKLOAD);

@@ -22,7 +22,8 @@ final class PageRebuild {
         int blkno = tag.blkno();
         byte[] page = history.baseImage() != null ? history.baseImage().clone() : new byte[BLCKSZ];
         for (PageHistory.StoredRecord s : history.records()) {
-            WalRecord r = WalRecord.decode(s.startLsn(), s.endLsn(), s.raw());
+            // the CRC was checked when the record was received; RocksDB checksums what it stores since
+            WalRecord r = WalRecord.decode(s.startLsn(), s.endLsn(), s.raw(), false);
             if (s.blockId() == WalRedo.SLRU_BLOCK_ID) {
                 SlruKind kind = SlruKind.fromRel(tag.rel());
                 if (kind == null) {

@@ -75,6 +75,15 @@ public record WalRecord(Lsn startLsn, Lsn endLsn, long prevLsn, int xid, int rmi
      * @throws WalDecodeException naming {@code start} when the record is malformed
      */
     public static WalRecord decode(Lsn start, Lsn end, byte[] raw) {
+        return decode(start, end, raw, true);
+    }
+
+    /**
+     * As {@link #decode(Lsn, Lsn, byte[])}; {@code verifyCrc} false skips xl_crc, for bytes
+     * checked when they were received and kept since in storage that checksums its own blocks
+     * (a page rebuild decodes every stored record of the page each time).
+     */
+    public static WalRecord decode(Lsn start, Lsn end, byte[] raw, boolean verifyCrc) {
         if (raw.length < SIZE_OF_XLOG_RECORD) {
             throw new WalDecodeException("invalid record length: wanted " + SIZE_OF_XLOG_RECORD + ", got " + raw.length,
                 start);
@@ -84,12 +93,14 @@ public record WalRecord(Lsn startLsn, Lsn endLsn, long prevLsn, int xid, int rmi
             throw new WalDecodeException("record length " + Integer.toUnsignedString(totLen) + " does not match its "
                 + raw.length + " bytes", start);
         }
-        CRC32C crc = new CRC32C();
-        crc.update(raw, SIZE_OF_XLOG_RECORD, totLen - SIZE_OF_XLOG_RECORD);
-        crc.update(raw, 0, XL_CRC_OFFSET);
-        int stored = XLogPageHeader.i32(raw, XL_CRC_OFFSET);
-        if ((int) crc.getValue() != stored) {
-            throw new WalDecodeException("incorrect resource manager data checksum in record", start);
+        if (verifyCrc) {
+            CRC32C crc = new CRC32C();
+            crc.update(raw, SIZE_OF_XLOG_RECORD, totLen - SIZE_OF_XLOG_RECORD);
+            crc.update(raw, 0, XL_CRC_OFFSET);
+            int stored = XLogPageHeader.i32(raw, XL_CRC_OFFSET);
+            if ((int) crc.getValue() != stored) {
+                throw new WalDecodeException("incorrect resource manager data checksum in record", start);
+            }
         }
         int xid = XLogPageHeader.i32(raw, 4);
         long prev = XLogPageHeader.i64(raw, 8);

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Redo benchmark (issue "WAL redo"): the same WAL replayed by PostgreSQL's own startup process
+# (a base backup recovering to the WAL's end) and by the pageserver's redo, records per second
+# side by side; then GetPage@LSN latency for a block whose history is 1, 10 and 100 records long.
+# Usage: bash bench/redo.sh   (SCALE=10 LOAD_SECONDS=30 ROUNDS=5 WARMUP=5 by default; KEEP=1 keeps the WAL and backup)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCALE=${SCALE:-10}
+LOAD=${LOAD_SECONDS:-30}
+ROUNDS=${ROUNDS:-5}
+bash scripts/setup.sh
+mvn -q -B -DskipTests package
+mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test >/dev/null
+CP="target/classes:target/test-classes:$(cat target/bench.cp)"
+. scripts/lib.sh
+B=$(throwaway_dir pageserver-redobench)
+cleanup() {
+  set +e
+  stop_pg "$B"
+  "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$B/replica" -m immediate stop >/dev/null 2>&1
+  if [ -n "${KEEP:-}" ]; then echo "kept $B"; else rm -rf "$B"; fi
+}
+trap cleanup EXIT
+PGPORT=$(free_port)
+mkdir -p "$B/archive"
+[ "$(id -u)" -eq 0 ] && chown postgres "$B/archive"
+# no checkpoint during the load: each page gets one full-page image, then incremental records
+throwaway_pg "$B" "$PGPORT" "shared_buffers = 1GB" "max_wal_size = 16GB" "checkpoint_timeout = 1h" \
+  "autovacuum = off" "archive_mode = on" "archive_command = 'cp %p $B/archive/%f'"
+PSQL=(psql -X -At -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres)
+"$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres -i -s "$SCALE" -q postgres >/dev/null 2>&1
+"${AS_PG[@]}" "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PGPORT" -U postgres -D "$B/base" -X none -c fast
+START=$(awk '/START WAL LOCATION/ {print $4}' "$B/base/backup_label")
+"$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres -c 4 -j 2 -T "$LOAD" postgres >/dev/null 2>&1
+END=$("${PSQL[@]}" -c "select pg_current_wal_insert_lsn()")
+LAST=$("${PSQL[@]}" -c "select pg_walfile_name('$END')")
+"${PSQL[@]}" -c "select pg_switch_wal()" >/dev/null
+for _ in $(seq 1 300); do [ -f "$B/archive/$LAST" ] && break; sleep 0.2; done
+"${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$B/pg" -m fast stop >/dev/null
+RECORDS=$("$PGBIN/pg_waldump" -p "$B/archive" -s "$START" -e "$END" --stats 2>/dev/null | awk '/^Total/ {print $2}')
+MB=$(python3 -c "
+def l(s):
+    a, b = s.split('/'); return (int(a, 16) << 32) + int(b, 16)
+print(round((l('$END') - l('$START')) / 1e6, 1))")
+echo "pgbench scale $SCALE, then ${LOAD}s of pgbench -c 4: WAL $START .. $END ($MB MB, $RECORDS records); $(nproc) cores; $(date -u +%Y-%m-%d)"
+
+# PostgreSQL: the base backup recovers to END (standby mode, the WAL in pg_wal, stop at END),
+# all of the database in shared_buffers; the time is from its log: redo start to reaching END
+pg_replay() {
+  rm -rf "$B/replica"
+  cp -a "$B/base" "$B/replica"
+  cp "$B/archive/"0* "$B/replica/pg_wal/"
+  touch "$B/replica/standby.signal"
+  {
+    echo "archive_mode = off"
+    echo "shared_buffers = 1GB"
+    echo "hot_standby = off"
+    echo "recovery_target_lsn = '$END'"
+    echo "recovery_target_action = 'shutdown'"
+  } >>"$B/replica/postgresql.conf"
+  [ "$(id -u)" -eq 0 ] && chown -R postgres "$B/replica"
+  "${AS_PG[@]}" "$PGBIN/postgres" -D "$B/replica" >"$B/replica.log" 2>&1 || true
+  # from "redo starts at" to "recovery stopping after" (the target): the log's millisecond stamps
+  python3 - "$B/replica.log" <<'PY'
+import datetime, sys
+t = {}
+for line in open(sys.argv[1]):
+    for key in ("redo starts at", "recovery stopping after"):
+        if key in line:
+            t[key] = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
+if len(t) == 2:
+    print("%.3f" % (t["recovery stopping after"] - t["redo starts at"]).total_seconds())
+PY
+}
+PG_TIMES=()
+for r in $(seq 1 "$ROUNDS"); do
+  t=$(pg_replay)
+  [ -n "$t" ] || { echo "PostgreSQL's replay did not finish:"; tail -20 "$B/replica.log"; exit 1; }
+  PG_TIMES+=("$t")
+done
+echo "PostgreSQL startup process, redo time (s) per round: ${PG_TIMES[*]}"
+# ours, in one JVM: WARMUP rounds first (the JIT compiles the redo code, as it has in a running
+# server), then ROUNDS measured; the first, cold round is printed too
+WARMUP=${WARMUP:-5}
+java -Xmx6g -cp "$CP" org.pageserver.tenant.RedoBenchmark replay "$B/base" "$B/archive" 16777216 "$START" "$END" \
+  $((WARMUP + ROUNDS)) | tee "$B/ours.txt"
+python3 - "$RECORDS" "$B/ours.txt" "$ROUNDS" "${PG_TIMES[@]}" <<'PY'
+import re, statistics, sys
+records = int(sys.argv[1]); ours_file = sys.argv[2]; rounds = int(sys.argv[3]); pg = [float(x) for x in sys.argv[4:]]
+all_ours = [float(re.search(r"in ([0-9.]+) s", l).group(1)) for l in open(ours_file) if l.startswith("ours:")]
+ours = all_ours[-rounds:]
+pg_med, ours_med, cold = statistics.median(pg), statistics.median(ours), all_ours[0]
+print()
+print("| | redo time | records/s | per record | ratio |")
+print("|---|---|---|---|---|")
+print("| PostgreSQL startup process (median of %d) | %.2f s | %.0f | %.2f us | 1.00x |" % (len(pg), pg_med, records / pg_med, pg_med / records * 1e6))
+print("| pageserver redo, warm JIT (median of last %d) | %.2f s | %.0f | %.2f us | %.2fx |" % (rounds, ours_med, records / ours_med, ours_med / records * 1e6, pg_med / ours_med))
+print("| pageserver redo, first round (cold JVM) | %.2f s | %.0f | %.2f us | %.2fx |" % (cold, records / cold, cold / records * 1e6, pg_med / cold))
+PY
+echo
+echo "GetPage@LSN through the store and PageRebuild (no page cache), one block, by chain length:"
+java -Xmx2g -cp "$CP" org.pageserver.tenant.RedoBenchmark chain "$B/base" "$B/archive" 16777216 "$START" "$END" "$B/chainstore"

@@ -78,6 +78,11 @@ public record WalRecord(Lsn startLsn, Lsn endLsn, long prevLsn, int xid, int rmi
         return decode(start, end, raw, true);
     }
 
+    /** One block's headers while the record's headers are read; its data follows them all. */
+    private record BlockHeader(int blockId, RelTag rel, int blkno, int forkFlags, boolean hasImage, int bimgInfo,
+                               int holeOffset, int holeLength, int dataLen, int bimgLen) {
+    }
+
     /**
      * As {@link #decode(Lsn, Lsn, byte[])}; {@code verifyCrc} false skips xl_crc, for bytes
      * checked when they were received and kept since in storage that checksums its own blocks
@@ -116,8 +121,8 @@ public record WalRecord(Lsn startLsn, Lsn endLsn, long prevLsn, int xid, int rmi
         int toplevelXid = 0;
         int mainDataLen = 0;
         RelTag lastRel = null;
-        List<int[]> layout = new ArrayList<>();    // per block: dataLen, bimgLen
-        List<Object[]> pending = new ArrayList<>(); // per block: header fields
+        BlockHeader[] headers = null; // XLogRecordBlockHeader and friends, in header order
+        int nheaders = 0;
         while (remaining > dataTotal) {
             int blockId = u8(raw, p, totLen, start);
             p++;
@@ -235,9 +240,11 @@ public record WalRecord(Lsn startLsn, Lsn endLsn, long prevLsn, int xid, int rmi
                 int blkno = XLogPageHeader.i32(raw, p);
                 p += 4;
                 remaining -= 4;
-                layout.add(new int[] {dataLen, bimgLen});
-                pending.add(new Object[] {blockId, rel, blkno, forkFlags, hasImage, (bimgInfo & BlockRef.BKPIMAGE_APPLY) != 0,
-                    bimgInfo, holeOffset, holeLength});
+                if (headers == null) {
+                    headers = new BlockHeader[XLR_MAX_BLOCK_ID + 1];
+                }
+                headers[nheaders++] = new BlockHeader(blockId, rel, blkno, forkFlags, hasImage, bimgInfo, holeOffset,
+                    holeLength, dataLen, bimgLen);
             } else {
                 throw new WalDecodeException("invalid block_id " + blockId, start);
             }
@@ -247,29 +254,24 @@ public record WalRecord(Lsn startLsn, Lsn endLsn, long prevLsn, int xid, int rmi
                 + " bytes left after its headers", start);
         }
         // data, in header order
-        List<BlockRef> blocks = new ArrayList<>(pending.size());
-        for (int i = 0; i < pending.size(); i++) {
-            Object[] h = pending.get(i);
-            int dataLen = layout.get(i)[0];
-            int bimgLen = layout.get(i)[1];
+        BlockRef[] blocks = new BlockRef[nheaders];
+        for (int i = 0; i < nheaders; i++) {
+            BlockHeader h = headers[i];
             byte[] image = null;
-            if ((Boolean) h[4]) {
-                image = new byte[bimgLen];
-                System.arraycopy(raw, p, image, 0, bimgLen);
-                p += bimgLen;
+            if (h.hasImage) {
+                image = java.util.Arrays.copyOfRange(raw, p, p + h.bimgLen);
+                p += h.bimgLen;
             }
             byte[] data = null;
-            if (dataLen > 0) {
-                data = new byte[dataLen];
-                System.arraycopy(raw, p, data, 0, dataLen);
-                p += dataLen;
+            if (h.dataLen > 0) {
+                data = java.util.Arrays.copyOfRange(raw, p, p + h.dataLen);
+                p += h.dataLen;
             }
-            blocks.add(new BlockRef((Integer) h[0], (RelTag) h[1], (Integer) h[2], (Integer) h[3], (Boolean) h[4],
-                (Boolean) h[5], (Integer) h[6], (Integer) h[7], (Integer) h[8], image, data));
+            blocks[i] = new BlockRef(h.blockId, h.rel, h.blkno, h.forkFlags, h.hasImage,
+                (h.bimgInfo & BlockRef.BKPIMAGE_APPLY) != 0, h.bimgInfo, h.holeOffset, h.holeLength, image, data);
         }
-        byte[] main = new byte[mainDataLen];
-        System.arraycopy(raw, p, main, 0, mainDataLen);
-        return new WalRecord(start, end, prev, xid, rmid, info, origin, toplevelXid, List.copyOf(blocks), main, raw);
+        byte[] main = java.util.Arrays.copyOfRange(raw, p, p + mainDataLen);
+        return new WalRecord(start, end, prev, xid, rmid, info, origin, toplevelXid, List.of(blocks), main, raw);
     }
 
     private static int u8(byte[] raw, int p, int totLen, Lsn start) {

@@ -2,11 +2,13 @@
 # Page service benchmark (issue "Page service"): GetPage@latest of random blocks of a pgbench
 # scale-20 pgbench_accounts, at 1, 8 and 32 connections, against the pageserver and, in the same
 # run, against PostgreSQL itself serving the same pages (prepared get_raw_page).
-# Usage: bash bench/pagebench.sh   (SCALE=20 SECONDS_PER_RUN=10 by default)
+# Usage: bash bench/pagebench.sh   (SCALE=20 SECONDS_PER_RUN=10 CACHE_PAGES=65536 by default;
+# CACHE_PAGES=1024 makes most reads miss the page cache and go to the store)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${SCALE:-20}
 SECS=${SECONDS_PER_RUN:-10}
+CACHE_PAGES=${CACHE_PAGES:-65536}
 bash scripts/setup.sh
 mvn -q -B -DskipTests package
 mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test >/dev/null
@@ -28,8 +30,8 @@ PSQL=(psql -X -At -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres)
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres -i -s "$SCALE" -q postgres >/dev/null 2>&1
 "${PSQL[@]}" -c "create extension pageinspect" >/dev/null
 "${PSQL[@]}" -c "checkpoint" >/dev/null
-# page cache of 65536 pages = 512 MB, the same memory as the primary's shared_buffers
-java -Xmx2g -Dpageserver.page-cache-pages=65536 -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.data-dir="$B/ps" -jar target/pageserver.jar >"$B/ps.log" 2>&1 &
+# by default a page cache of 65536 pages = 512 MB, the same memory as the primary's shared_buffers
+java -Xmx2g -Dpageserver.page-cache-pages="$CACHE_PAGES" -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.data-dir="$B/ps" -jar target/pageserver.jar >"$B/ps.log" 2>&1 &
 PS_PID=$!
 wait_port "$PSPORT" || { echo "pageserver did not start:"; cat "$B/ps.log"; exit 1; }
 PS=(psql -X -At -h 127.0.0.1 -p "$PSPORT" -U postgres -d postgres)
@@ -38,5 +40,5 @@ read -r SPC DB REL NB < <("${PSQL[@]}" -F ' ' -c "select 1663, (select oid from 
   pg_relation_filenode('pgbench_accounts'), pg_relation_size('pgbench_accounts') / 8192")
 # read every page once through PostgreSQL so both sides serve from memory (shared_buffers 512MB)
 "${PSQL[@]}" -c "select count(*) from pgbench_accounts" >/dev/null
-echo "pgbench scale $SCALE: pgbench_accounts $NB blocks; ${SECS}s per run after 2s warm-up; $(nproc) cores; $(date -u +%Y-%m-%d)"
+echo "pgbench scale $SCALE: pgbench_accounts $NB blocks; page cache $CACHE_PAGES pages; ${SECS}s per run after 2s warm-up; $(nproc) cores; $(date -u +%Y-%m-%d)"
 java -cp "$CP" org.pageserver.client.PageBench "$PSPORT" "$PGPORT" "$SYSID" "$SPC/$DB/$REL" "$NB" "$SECS" 1 8 32

@@ -317,16 +317,42 @@ public final class Page {
 
     /** compactify_tuples: items laid out downwards from {@code top} in the given order. */
     static void compactify(byte[] p, int[] idx, int[] offs, int[] lens, int n, int top) {
-        byte[] scratch = p.clone();
+        // as compactify_tuples (bufpage.c): tuples already in descending offset order move up in
+        // place, the highest first, so none overwrites one not yet moved; otherwise each is
+        // copied from a copy of the tuple area
+        boolean presorted = true;
+        for (int i = 1; i < n && presorted; i++) {
+            presorted = offs[i] < offs[i - 1];
+        }
         int upper = top;
-        for (int i = 0; i < n; i++) {
-            upper -= lens[i];
-            System.arraycopy(scratch, offs[i], p, upper, lens[i]);
-            int id = itemId(p, idx[i]);
-            put32(p, itemIdPos(idx[i]), makeItemId(upper, lpFlags(id), lpLen(id)));
+        if (presorted) {
+            for (int i = 0; i < n; i++) {
+                upper -= lens[i];
+                if (offs[i] != upper) {
+                    System.arraycopy(p, offs[i], p, upper, lens[i]);
+                }
+                int id = itemId(p, idx[i]);
+                put32(p, itemIdPos(idx[i]), makeItemId(upper, lpFlags(id), lpLen(id)));
+            }
+        } else {
+            int from = top;
+            for (int i = 0; i < n; i++) {
+                from = Math.min(from, offs[i]);
+            }
+            byte[] scratch = SCRATCH.get();
+            System.arraycopy(p, from, scratch, from, top - from);
+            for (int i = 0; i < n; i++) {
+                upper -= lens[i];
+                System.arraycopy(scratch, offs[i], p, upper, lens[i]);
+                int id = itemId(p, idx[i]);
+                put32(p, itemIdPos(idx[i]), makeItemId(upper, lpFlags(id), lpLen(id)));
+            }
         }
         setUpper(p, upper);
     }
+
+    /** A page-sized scratch area per thread, for compactify. */
+    private static final ThreadLocal<byte[]> SCRATCH = ThreadLocal.withInitial(() -> new byte[BLCKSZ]);
 
     /** PageTruncateLinePointerArray: drop unused line pointers at the end (never the first one). */
     public static void truncateLinePointerArray(byte[] p) {

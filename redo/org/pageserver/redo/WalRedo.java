@@ -62,8 +62,7 @@ public final class WalRedo {
         }
         long end = record.endLsn().value();
         if (b.hasImage() && b.applyImage()) {
-            byte[] img = b.restoreImage(record.startLsn());
-            System.arraycopy(img, 0, page, 0, Page.BLCKSZ);
+            b.restoreImageInto(page, record.startLsn());
             if (!Page.isNew(page)) {
                 Page.setLsn(page, end);
             }

@@ -58,6 +58,17 @@ public record BlockRef(int blockId, RelTag rel, int blkno, int forkFlags,
      * @throws WalDecodeException when there is no image or it cannot be decompressed
      */
     public byte[] restoreImage(org.pageserver.protocol.Lsn lsn) {
+        byte[] page = new byte[BLCKSZ];
+        restoreImageInto(page, lsn);
+        return page;
+    }
+
+    /**
+     * As {@link #restoreImage}, written over {@code page} (8192 bytes) instead of a new array:
+     * the hole is zeroed, everything else comes from the image. On a decoding error the page may
+     * be partly overwritten.
+     */
+    public void restoreImageInto(byte[] page, org.pageserver.protocol.Lsn lsn) {
         if (!hasImage || imageData == null) {
             throw new WalDecodeException("block " + blockId + " has no image", lsn);
         }
@@ -103,13 +114,9 @@ public record BlockRef(int blockId, RelTag rel, int blkno, int forkFlags,
                     + rawLen, lsn);
             }
         }
-        if (holeLength == 0) {
-            return raw == imageData ? raw.clone() : raw;
-        }
-        byte[] page = new byte[BLCKSZ];
         System.arraycopy(raw, 0, page, 0, holeOffset);
+        java.util.Arrays.fill(page, holeOffset, holeOffset + holeLength, (byte) 0);
         System.arraycopy(raw, holeOffset, page, holeOffset + holeLength, BLCKSZ - holeOffset - holeLength);
-        return page;
     }
 
     public boolean isCompressed() {

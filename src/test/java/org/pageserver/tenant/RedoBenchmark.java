@@ -58,18 +58,23 @@ public final class RedoBenchmark {
         }
     }
 
+    static long segmentNumber(Path p, int segSize) {
+        String n = p.getFileName().toString();
+        return Long.parseLong(n.substring(8, 16), 16) * (0x100000000L / segSize) + Long.parseLong(n.substring(16), 16);
+    }
+
+    /** The segment files from the one holding {@code start} on, in order. */
+    static List<Path> segments(Path dir, int segSize, Lsn start) throws IOException {
+        long firstSeg = start.segmentNumber(segSize);
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}"))
+                .filter(p -> segmentNumber(p, segSize) >= firstSeg).sorted().toList();
+        }
+    }
+
     /** The WAL from the segment holding {@code start} up to {@code end}, read from the segment files. */
     static byte[] readWal(Path dir, int segSize, Lsn start, Lsn end) throws IOException {
-        long firstSeg = start.segmentNumber(segSize);
-        long segsPerId = 0x100000000L / segSize;
-        List<Path> segments;
-        try (Stream<Path> s = Files.list(dir)) {
-            segments = s.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}"))
-                .filter(p -> {
-                    String n = p.getFileName().toString();
-                    return Long.parseLong(n.substring(8, 16), 16) * segsPerId + Long.parseLong(n.substring(16), 16) >= firstSeg;
-                }).sorted().toList();
-        }
+        List<Path> segments = segments(dir, segSize, start);
         byte[] wal = new byte[(int) (end.value() - start.segmentStart(segSize).value())];
         int off = 0;
         for (Path p : segments) {
@@ -127,13 +132,13 @@ public final class RedoBenchmark {
 
     static void replay(Path base, Path walDir, int segSize, Lsn start, Lsn end) throws IOException {
         long t0 = System.nanoTime();
-        byte[] wal = readWal(walDir, segSize, start, end);
         Pages pages = new Pages(base);
         long[] applied = new long[1];
         long[] blocks = new long[1];
         Map<String, Integer> unsupported = new TreeMap<>();
         Map<String, Integer> perRmgr = new TreeMap<>();
-        new WalDecoder(start.segmentStart(segSize), segSize).feed(wal, 0, wal.length, r -> {
+        WalDecoder decoder = new WalDecoder(start.segmentStart(segSize), segSize);
+        java.util.function.Consumer<WalRecord> apply = r -> {
             if (r.startLsn().isBefore(start)) {
                 return;
             }
@@ -163,7 +168,17 @@ public final class RedoBenchmark {
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
-        });
+        };
+        // as the startup process reads it: segment by segment, from the files
+        for (Path seg : segments(walDir, segSize, start)) {
+            byte[] b = Files.readAllBytes(seg);
+            long segStart = segmentNumber(seg, segSize) * segSize;
+            int n = (int) Math.min(b.length, end.value() - segStart);
+            if (n <= 0) {
+                break;
+            }
+            decoder.feed(b, 0, n, apply);
+        }
         double secs = (System.nanoTime() - t0) / 1e9;
         long total = applied[0] + unsupported.values().stream().mapToLong(Integer::longValue).sum();
         System.out.printf("ours: %d records (%d block redos, %d pages in memory) in %.2f s: %.0f records/s, %.1f MB/s of WAL;"

@@ -50,8 +50,14 @@ public final class RedoBenchmark {
         Lsn end = Lsn.parse(args[5]);
         if (mode.equals("replay")) {
             int rounds = Integer.parseInt(args[6]);
+            Pages pages = new Pages(base);
             for (int i = 0; i < rounds; i++) {
-                replay(base, walDir, segSize, start, end);
+                replay(pages, walDir, segSize, start, end);
+            }
+            for (RandomAccessFile f : pages.files.values()) {
+                if (f != null) {
+                    f.close();
+                }
             }
         } else {
             chain(base, walDir, segSize, start, end, Path.of(args[6]));
@@ -89,21 +95,42 @@ public final class RedoBenchmark {
         return wal;
     }
 
-    /** Pages of a data directory, read on first touch, kept in memory. */
+    /**
+     * Pages of a data directory, read on first touch, kept in memory: a buffer pool holding the
+     * whole database. Its buffers are kept from round to round (and refilled from the files at
+     * first touch in each round), as shared_buffers are allocated once: a new pool per round
+     * would only measure the garbage collector copying the old one.
+     */
     static final class Pages {
         final Path base;
-        final Map<BufferTag, byte[]> pages = new HashMap<>(1 << 16);
+        final Map<BufferTag, Buffer> pages = new HashMap<>(1 << 16);
         /** Open segment files by relation and segment number (null: no such file). */
         final Map<BufferTag, RandomAccessFile> files = new HashMap<>();
+        int round;
+
+        static final class Buffer {
+            final byte[] page = new byte[8192];
+            int round = -1;
+        }
 
         Pages(Path base) {
             this.base = base;
         }
 
+        void nextRound() {
+            round++;
+        }
+
         byte[] get(BufferTag tag) throws IOException {
-            byte[] p = pages.get(tag);
-            if (p == null) {
-                p = new byte[8192];
+            Buffer buf = pages.get(tag);
+            if (buf == null) {
+                buf = new Buffer();
+                pages.put(tag, buf);
+            }
+            if (buf.round != round) {
+                buf.round = round;
+                byte[] p = buf.page;
+                java.util.Arrays.fill(p, (byte) 0);
                 SlruKind slru = SlruKind.fromRel(tag.rel());
                 long blk = Integer.toUnsignedLong(tag.blkno());
                 long perSeg = slru != null ? SlruKind.SLRU_PAGES_PER_SEGMENT : 131072;
@@ -124,15 +151,14 @@ public final class RedoBenchmark {
                     f.seek(offset);
                     f.readFully(p);
                 }
-                pages.put(tag, p);
             }
-            return p;
+            return buf.page;
         }
     }
 
-    static void replay(Path base, Path walDir, int segSize, Lsn start, Lsn end) throws IOException {
+    static void replay(Pages pages, Path walDir, int segSize, Lsn start, Lsn end) throws IOException {
         long t0 = System.nanoTime();
-        Pages pages = new Pages(base);
+        pages.nextRound();
         long[] applied = new long[1];
         long[] blocks = new long[1];
         Map<String, Integer> unsupported = new TreeMap<>();
@@ -184,11 +210,6 @@ public final class RedoBenchmark {
         System.out.printf("ours: %d records (%d block redos, %d pages in memory) in %.2f s: %.0f records/s, %.1f MB/s of WAL;"
                 + " not redone: %s; applied per rmgr: %s%n", total, blocks[0], pages.pages.size(), secs, total / secs,
             (end.value() - start.value()) / secs / 1e6, unsupported, perRmgr);
-        for (RandomAccessFile f : pages.files.values()) {
-            if (f != null) {
-                f.close();
-            }
-        }
     }
 
     static void chain(Path base, Path walDir, int segSize, Lsn start, Lsn end, Path storeDir) throws IOException {

@@ -96,7 +96,9 @@ print("|---|---|---|---|---|")
 print("| PostgreSQL startup process (median of %d) | %.2f s | %.0f | %.2f us | 1.00x |" % (len(pg), pg_med, records / pg_med, pg_med / records * 1e6))
 print("| pageserver redo, warm JIT (median of last %d) | %.2f s | %.0f | %.2f us | %.2fx |" % (rounds, ours_med, records / ours_med, ours_med / records * 1e6, pg_med / ours_med))
 print("| pageserver redo, first round (cold JVM) | %.2f s | %.0f | %.2f us | %.2fx |" % (cold, records / cold, cold / records * 1e6, pg_med / cold))
+open(ours_file + ".pg_us", "w").write("%.3f" % (pg_med / records * 1e6))
 PY
 echo
 echo "GetPage@LSN through the store and PageRebuild (no page cache), one block, by chain length:"
-java -Xmx2g -cp "$CP" org.pageserver.tenant.RedoBenchmark chain "$B/base" "$B/archive" 16777216 "$START" "$END" "$B/chainstore"
+java -Xmx2g -cp "$CP" org.pageserver.tenant.RedoBenchmark chain "$B/base" "$B/archive" 16777216 "$START" "$END" "$B/chainstore" \
+  "$(cat "$B/ours.txt.pg_us")"

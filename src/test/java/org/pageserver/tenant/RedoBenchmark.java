@@ -60,7 +60,7 @@ public final class RedoBenchmark {
                 }
             }
         } else {
-            chain(base, walDir, segSize, start, end, Path.of(args[6]));
+            chain(base, walDir, segSize, start, end, Path.of(args[6]), args.length > 7 ? Double.parseDouble(args[7]) : Double.NaN);
         }
     }
 
@@ -212,7 +212,12 @@ public final class RedoBenchmark {
             (end.value() - start.value()) / secs / 1e6, unsupported, perRmgr);
     }
 
-    static void chain(Path base, Path walDir, int segSize, Lsn start, Lsn end, Path storeDir) throws IOException {
+    /**
+     * @param pgPerRecordUs PostgreSQL's startup process, microseconds per record in the same run:
+     *                      the table shows what replaying the same number of records costs it
+     */
+    static void chain(Path base, Path walDir, int segSize, Lsn start, Lsn end, Path storeDir, double pgPerRecordUs)
+        throws IOException {
         byte[] wal = readWal(walDir, segSize, start, end);
         Map<BufferTag, List<WalRecord>> byBlock = new HashMap<>();
         new WalDecoder(start.segmentStart(segSize), segSize).feed(wal, 0, wal.length, r -> {
@@ -271,8 +276,9 @@ public final class RedoBenchmark {
                 throw new IllegalStateException("no run of 100 records after an image for " + best);
             }
             final int lastStart = first;
-            System.out.println("| chain (records replayed) | p50 us | p99 us | per record us |");
-            System.out.println("|---|---|---|---|");
+            System.out.println("| chain (records replayed) | p50 us | p99 us | per record us "
+                + "| PostgreSQL startup process, same records (us) | ratio (p50) |");
+            System.out.println("|---|---|---|---|---|---|");
             for (int n : new int[] {1, 10, 100}) {
                 Lsn at = chain.get(lastStart + n - 1).endLsn();
                 PageHistory h = store.pageHistory(best.rel(), best.blkno(), at);
@@ -289,7 +295,9 @@ public final class RedoBenchmark {
                 Arrays.sort(lat);
                 double p50 = lat[lat.length / 2] / 1e3;
                 double p99 = lat[lat.length * 99 / 100] / 1e3;
-                System.out.printf("| %d (%d) | %.1f | %.1f | %.2f |%n", n, replayed, p50, p99, p50 / replayed);
+                double pg = pgPerRecordUs * replayed;
+                System.out.printf("| %d (%d) | %.1f | %.1f | %.2f | %.1f | %.2fx |%n", n, replayed, p50, p99, p50 / replayed, pg,
+                    pg / p50);
             }
         }
     }

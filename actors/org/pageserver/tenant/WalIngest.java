@@ -342,6 +342,10 @@ final class WalIngest {
                     b.putRelSize(commitTs, r.endLsn(), 0);
                     relSizes.put(commitTs, 0);
                 } else if (!track && relSize(commitTs) >= 0) {
+                    // every page starts from zeros if the module writes it again (SlruRedo.redo)
+                    for (int p = 0; p < relSize(commitTs); p++) {
+                        b.putRecord(commitTs, p, r.startLsn(), r.endLsn(), WalRedo.SLRU_BLOCK_ID, true, r.raw());
+                    }
                     b.dropRel(commitTs, r.endLsn());
                     relSizes.put(commitTs, -1);
                 }

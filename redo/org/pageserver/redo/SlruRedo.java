@@ -175,6 +175,15 @@ public final class SlruRedo {
                 case RmgrId.RM_CLOG_ID, RmgrId.RM_COMMIT_TS_ID -> java.util.Arrays.fill(page, (byte) 0);
                 case RmgrId.RM_MULTIXACT_ID -> redoMultixact(r, kind, pageno, page);
                 case RmgrId.RM_XACT_ID -> redoXact(r, kind, pageno, page);
+                case RmgrId.RM_XLOG_ID -> {
+                    // track_commit_timestamp turned off: DeactivateCommitTs deletes every
+                    // pg_commit_ts segment, so a page written again after ActivateCommitTs
+                    // starts from zeros (the record is stored under each page as a chain start)
+                    if (kind != SlruKind.COMMIT_TS || !Boolean.FALSE.equals(commitTsParameter(r))) {
+                        throw new RedoException("no SLRU change in this XLOG record", r.startLsn());
+                    }
+                    java.util.Arrays.fill(page, (byte) 0);
+                }
                 default -> throw new RedoException("no SLRU change in " + RmgrId.name(r.rmid()) + " records", r.startLsn());
             }
         } catch (BufferUnderflowException | IllegalArgumentException | IndexOutOfBoundsException e) {

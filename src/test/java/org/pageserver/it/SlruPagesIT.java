@@ -19,6 +19,7 @@ import org.pageserver.client.PageClient;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SlruKind;
 import org.pageserver.protocol.SystemId;
+import org.pageserver.redo.SlruRedo;
 
 /**
  * The SLRUs served as pseudo-relations (SlruKind) equal the primary's own SLRU files, page
@@ -111,6 +112,67 @@ class SlruPagesIT {
             assertTrue(compared.getOrDefault("MULTIXACT_OFFSETS", 0) >= 2, "offsets pages: " + compared);
             assertTrue(compared.getOrDefault("MULTIXACT_MEMBERS", 0) >= 4, "members pages: " + compared);
         }
+    }
+
+    /**
+     * track_commit_timestamp turned off and on again by restarting the primary (XLOG_PARAMETER_CHANGE
+     * both ways): DeactivateCommitTs deletes pg_commit_ts, ActivateCommitTs starts the page of
+     * the next xid from zeros, so the commit timestamps of the first transactions, on that same
+     * page, are gone from the primary's file and must be gone from the pageserver's page too.
+     */
+    @Test
+    void commitTimestampsTurnedOffAndOnAgainStartFromZeros() throws Exception {
+        try (PgCluster pg = PgCluster.builder().set("autovacuum", "off").set("track_commit_timestamp", "on").start();
+             TestPageServer ps = TestPageServer.start(tmp.resolve("ps"))) {
+            SystemId id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+            String twenty = "select txid_current();\n".repeat(20);
+            long first = Long.parseLong(pg.psql("select txid_current()"));
+            pg.psqlScript(twenty);
+            Lsn on = pg.flushLsn();
+            pg.psql("alter system set track_commit_timestamp = off");
+            pg.stop();
+            pg.start();
+            pg.psqlScript(twenty);
+            Lsn off = pg.flushLsn();
+            pg.psql("alter system set track_commit_timestamp = on");
+            pg.stop();
+            pg.start();
+            long again = Long.parseLong(pg.psql("select txid_current()"));
+            pg.psqlScript(twenty);
+            pg.psql("checkpoint");
+            Lsn end = pg.flushLsn();
+            ps.awaitDurable(end, Duration.ofSeconds(60));
+            int page = SlruRedo.commitTsPage((int) first);
+            assertEquals(page, SlruRedo.commitTsPage((int) again), "the test needs the same commit_ts page");
+            Path file = pg.dataDir().resolve(new SlruKind.SegmentFile(SlruKind.COMMIT_TS, 0).kind().dir)
+                .resolve(String.format("%04X", page / SlruKind.SLRU_PAGES_PER_SEGMENT));
+            byte[] theirs = java.util.Arrays.copyOfRange(Files.readAllBytes(file),
+                page % SlruKind.SLRU_PAGES_PER_SEGMENT * 8192, (page % SlruKind.SLRU_PAGES_PER_SEGMENT + 1) * 8192);
+            try (PageClient client = PageClient.connect(ps.url(), "postgres", null, id)) {
+                byte[] before = client.getPage(SlruKind.COMMIT_TS.rel(), page, on, false);
+                assertTrue(java.nio.ByteBuffer.wrap(before).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                    .getLong((int) (first % SlruRedo.COMMIT_TS_XACTS_PER_PAGE) * 10) != 0, "a timestamp while on");
+                assertTrue(!client.exists(SlruKind.COMMIT_TS.rel(), off, false), "no pg_commit_ts while off");
+                byte[] ours = client.getPage(SlruKind.COMMIT_TS.rel(), page, end, false);
+                int diff = java.util.Arrays.mismatch(ours, theirs);
+                assertEquals(-1, diff, "commit_ts page " + page + " differs from byte " + diff);
+                for (SlruKind kind : new SlruKind[] {SlruKind.XACT, SlruKind.COMMIT_TS}) {
+                    assertEquals(pagesOnDisk(pg, kind), client.nblocks(kind.rel(), end, false), kind + " pages");
+                }
+            }
+        }
+    }
+
+    /** Highest page + 1 of an SLRU's segment files on the primary. */
+    static int pagesOnDisk(PgCluster pg, SlruKind kind) throws Exception {
+        int pages = 0;
+        try (Stream<Path> s = Files.list(pg.dataDir().resolve(kind.dir))) {
+            for (Path seg : s.toList()) {
+                SlruKind.SegmentFile f = SlruKind.parseSegment(kind.dir + "/" + seg.getFileName());
+                pages = Math.max(pages, f.firstPage() + (int) (Files.size(seg) / 8192));
+            }
+        }
+        return pages;
     }
 
     /**

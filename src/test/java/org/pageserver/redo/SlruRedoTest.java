@@ -159,6 +159,31 @@ class SlruRedoTest {
         }
     }
 
+    /**
+     * XLOG_PARAMETER_CHANGE turning track_commit_timestamp off is stored under every commit_ts
+     * page (DeactivateCommitTs deletes them all): it zeroes the page. Nothing else is an SLRU
+     * change of an XLOG record.
+     */
+    @Test
+    void turningCommitTimestampsOffZeroesCommitTsPages() {
+        byte[] change = new byte[28]; // xl_parameter_change: track_commit_timestamp at 25
+        WalRecord off = new WalRecord(Lsn.parse("0/100"), Lsn.parse("0/200"), 0, 0, RmgrId.RM_XLOG_ID, 0x60, 0, 0,
+            List.of(), change, new byte[0]);
+        assertEquals(Boolean.FALSE, SlruRedo.commitTsParameter(off));
+        assertEquals(List.of(), SlruRedo.pages(off, true));
+        byte[] page = new byte[8192];
+        Arrays.fill(page, (byte) 7);
+        SlruRedo.redo(off, SlruKind.COMMIT_TS, 3, page);
+        assertArrayEquals(new byte[8192], page);
+        assertThrows(RedoException.class, () -> SlruRedo.redo(off, SlruKind.XACT, 3, new byte[8192]));
+        byte[] onChange = change.clone();
+        onChange[25] = 1;
+        WalRecord on = new WalRecord(Lsn.parse("0/100"), Lsn.parse("0/200"), 0, 0, RmgrId.RM_XLOG_ID, 0x60, 0, 0,
+            List.of(), onChange, new byte[0]);
+        assertEquals(Boolean.TRUE, SlruRedo.commitTsParameter(on));
+        assertThrows(RedoException.class, () -> SlruRedo.redo(on, SlruKind.COMMIT_TS, 3, new byte[8192]));
+    }
+
     @Test
     void segmentFileNamesAndPseudoRelations() {
         assertEquals(new SlruKind.SegmentFile(SlruKind.XACT, 0), SlruKind.parseSegment("pg_xact/0000"));

@@ -356,6 +356,10 @@ final class WalIngest {
                 b.putRecord(rel, p.pageno(), r.startLsn(), r.endLsn(), WalRedo.SLRU_BLOCK_ID, p.zeroes(), r.raw());
                 extend(b, rel, p.pageno(), r);
             }
+            for (SlruRedo.Truncation t : SlruRedo.truncations(r)) {
+                org.slf4j.LoggerFactory.getLogger(WalIngest.class).info("{} truncated on the primary before page {} at {}:"
+                    + " the pageserver keeps the pages before it", t.kind().dir, t.cutoffPage(), r.endLsn());
+            }
         }
 
         /** Relation files created, truncated and dropped, versioned at the record's LSN. */

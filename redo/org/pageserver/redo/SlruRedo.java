@@ -79,7 +79,48 @@ public final class SlruRedo {
     /** offsetof(xl_parameter_change, track_commit_timestamp): six ints and wal_log_hints before it. */
     static final int PARAMETER_CHANGE_TRACK_COMMIT_TS = 25;
 
+    static final int CLOG_TRUNCATE = 0x10;
+    static final int XLOG_MULTIXACT_TRUNCATE_ID = 0x30;
+    static final int COMMIT_TS_TRUNCATE = 0x10;
+
     private SlruRedo() {
+    }
+
+    /**
+     * A front truncation of an SLRU: the primary removes every segment before the one holding
+     * {@code cutoffPage} (SimpleLruTruncate, wraparound-aware).
+     */
+    public record Truncation(SlruKind kind, int cutoffPage) {
+    }
+
+    /**
+     * The truncations a record makes: CLOG_TRUNCATE (xl_clog_truncate: pageno i32, oldestXact,
+     * oldestXactDb), COMMIT_TS_TRUNCATE (xl_commit_ts_truncate: pageno i32, oldestXid) and
+     * MULTIXACT_TRUNCATE_ID (xl_multixact_truncate: oldestMultiDB, startTruncOff, endTruncOff,
+     * startTruncMemb, endTruncMemb, all u32: offsets before endTruncOff's page and members before
+     * endTruncMemb's page go). They change no page; the pageserver keeps the pages before the cut.
+     */
+    public static List<Truncation> truncations(WalRecord r) {
+        try {
+            if (r.rmid() == RmgrId.RM_CLOG_ID && r.rmgrInfo() == CLOG_TRUNCATE) {
+                return List.of(new Truncation(SlruKind.XACT, le(r).getInt()));
+            }
+            if (r.rmid() == RmgrId.RM_COMMIT_TS_ID && r.rmgrInfo() == COMMIT_TS_TRUNCATE) {
+                return List.of(new Truncation(SlruKind.COMMIT_TS, le(r).getInt()));
+            }
+            if (r.rmid() == RmgrId.RM_MULTIXACT_ID && r.rmgrInfo() == XLOG_MULTIXACT_TRUNCATE_ID) {
+                ByteBuffer b = le(r);
+                b.position(8);
+                int endTruncOff = b.getInt();
+                b.getInt();
+                int endTruncMemb = b.getInt();
+                return List.of(new Truncation(SlruKind.MULTIXACT_OFFSETS, offsetsPage(endTruncOff)),
+                    new Truncation(SlruKind.MULTIXACT_MEMBERS, membersPage(endTruncMemb)));
+            }
+        } catch (BufferUnderflowException | IllegalArgumentException e) {
+            throw new RedoException(RmgrId.name(r.rmid()) + " record is malformed: " + e, r.startLsn());
+        }
+        return List.of();
     }
 
     /** One SLRU page a record changes; {@code zeroes}: the record wipes it (a new chain of the page). */

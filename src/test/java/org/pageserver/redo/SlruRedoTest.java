@@ -185,6 +185,30 @@ class SlruRedoTest {
     }
 
     @Test
+    void truncationsNameTheFirstPageKept() {
+        java.util.function.BiFunction<Integer, byte[], WalRecord> rec = (rmidInfo, main) -> new WalRecord(
+            Lsn.parse("0/100"), Lsn.parse("0/200"), 0, 0, rmidInfo >> 8, rmidInfo & 0xFF, 0, 0, List.of(), main,
+            new byte[0]);
+        java.nio.ByteBuffer clog = java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+            .putInt(64).putInt(64 * 32768).putInt(5);
+        assertEquals(List.of(new SlruRedo.Truncation(SlruKind.XACT, 64)),
+            SlruRedo.truncations(rec.apply(RmgrId.RM_CLOG_ID << 8 | 0x10, clog.array())));
+        java.nio.ByteBuffer mx = java.nio.ByteBuffer.allocate(20).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+            .putInt(5).putInt(1).putInt(4096).putInt(1).putInt(1636 * 3 + 5);
+        assertEquals(List.of(new SlruRedo.Truncation(SlruKind.MULTIXACT_OFFSETS, 2),
+                new SlruRedo.Truncation(SlruKind.MULTIXACT_MEMBERS, 3)),
+            SlruRedo.truncations(rec.apply(RmgrId.RM_MULTIXACT_ID << 8 | 0x30, mx.array())));
+        java.nio.ByteBuffer cts = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+            .putInt(9).putInt(9 * 819);
+        WalRecord ctsTrunc = rec.apply(RmgrId.RM_COMMIT_TS_ID << 8 | 0x10, cts.array());
+        assertEquals(List.of(new SlruRedo.Truncation(SlruKind.COMMIT_TS, 9)), SlruRedo.truncations(ctsTrunc));
+        assertEquals(List.of(), SlruRedo.pages(ctsTrunc, true), "a truncation changes no page");
+        assertThrows(RedoException.class, () -> SlruRedo.truncations(rec.apply(RmgrId.RM_MULTIXACT_ID << 8 | 0x30,
+            new byte[19])));
+        assertEquals(List.of(), SlruRedo.truncations(rec.apply(RmgrId.RM_CLOG_ID << 8, new byte[4])));
+    }
+
+    @Test
     void segmentFileNamesAndPseudoRelations() {
         assertEquals(new SlruKind.SegmentFile(SlruKind.XACT, 0), SlruKind.parseSegment("pg_xact/0000"));
         assertEquals(new SlruKind.SegmentFile(SlruKind.MULTIXACT_MEMBERS, 26 * 32),

@@ -322,7 +322,8 @@ public final class SlruRedo {
     /**
      * The end of a transaction, from a commit or abort record (prepared or not); null for other
      * Transaction records. The xid is the record's own, or for the prepared forms the one in
-     * xl_xact_twophase; a commit's time is the origin's timestamp when it has one (xact_redo_commit).
+     * xl_xact_twophase; a commit's time is the origin's timestamp when it has a non-zero one
+     * (xact_redo_commit), else xact_time, as the primary stores it.
      */
     static XactEnd xactEnd(WalRecord r) {
         int op = r.rmgrInfo() & XLOG_XACT_OPMASK;
@@ -365,7 +366,12 @@ public final class SlruRedo {
         if ((xinfo & XACT_XINFO_HAS_ORIGIN) != 0) {
             b.getLong(); // origin_lsn
             long originTime = b.getLong();
-            if (commit) {
+            // The primary stores the origin's timestamp, or its own commit time when the session
+            // has none yet (RecordTransactionCommit and RecordTransactionCommitPrepared: "if
+            // (!replorigin || replorigin_session_origin_timestamp == 0)"); the record was
+            // written before that fallback, with 0. xact_redo_commit would store the 0 (so a
+            // PostgreSQL standby differs from its primary there); the primary's value is kept here.
+            if (commit && originTime != 0) {
                 time = originTime;
             }
         }

@@ -163,6 +163,64 @@ class SlruPagesIT {
         }
     }
 
+    /**
+     * Commits under a replication origin (as a logical replication apply worker makes them):
+     * commit_ts entries carry the origin's id, and the origin's commit time when the session set
+     * one. When it did not (pg_replication_origin_session_setup without xact_setup), the commit
+     * record carries an origin timestamp of 0 while the primary stores the commit's own time
+     * (RecordTransactionCommit): the page must still be the primary's.
+     */
+    @Test
+    void commitsUnderAReplicationOriginKeepTheirOriginAndTime() throws Exception {
+        try (PgCluster pg = PgCluster.builder().set("autovacuum", "off").set("track_commit_timestamp", "on")
+                 .set("max_prepared_transactions", "5").start();
+             TestPageServer ps = TestPageServer.start(tmp.resolve("ps"))) {
+            SystemId id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+            pg.psqlScript("""
+                create table o (id int);
+                select pg_replication_origin_create('upstream');
+                """);
+            // a new session: its first commit under the origin has no origin timestamp yet
+            // (replorigin_session_origin_timestamp is only set by a commit of the session)
+            pg.psqlScript("""
+                select pg_replication_origin_session_setup('upstream');
+                insert into o values (1);
+                insert into o values (2);
+                begin;
+                select pg_replication_origin_xact_setup('0/1234', '2020-02-02 12:00:00+00');
+                insert into o values (3);
+                commit;
+                begin; insert into o values (4); savepoint a; insert into o values (5); prepare transaction 'p';
+                commit prepared 'p';
+                select pg_replication_origin_session_reset();
+                insert into o values (6);
+                """);
+            String origins = pg.psql("select count(*) from o, pg_xact_commit_timestamp_origin(o.xmin) c "
+                + "where c.roident <> 0");
+            assertEquals("5", origins, "rows written under the origin");
+            pg.psql("checkpoint");
+            Lsn end = pg.flushLsn();
+            ps.awaitDurable(end, Duration.ofSeconds(60));
+            try (PageClient client = PageClient.connect(ps.url(), "postgres", null, id)) {
+                int pages = pagesOnDisk(pg, SlruKind.COMMIT_TS);
+                assertEquals(pages, client.nblocks(SlruKind.COMMIT_TS.rel(), end, false));
+                for (int page = 0; page < pages; page++) {
+                    Path file = pg.dataDir().resolve(SlruKind.COMMIT_TS.dir)
+                        .resolve(String.format("%04X", page / SlruKind.SLRU_PAGES_PER_SEGMENT));
+                    int inFile = page % SlruKind.SLRU_PAGES_PER_SEGMENT;
+                    byte[] bytes = Files.readAllBytes(file);
+                    if (bytes.length < (inFile + 1) * 8192) {
+                        continue;
+                    }
+                    byte[] theirs = java.util.Arrays.copyOfRange(bytes, inFile * 8192, (inFile + 1) * 8192);
+                    byte[] ours = client.getPage(SlruKind.COMMIT_TS.rel(), page, end, false);
+                    int diff = java.util.Arrays.mismatch(ours, theirs);
+                    assertEquals(-1, diff, "commit_ts page " + page + " differs from byte " + diff);
+                }
+            }
+        }
+    }
+
     /** Highest page + 1 of an SLRU's segment files on the primary. */
     static int pagesOnDisk(PgCluster pg, SlruKind kind) throws Exception {
         int pages = 0;

@@ -208,6 +208,33 @@ class SlruRedoTest {
         assertEquals(List.of(), SlruRedo.truncations(rec.apply(RmgrId.RM_CLOG_ID << 8, new byte[4])));
     }
 
+    /**
+     * A commit under a replication origin: the entry gets the record's origin id and the
+     * origin's timestamp, or the commit's own time when the origin timestamp is 0 (what the
+     * primary stores: RecordTransactionCommit falls back to xactStopTimestamp after writing the
+     * record).
+     */
+    @Test
+    void commitTimestampsUnderAnOrigin() {
+        for (long originTs : new long[] {0, 987654321L}) {
+            byte[] main = java.nio.ByteBuffer.allocate(8 + 4 + 16).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .putLong(123456789L).putInt(1 << 5).putLong(0x1234).putLong(originTs).array();
+            WalRecord commit = new WalRecord(Lsn.parse("0/100"), Lsn.parse("0/200"), 0, 819 + 5, RmgrId.RM_XACT_ID,
+                0x80, 7, 0, List.of(), main, new byte[0]);
+            assertEquals(List.of(new SlruRedo.SlruPage(SlruKind.XACT, 0, false),
+                new SlruRedo.SlruPage(SlruKind.COMMIT_TS, 1, false)), SlruRedo.pages(commit, true));
+            byte[] page = new byte[8192];
+            SlruRedo.redo(commit, SlruKind.COMMIT_TS, 1, page);
+            java.nio.ByteBuffer p = java.nio.ByteBuffer.wrap(page).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            assertEquals(originTs == 0 ? 123456789L : originTs, p.getLong(5 * 10));
+            assertEquals(7, p.getShort(5 * 10 + 8), "RepOriginId from the record header");
+            byte[] untouched = new byte[8192];
+            System.arraycopy(page, 0, untouched, 0, 50);
+            System.arraycopy(page, 60, untouched, 60, 8192 - 60);
+            assertArrayEquals(new byte[8192], untouched, "only the xid's 10 bytes");
+        }
+    }
+
     @Test
     void segmentFileNamesAndPseudoRelations() {
         assertEquals(new SlruKind.SegmentFile(SlruKind.XACT, 0), SlruKind.parseSegment("pg_xact/0000"));

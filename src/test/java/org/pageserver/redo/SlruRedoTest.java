@@ -235,6 +235,62 @@ class SlruRedoTest {
         }
     }
 
+    /**
+     * Every parser against short and random main data: a page list and page changes, or a
+     * RedoException naming the record's LSN, never anything else (an IndexOutOfBounds or a
+     * NegativeArraySize would take a redo worker down with a useless message).
+     */
+    @Test
+    void shortAndRandomMainDataOfEveryParser() {
+        int[][] types = {{RmgrId.RM_CLOG_ID, 0x00}, {RmgrId.RM_CLOG_ID, 0x10}, {RmgrId.RM_COMMIT_TS_ID, 0x00},
+            {RmgrId.RM_COMMIT_TS_ID, 0x10}, {RmgrId.RM_MULTIXACT_ID, 0x00}, {RmgrId.RM_MULTIXACT_ID, 0x10},
+            {RmgrId.RM_MULTIXACT_ID, 0x20}, {RmgrId.RM_MULTIXACT_ID, 0x30}, {RmgrId.RM_XACT_ID, 0x00},
+            {RmgrId.RM_XACT_ID, 0x80}, {RmgrId.RM_XACT_ID, 0xA0}, {RmgrId.RM_XACT_ID, 0xB0}, {RmgrId.RM_XACT_ID, 0xC0},
+            {RmgrId.RM_XLOG_ID, 0x60}};
+        java.util.Random rnd = new java.util.Random(15);
+        int refused = 0;
+        int applied = 0;
+        for (int i = 0; i < 30000; i++) {
+            int[] t = types[rnd.nextInt(types.length)];
+            byte[] m = new byte[i < 2000 ? i % 4 : rnd.nextInt(64)];
+            rnd.nextBytes(m);
+            if (m.length >= 12 && rnd.nextBoolean()) {
+                m[8] = (byte) rnd.nextInt(0x200); // a plausible xinfo, small counts
+                m[9] = (byte) rnd.nextInt(2);
+                m[10] = 0;
+                m[11] = 0;
+                if (m.length >= 16) {
+                    m[13] = 0;
+                    m[14] = 0;
+                    m[15] = 0;
+                }
+            }
+            WalRecord r = new WalRecord(Lsn.parse("0/100"), Lsn.parse("0/200"), 0, 1 + rnd.nextInt(1000), t[0], t[1], 0, 0,
+                List.of(), m, new byte[0]);
+            try {
+                for (SlruRedo.SlruPage p : SlruRedo.pages(r, true)) {
+                    SlruRedo.redo(r, p.kind(), p.pageno(), new byte[8192]);
+                    applied++;
+                }
+                SlruRedo.truncations(r);
+                SlruRedo.commitTsParameter(r);
+            } catch (RedoException e) {
+                assertTrue(e.getMessage().endsWith(" at 0/100"), e.getMessage());
+                refused++;
+            }
+        }
+        assertTrue(refused > 1000 && applied > 1000, refused + " refused, " + applied + " page changes");
+        // every ZEROPAGE shorter than its page number is refused
+        for (int[] t : new int[][] {{RmgrId.RM_CLOG_ID, 0x00}, {RmgrId.RM_COMMIT_TS_ID, 0x00},
+            {RmgrId.RM_MULTIXACT_ID, 0x00}, {RmgrId.RM_MULTIXACT_ID, 0x10}}) {
+            for (int len = 0; len < 4; len++) {
+                WalRecord r = new WalRecord(Lsn.parse("0/100"), Lsn.parse("0/200"), 0, 0, t[0], t[1], 0, 0, List.of(),
+                    new byte[len], new byte[0]);
+                assertThrows(RedoException.class, () -> SlruRedo.pages(r, true));
+            }
+        }
+    }
+
     @Test
     void segmentFileNamesAndPseudoRelations() {
         assertEquals(new SlruKind.SegmentFile(SlruKind.XACT, 0), SlruKind.parseSegment("pg_xact/0000"));

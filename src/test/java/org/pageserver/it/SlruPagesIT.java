@@ -39,6 +39,7 @@ class SlruPagesIT {
                  .set("max_prepared_transactions", "5").start();
              TestPageServer ps = TestPageServer.start(tmp.resolve("ps"))) {
             SystemId id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+            long firstXid = Long.parseLong(pg.psql("select txid_current()"));
             pg.psqlScript("""
                 create table t (id int primary key, v int);
                 insert into t select g, 0 from generate_series(1, 3000) g;
@@ -69,6 +70,7 @@ class SlruPagesIT {
             }
             pg.psqlScript(many.toString());
             multixacts(pg, 3000);
+            long lastXid = Long.parseLong(pg.psql("select txid_current()"));
             pg.psql("checkpoint");
             Lsn end = pg.flushLsn();
             ps.awaitDurable(end, Duration.ofSeconds(60));
@@ -104,7 +106,8 @@ class SlruPagesIT {
                     }
                 }
             }
-            System.out.println("SLRU pages compared: " + compared + ", mismatches: " + mismatches.size());
+            System.out.println("SLRU pages compared: " + compared + ", mismatches: " + mismatches.size() + ", xids "
+                + firstXid + ".." + lastXid + " (" + (lastXid - firstXid + 1) + ")");
             assertTrue(mismatches.isEmpty(), mismatches.size() + " pages differ: "
                 + mismatches.subList(0, Math.min(10, mismatches.size())));
             assertTrue(compared.getOrDefault("XACT", 0) >= 2, "two CLOG pages: " + compared);

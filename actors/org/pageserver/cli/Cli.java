@@ -40,6 +40,8 @@ public final class Cli {
           scram-secret PASSWORD        print a SCRAM-SHA-256 secret for pageserver.auth.users
         connection options: --host H (127.0.0.1) --port P (6400) --user U (postgres) --password PW ($PGPASSWORD)
         FORK is main, fsm, vm or init (or 0..3). --lsn with --latest means "at least this LSN".
+        --rel also takes an SLRU directory, block = SLRU page: pg_xact, pg_multixact/offsets,
+        pg_multixact/members, pg_commit_ts (the pseudo-relations 0/0/1 to 0/0/4).
         getpage prints the page as hex (16 bytes a line) unless --out writes it to FILE.
         """;
 
@@ -136,6 +138,11 @@ public final class Cli {
     }
 
     static RelTag rel(String s) {
+        for (org.pageserver.protocol.SlruKind k : org.pageserver.protocol.SlruKind.values()) {
+            if (k.dir.equals(s)) {
+                return k.rel(); // an SLRU by its directory: pg_xact is 0/0/1, ...
+            }
+        }
         String[] p = s.split("/");
         if (p.length < 3 || p.length > 4) {
             throw new UsageException("--rel must be SPC/DB/REL[/FORK], got \"" + s + "\"");

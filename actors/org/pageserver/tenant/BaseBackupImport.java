@@ -15,7 +15,9 @@ import org.pageserver.storage.TenantStore;
  * Imports the files of a base backup into a tenant store as they stream in: every block of
  * every relation file becomes a base image at the backup's start LSN (the checkpoint's redo
  * pointer), relation sizes are recorded there too, and every other file (pg_control, SLRU
- * segments, relation maps, PG_VERSION, ...) is kept as a file version at that LSN.
+ * segments, relation maps, PG_VERSION, ...) is kept as a file version at that LSN. The pages of
+ * SLRU segments are also base images of their SLRU's pseudo-relation (SlruKind: block =
+ * segment * 32 + page in the file), whose size is its highest page + 1.
  *
  * <p>Base images are keyed at the start LSN, not at their own pd_lsn: a backup is fuzzy, so a
  * page may already contain changes of later records; redo skips those (page LSN at or past the
@@ -68,8 +70,10 @@ final class BaseBackupImport {
         relFile = RelFileName.parse(filePath);
         SlruKind.SegmentFile slru = SlruKind.parseSegment(filePath);
         if (slru != null) {
-            // an SLRU segment: its pages become blocks of the SLRU's pseudo-relation
+            // an SLRU segment: its pages become blocks of the SLRU's pseudo-relation, and the
+            // file is kept as a file version too (at most 32 pages)
             relFile = new RelFileName(slru.kind().rel(), 0);
+            content = new ByteArrayOutputStream((int) Math.min(size, MAX_FILE_SIZE));
         }
         if (relFile != null) {
             if (size % BLCKSZ != 0) {
@@ -88,8 +92,10 @@ final class BaseBackupImport {
     }
 
     void fileData(byte[] buf, int off, int len) {
-        if (relFile == null) {
+        if (content != null) {
             content.write(buf, off, len);
+        }
+        if (relFile == null) {
             return;
         }
         while (len > 0) {
@@ -124,6 +130,9 @@ final class BaseBackupImport {
             commitIfLarge();
         } else if (blockFill != 0) {
             throw new IllegalStateException("relation file " + path + " ended inside a block");
+        } else if (content != null) {
+            batch.putFile(path, startLsn, content.toByteArray()); // an SLRU segment
+            content = null;
         }
         path = null;
         relFile = null;

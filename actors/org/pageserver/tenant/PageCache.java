@@ -328,11 +328,14 @@ public final class PageCache {
         }
     }
 
-    /** Blocking. Like pg_database_size: every fork of every relation of the database. */
+    /**
+     * Blocking. Like pg_database_size: every fork of every relation of the database. The SLRU
+     * pseudo-relations (tablespace 0, database 0: SlruKind) belong to no database.
+     */
     private long dbSize(int dbNode, Lsn lsn) {
         long blocks = 0;
         for (Map.Entry<RelTag, Integer> e : store.relations(lsn).entrySet()) {
-            if (e.getKey().dbNode() == dbNode) {
+            if (e.getKey().dbNode() == dbNode && org.pageserver.protocol.SlruKind.fromRel(e.getKey()) == null) {
                 blocks += Integer.toUnsignedLong(e.getValue());
             }
         }

@@ -342,6 +342,10 @@ final class WalIngest {
                     b.putRelSize(commitTs, r.endLsn(), 0);
                     relSizes.put(commitTs, 0);
                 } else if (!track && relSize(commitTs) >= 0) {
+                    // every page starts from zeros if the module writes it again (SlruRedo.redo)
+                    for (int p = 0; p < relSize(commitTs); p++) {
+                        b.putRecord(commitTs, p, r.startLsn(), r.endLsn(), WalRedo.SLRU_BLOCK_ID, true, r.raw());
+                    }
                     b.dropRel(commitTs, r.endLsn());
                     relSizes.put(commitTs, -1);
                 }
@@ -351,6 +355,10 @@ final class WalIngest {
                 RelTag rel = p.kind().rel();
                 b.putRecord(rel, p.pageno(), r.startLsn(), r.endLsn(), WalRedo.SLRU_BLOCK_ID, p.zeroes(), r.raw());
                 extend(b, rel, p.pageno(), r);
+            }
+            for (SlruRedo.Truncation t : SlruRedo.truncations(r)) {
+                org.slf4j.LoggerFactory.getLogger(WalIngest.class).info("{} truncated on the primary before page {} at {}:"
+                    + " the pageserver keeps the pages before it", t.kind().dir, t.cutoffPage(), r.endLsn());
             }
         }
 

@@ -24,6 +24,10 @@ import org.pageserver.protocol.wal.WalRecord;
  *     formats an extension defines): refused.</li>
  * </ul>
  *
+ * <p>Records that change SLRU pages are parsed whole ({@link SlruRedo#pages}): a commit or
+ * abort whose xinfo announces more than its main data holds, or a MultiXact creation short of
+ * its members, is refused too.
+ *
  * <p>The minimum sizes are PG15's, read off its headers with a C program printing
  * {@code SizeOfHeapInsert} and friends (offsetof-based, as the headers define them) on x86-64:
  * they are the bytes the redo routines read before anything variable.
@@ -182,5 +186,8 @@ public final class RecordCheck {
                     + id, r.startLsn());
             }
         }
+        // the SLRU pages it changes must be known: the whole xinfo chain of a commit or abort,
+        // every member of a new multixact
+        SlruRedo.pages(r, true);
     }
 }

@@ -79,7 +79,48 @@ public final class SlruRedo {
     /** offsetof(xl_parameter_change, track_commit_timestamp): six ints and wal_log_hints before it. */
     static final int PARAMETER_CHANGE_TRACK_COMMIT_TS = 25;
 
+    static final int CLOG_TRUNCATE = 0x10;
+    static final int XLOG_MULTIXACT_TRUNCATE_ID = 0x30;
+    static final int COMMIT_TS_TRUNCATE = 0x10;
+
     private SlruRedo() {
+    }
+
+    /**
+     * A front truncation of an SLRU: the primary removes every segment before the one holding
+     * {@code cutoffPage} (SimpleLruTruncate, wraparound-aware).
+     */
+    public record Truncation(SlruKind kind, int cutoffPage) {
+    }
+
+    /**
+     * The truncations a record makes: CLOG_TRUNCATE (xl_clog_truncate: pageno i32, oldestXact,
+     * oldestXactDb), COMMIT_TS_TRUNCATE (xl_commit_ts_truncate: pageno i32, oldestXid) and
+     * MULTIXACT_TRUNCATE_ID (xl_multixact_truncate: oldestMultiDB, startTruncOff, endTruncOff,
+     * startTruncMemb, endTruncMemb, all u32: offsets before endTruncOff's page and members before
+     * endTruncMemb's page go). They change no page; the pageserver keeps the pages before the cut.
+     */
+    public static List<Truncation> truncations(WalRecord r) {
+        try {
+            if (r.rmid() == RmgrId.RM_CLOG_ID && r.rmgrInfo() == CLOG_TRUNCATE) {
+                return List.of(new Truncation(SlruKind.XACT, le(r).getInt()));
+            }
+            if (r.rmid() == RmgrId.RM_COMMIT_TS_ID && r.rmgrInfo() == COMMIT_TS_TRUNCATE) {
+                return List.of(new Truncation(SlruKind.COMMIT_TS, le(r).getInt()));
+            }
+            if (r.rmid() == RmgrId.RM_MULTIXACT_ID && r.rmgrInfo() == XLOG_MULTIXACT_TRUNCATE_ID) {
+                ByteBuffer b = le(r);
+                b.position(8);
+                int endTruncOff = b.getInt();
+                b.getInt();
+                int endTruncMemb = b.getInt();
+                return List.of(new Truncation(SlruKind.MULTIXACT_OFFSETS, offsetsPage(endTruncOff)),
+                    new Truncation(SlruKind.MULTIXACT_MEMBERS, membersPage(endTruncMemb)));
+            }
+        } catch (BufferUnderflowException | IllegalArgumentException e) {
+            throw new RedoException(RmgrId.name(r.rmid()) + " record is malformed: " + e, r.startLsn());
+        }
+        return List.of();
     }
 
     /** One SLRU page a record changes; {@code zeroes}: the record wipes it (a new chain of the page). */
@@ -175,6 +216,15 @@ public final class SlruRedo {
                 case RmgrId.RM_CLOG_ID, RmgrId.RM_COMMIT_TS_ID -> java.util.Arrays.fill(page, (byte) 0);
                 case RmgrId.RM_MULTIXACT_ID -> redoMultixact(r, kind, pageno, page);
                 case RmgrId.RM_XACT_ID -> redoXact(r, kind, pageno, page);
+                case RmgrId.RM_XLOG_ID -> {
+                    // track_commit_timestamp turned off: DeactivateCommitTs deletes every
+                    // pg_commit_ts segment, so a page written again after ActivateCommitTs
+                    // starts from zeros (the record is stored under each page as a chain start)
+                    if (kind != SlruKind.COMMIT_TS || !Boolean.FALSE.equals(commitTsParameter(r))) {
+                        throw new RedoException("no SLRU change in this XLOG record", r.startLsn());
+                    }
+                    java.util.Arrays.fill(page, (byte) 0);
+                }
                 default -> throw new RedoException("no SLRU change in " + RmgrId.name(r.rmid()) + " records", r.startLsn());
             }
         } catch (BufferUnderflowException | IllegalArgumentException | IndexOutOfBoundsException e) {
@@ -272,7 +322,8 @@ public final class SlruRedo {
     /**
      * The end of a transaction, from a commit or abort record (prepared or not); null for other
      * Transaction records. The xid is the record's own, or for the prepared forms the one in
-     * xl_xact_twophase; a commit's time is the origin's timestamp when it has one (xact_redo_commit).
+     * xl_xact_twophase; a commit's time is the origin's timestamp when it has a non-zero one
+     * (xact_redo_commit), else xact_time, as the primary stores it.
      */
     static XactEnd xactEnd(WalRecord r) {
         int op = r.rmgrInfo() & XLOG_XACT_OPMASK;
@@ -315,7 +366,12 @@ public final class SlruRedo {
         if ((xinfo & XACT_XINFO_HAS_ORIGIN) != 0) {
             b.getLong(); // origin_lsn
             long originTime = b.getLong();
-            if (commit) {
+            // The primary stores the origin's timestamp, or its own commit time when the session
+            // has none yet (RecordTransactionCommit and RecordTransactionCommitPrepared: "if
+            // (!replorigin || replorigin_session_origin_timestamp == 0)"); the record was
+            // written before that fallback, with 0. xact_redo_commit would store the 0 (so a
+            // PostgreSQL standby differs from its primary there); the primary's value is kept here.
+            if (commit && originTime != 0) {
                 time = originTime;
             }
         }

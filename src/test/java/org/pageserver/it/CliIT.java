@@ -64,6 +64,18 @@ class CliIT {
                 assertTrue(Long.parseLong(cli("dbsize", "--port", port, "--system-id", systemId, "--db", r[1], "--latest")
                     .out().trim()) > 8192 * 100);
 
+                // an SLRU by its directory name: pg_xact is the pseudo-relation 0/0/1
+                pg.psql("checkpoint");
+                Path clog = tmp.resolve("clog.bin");
+                Run slru = cli("getpage", "--port", port, "--system-id", systemId, "--rel", "pg_xact", "--blkno", "0",
+                    "--lsn", pg.flushLsn().toString(), "--latest", "--out", clog.toString());
+                assertEquals(0, slru.status(), slru.err());
+                assertArrayEquals(Files.readAllBytes(pg.dataDir().resolve("pg_xact/0000")), Files.readAllBytes(clog));
+                assertEquals("1", cli("nblocks", "--port", port, "--system-id", systemId, "--rel", "0/0/1", "--latest")
+                    .out().trim());
+                assertEquals("false", cli("exists", "--port", port, "--system-id", systemId, "--rel", "pg_commit_ts",
+                    "--latest").out().trim(), "track_commit_timestamp is off");
+
                 // errors: the server's message and status 1; bad usage: status 2
                 Run missing = cli("getpage", "--port", port, "--system-id", systemId, "--rel", rel, "--blkno", "99999",
                     "--latest");

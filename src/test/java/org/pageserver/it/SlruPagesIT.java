@@ -19,6 +19,7 @@ import org.pageserver.client.PageClient;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SlruKind;
 import org.pageserver.protocol.SystemId;
+import org.pageserver.redo.SlruRedo;
 
 /**
  * The SLRUs served as pseudo-relations (SlruKind) equal the primary's own SLRU files, page
@@ -38,6 +39,7 @@ class SlruPagesIT {
                  .set("max_prepared_transactions", "5").start();
              TestPageServer ps = TestPageServer.start(tmp.resolve("ps"))) {
             SystemId id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+            long firstXid = Long.parseLong(pg.psql("select txid_current()"));
             pg.psqlScript("""
                 create table t (id int primary key, v int);
                 insert into t select g, 0 from generate_series(1, 3000) g;
@@ -68,6 +70,7 @@ class SlruPagesIT {
             }
             pg.psqlScript(many.toString());
             multixacts(pg, 3000);
+            long lastXid = Long.parseLong(pg.psql("select txid_current()"));
             pg.psql("checkpoint");
             Lsn end = pg.flushLsn();
             ps.awaitDurable(end, Duration.ofSeconds(60));
@@ -103,7 +106,8 @@ class SlruPagesIT {
                     }
                 }
             }
-            System.out.println("SLRU pages compared: " + compared + ", mismatches: " + mismatches.size());
+            System.out.println("SLRU pages compared: " + compared + ", mismatches: " + mismatches.size() + ", xids "
+                + firstXid + ".." + lastXid + " (" + (lastXid - firstXid + 1) + ")");
             assertTrue(mismatches.isEmpty(), mismatches.size() + " pages differ: "
                 + mismatches.subList(0, Math.min(10, mismatches.size())));
             assertTrue(compared.getOrDefault("XACT", 0) >= 2, "two CLOG pages: " + compared);
@@ -111,6 +115,129 @@ class SlruPagesIT {
             assertTrue(compared.getOrDefault("MULTIXACT_OFFSETS", 0) >= 2, "offsets pages: " + compared);
             assertTrue(compared.getOrDefault("MULTIXACT_MEMBERS", 0) >= 4, "members pages: " + compared);
         }
+    }
+
+    /**
+     * track_commit_timestamp turned off and on again by restarting the primary (XLOG_PARAMETER_CHANGE
+     * both ways): DeactivateCommitTs deletes pg_commit_ts, ActivateCommitTs starts the page of
+     * the next xid from zeros, so the commit timestamps of the first transactions, on that same
+     * page, are gone from the primary's file and must be gone from the pageserver's page too.
+     */
+    @Test
+    void commitTimestampsTurnedOffAndOnAgainStartFromZeros() throws Exception {
+        try (PgCluster pg = PgCluster.builder().set("autovacuum", "off").set("track_commit_timestamp", "on").start();
+             TestPageServer ps = TestPageServer.start(tmp.resolve("ps"))) {
+            SystemId id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+            String twenty = "select txid_current();\n".repeat(20);
+            long first = Long.parseLong(pg.psql("select txid_current()"));
+            pg.psqlScript(twenty);
+            // commits of transactions that wrote nothing else are not flushed at once (async)
+            Lsn on = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
+            pg.psql("alter system set track_commit_timestamp = off");
+            pg.stop();
+            pg.start();
+            pg.psqlScript(twenty);
+            Lsn off = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
+            pg.psql("alter system set track_commit_timestamp = on");
+            pg.stop();
+            pg.start();
+            long again = Long.parseLong(pg.psql("select txid_current()"));
+            pg.psqlScript(twenty);
+            pg.psql("checkpoint");
+            Lsn end = pg.flushLsn();
+            ps.awaitDurable(end, Duration.ofSeconds(60));
+            int page = SlruRedo.commitTsPage((int) first);
+            assertEquals(page, SlruRedo.commitTsPage((int) again), "the test needs the same commit_ts page");
+            Path file = pg.dataDir().resolve(new SlruKind.SegmentFile(SlruKind.COMMIT_TS, 0).kind().dir)
+                .resolve(String.format("%04X", page / SlruKind.SLRU_PAGES_PER_SEGMENT));
+            byte[] theirs = java.util.Arrays.copyOfRange(Files.readAllBytes(file),
+                page % SlruKind.SLRU_PAGES_PER_SEGMENT * 8192, (page % SlruKind.SLRU_PAGES_PER_SEGMENT + 1) * 8192);
+            try (PageClient client = PageClient.connect(ps.url(), "postgres", null, id)) {
+                byte[] before = client.getPage(SlruKind.COMMIT_TS.rel(), page, on, false);
+                int entry = (int) (first % SlruRedo.COMMIT_TS_XACTS_PER_PAGE) * 10;
+                assertTrue(java.nio.ByteBuffer.wrap(before).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(entry) != 0,
+                    "a timestamp while on: xid " + first + " (entry at " + entry + ") of page " + page + " as of " + on
+                        + ", first non-zero byte at " + java.util.Arrays.mismatch(before, new byte[8192]) + ", "
+                        + client.nblocks(SlruKind.COMMIT_TS.rel(), on, false) + " pages");
+                assertTrue(!client.exists(SlruKind.COMMIT_TS.rel(), off, false), "no pg_commit_ts while off");
+                byte[] ours = client.getPage(SlruKind.COMMIT_TS.rel(), page, end, false);
+                int diff = java.util.Arrays.mismatch(ours, theirs);
+                assertEquals(-1, diff, "commit_ts page " + page + " differs from byte " + diff);
+                for (SlruKind kind : new SlruKind[] {SlruKind.XACT, SlruKind.COMMIT_TS}) {
+                    assertEquals(pagesOnDisk(pg, kind), client.nblocks(kind.rel(), end, false), kind + " pages");
+                }
+            }
+        }
+    }
+
+    /**
+     * Commits under a replication origin (as a logical replication apply worker makes them):
+     * commit_ts entries carry the origin's id, and the origin's commit time when the session set
+     * one. When it did not (pg_replication_origin_session_setup without xact_setup), the commit
+     * record carries an origin timestamp of 0 while the primary stores the commit's own time
+     * (RecordTransactionCommit): the page must still be the primary's.
+     */
+    @Test
+    void commitsUnderAReplicationOriginKeepTheirOriginAndTime() throws Exception {
+        try (PgCluster pg = PgCluster.builder().set("autovacuum", "off").set("track_commit_timestamp", "on")
+                 .set("max_prepared_transactions", "5").start();
+             TestPageServer ps = TestPageServer.start(tmp.resolve("ps"))) {
+            SystemId id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+            pg.psqlScript("""
+                create table o (id int);
+                select pg_replication_origin_create('upstream');
+                """);
+            // a new session: its first commit under the origin has no origin timestamp yet
+            // (replorigin_session_origin_timestamp is only set by a commit of the session)
+            pg.psqlScript("""
+                select pg_replication_origin_session_setup('upstream');
+                insert into o values (1);
+                insert into o values (2);
+                begin;
+                select pg_replication_origin_xact_setup('0/1234', '2020-02-02 12:00:00+00');
+                insert into o values (3);
+                commit;
+                begin; insert into o values (4); savepoint a; insert into o values (5); prepare transaction 'p';
+                commit prepared 'p';
+                select pg_replication_origin_session_reset();
+                insert into o values (6);
+                """);
+            String origins = pg.psql("select count(*) from o, pg_xact_commit_timestamp_origin(o.xmin) c "
+                + "where c.roident <> 0");
+            assertEquals("5", origins, "rows written under the origin");
+            pg.psql("checkpoint");
+            Lsn end = pg.flushLsn();
+            ps.awaitDurable(end, Duration.ofSeconds(60));
+            try (PageClient client = PageClient.connect(ps.url(), "postgres", null, id)) {
+                int pages = pagesOnDisk(pg, SlruKind.COMMIT_TS);
+                assertEquals(pages, client.nblocks(SlruKind.COMMIT_TS.rel(), end, false));
+                for (int page = 0; page < pages; page++) {
+                    Path file = pg.dataDir().resolve(SlruKind.COMMIT_TS.dir)
+                        .resolve(String.format("%04X", page / SlruKind.SLRU_PAGES_PER_SEGMENT));
+                    int inFile = page % SlruKind.SLRU_PAGES_PER_SEGMENT;
+                    byte[] bytes = Files.readAllBytes(file);
+                    if (bytes.length < (inFile + 1) * 8192) {
+                        continue;
+                    }
+                    byte[] theirs = java.util.Arrays.copyOfRange(bytes, inFile * 8192, (inFile + 1) * 8192);
+                    byte[] ours = client.getPage(SlruKind.COMMIT_TS.rel(), page, end, false);
+                    int diff = java.util.Arrays.mismatch(ours, theirs);
+                    assertEquals(-1, diff, "commit_ts page " + page + " differs from byte " + diff);
+                }
+            }
+        }
+    }
+
+    /** Highest page + 1 of an SLRU's segment files on the primary. */
+    static int pagesOnDisk(PgCluster pg, SlruKind kind) throws Exception {
+        int pages = 0;
+        try (Stream<Path> s = Files.list(pg.dataDir().resolve(kind.dir))) {
+            for (Path seg : s.toList()) {
+                SlruKind.SegmentFile f = SlruKind.parseSegment(kind.dir + "/" + seg.getFileName());
+                pages = Math.max(pages, f.firstPage() + (int) (Files.size(seg) / 8192));
+            }
+        }
+        return pages;
     }
 
     /**

@@ -103,6 +103,29 @@ class RecordCheckTest {
         assertThrows(RedoException.class, () -> RecordCheck.check(with(commit, commit.rmid(), commit.info(), new byte[3])));
     }
 
+    /**
+     * Records that change SLRU pages are parsed whole when checked: a commit whose xinfo
+     * announces more than its main data holds, or a MultiXact creation with fewer members than
+     * it counts, is refused before it is stored (not when the batch holding it is written,
+     * which would lose the good records before it).
+     */
+    @Test
+    void slruRecordsShortOfWhatTheyAnnounceAreRefused() {
+        WalRecord commit = records.stream().filter(r -> r.rmid() == RmgrId.RM_XACT_ID && (r.info() & 0x70) == 0x00
+            && (r.info() & 0x80) != 0 && r.mainData().length > 16).findFirst().orElseThrow();
+        assertDoesNotThrow(() -> RecordCheck.check(commit));
+        byte[] cut = Arrays.copyOf(commit.mainData(), commit.mainData().length - 1);
+        RedoException e = assertThrows(RedoException.class, () -> RecordCheck.check(with(commit, commit.rmid(),
+            commit.info(), cut)));
+        assertTrue(e.getMessage().endsWith(" at " + commit.startLsn()), e.getMessage());
+        byte[] subxacts = java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(1)
+            .putInt(2).putInt(1000).array(); // HAS_SUBXACTS, 1000 of them, none there
+        assertThrows(RedoException.class, () -> RecordCheck.check(with(commit, commit.rmid(), 0x80, subxacts)));
+        byte[] create = java.nio.ByteBuffer.allocate(20).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(5).putInt(1)
+            .putInt(2).putInt(700).putInt(1).array(); // two members counted, one there
+        assertThrows(RedoException.class, () -> RecordCheck.check(with(commit, RmgrId.RM_MULTIXACT_ID, 0x20, create)));
+    }
+
     @Test
     void resourceManagersNotRedoneYetPass() {
         WalRecord r = records.get(0);

@@ -162,4 +162,27 @@ class PageCacheTest {
         cache.tell(new PageCache.GetRelSize(REL, Lsn.parse("0/20000"), true, sizes.getRef()));
         assertEquals(new PageCache.RelSize(false, 0, Lsn.parse("0/23000")), sizes.expectMessageClass(PageCache.RelSize.class));
     }
+
+    /**
+     * The SLRU pseudo-relations have dbNode 0, like the shared catalogs, but belong to no
+     * database: a dbsize of database 0 counts the shared catalogs' relations only.
+     */
+    @Test
+    void dbSizeNeverCountsTheSlruPseudoRelations() {
+        RelTag shared = new RelTag(RelTag.GLOBALTABLESPACE_OID, 0, 1262, ForkNumber.MAIN);
+        try (TenantStore.Batch b = store.newBatch()) {
+            b.putRelSize(shared, Lsn.parse("0/8000"), 3);
+            for (org.pageserver.protocol.SlruKind k : org.pageserver.protocol.SlruKind.values()) {
+                b.putRelSize(k.rel(), Lsn.parse("0/8000"), 40);
+            }
+            b.commit();
+        }
+        ActorRef<PageCache.Command> cache = spawn(Duration.ofSeconds(30));
+        cache.tell(new PageCache.WalWatermark(Lsn.parse("0/20000")));
+        TestProbe<PageCache.DbSizeReply> probe = testKit.createTestProbe();
+        cache.tell(new PageCache.GetDbSize(0, Lsn.parse("0/20000"), false, probe.getRef()));
+        assertEquals(3 * 8192L, probe.expectMessageClass(PageCache.DbSize.class).bytes());
+        cache.tell(new PageCache.GetDbSize(5, Lsn.parse("0/20000"), false, probe.getRef()));
+        assertEquals(8192L, probe.expectMessageClass(PageCache.DbSize.class).bytes());
+    }
 }

@@ -61,15 +61,16 @@ public final class SlruRedo {
     static final int XLOG_MULTIXACT_ZERO_MEM_PAGE = 0x10;
     static final int XLOG_MULTIXACT_CREATE_ID = 0x20;
     static final int COMMIT_TS_ZEROPAGE = 0x00;
-    static final int XLOG_XACT_COMMIT = 0x00;
-    static final int XLOG_XACT_ABORT = 0x20;
-    static final int XLOG_XACT_COMMIT_PREPARED = 0x30;
-    static final int XLOG_XACT_ABORT_PREPARED = 0x40;
-    static final int XLOG_XACT_OPMASK = 0x70;
-    static final int XLOG_XACT_HAS_INFO = 0x80;
-    static final int XACT_XINFO_HAS_DBINFO = 1;
-    static final int XACT_XINFO_HAS_SUBXACTS = 1 << 1;
-    static final int XACT_XINFO_HAS_RELFILENODES = 1 << 2;
+    // the xl_xact_commit / xl_xact_abort constants shared with StorageEffects
+    static final int XLOG_XACT_COMMIT = StorageEffects.XLOG_XACT_COMMIT;
+    static final int XLOG_XACT_ABORT = StorageEffects.XLOG_XACT_ABORT;
+    static final int XLOG_XACT_COMMIT_PREPARED = StorageEffects.XLOG_XACT_COMMIT_PREPARED;
+    static final int XLOG_XACT_ABORT_PREPARED = StorageEffects.XLOG_XACT_ABORT_PREPARED;
+    static final int XLOG_XACT_OPMASK = StorageEffects.XLOG_XACT_OPMASK;
+    static final int XLOG_XACT_HAS_INFO = StorageEffects.XLOG_XACT_HAS_INFO;
+    static final int XACT_XINFO_HAS_DBINFO = StorageEffects.XACT_XINFO_HAS_DBINFO;
+    static final int XACT_XINFO_HAS_SUBXACTS = StorageEffects.XACT_XINFO_HAS_SUBXACTS;
+    static final int XACT_XINFO_HAS_RELFILENODES = StorageEffects.XACT_XINFO_HAS_RELFILENODES;
     static final int XACT_XINFO_HAS_INVALS = 1 << 3;
     static final int XACT_XINFO_HAS_TWOPHASE = 1 << 4;
     static final int XACT_XINFO_HAS_ORIGIN = 1 << 5;

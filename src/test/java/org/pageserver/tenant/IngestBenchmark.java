@@ -1,10 +1,7 @@
 package org.pageserver.tenant;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.stream.Stream;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.storage.TenantStore;
@@ -28,28 +25,7 @@ public final class IngestBenchmark {
         Lsn start = Lsn.parse(args[2]);
         Lsn end = Lsn.parse(args[3]);
         Path storeDir = Path.of(args[4]);
-        long firstSeg = start.segmentNumber(segSize);
-        long segsPerId = 0x100000000L / segSize;
-        List<Path> segments;
-        try (Stream<Path> s = Files.list(dir)) {
-            segments = s.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}"))
-                .filter(p -> {
-                    String n = p.getFileName().toString();
-                    long seg = Long.parseLong(n.substring(8, 16), 16) * segsPerId + Long.parseLong(n.substring(16), 16);
-                    return seg >= firstSeg;
-                }).sorted().toList();
-        }
-        byte[] wal = new byte[(int) (end.value() - start.segmentStart(segSize).value())];
-        int off = 0;
-        for (Path p : segments) {
-            byte[] b = Files.readAllBytes(p);
-            int n = Math.min(b.length, wal.length - off);
-            System.arraycopy(b, 0, wal, off, n);
-            off += n;
-            if (off == wal.length) {
-                break;
-            }
-        }
+        byte[] wal = RedoBenchmark.readWal(dir, segSize, start, end);
         Lsn from = start.segmentStart(segSize);
         long bytes = wal.length;
 

@@ -103,6 +103,18 @@ class WalStreamTest {
         return p.receiveMessage();
     }
 
+    /** Waits up to 10 s for ingest to stop on bad WAL; returns the status that says so. */
+    WalStream.WalStatus awaitBroken(ActorRef<WalStream.Command> ws) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        WalStream.WalStatus s = status(ws);
+        while (!s.state().equals("broken") && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+            s = status(ws);
+        }
+        assertEquals("broken", s.state());
+        return s;
+    }
+
     WalStream.WalStatus awaitDurable(ActorRef<WalStream.Command> ws, Lsn lsn) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         WalStream.WalStatus s = status(ws);
@@ -239,13 +251,7 @@ class WalStreamTest {
         TestProbe<PageCache.Command> cache = testKit.createTestProbe();
         ActorRef<WalStream.Command> ws = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
             Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), new ArrayList<>()), cache.getRef()));
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        WalStream.WalStatus s = status(ws);
-        while (!s.state().equals("broken") && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-            s = status(ws);
-        }
-        assertEquals("broken", s.state());
+        WalStream.WalStatus s = awaitBroken(ws);
         assertTrue(s.error().contains(BIG_RECORD.toString()), s.error());
         Thread.sleep(200);
         assertEquals(BIG_RECORD, store.durableLsn(), "everything before the bad record is stored");
@@ -275,13 +281,7 @@ class WalStreamTest {
         TestProbe<PageCache.Command> cache = testKit.createTestProbe();
         ActorRef<WalStream.Command> ws = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
             Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), new ArrayList<>()), cache.getRef()));
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        WalStream.WalStatus s = status(ws);
-        while (!s.state().equals("broken") && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-            s = status(ws);
-        }
-        assertEquals("broken", s.state());
+        WalStream.WalStatus s = awaitBroken(ws);
         assertTrue(s.error().contains("unknown resource manager 30") && s.error().contains(victim.startLsn().toString()),
             s.error());
         Thread.sleep(300);

@@ -57,8 +57,22 @@ public final class PageStreamFlow {
                 new Answer(ByteString.fromArrayUnsafe(new PageStreamResponse.Error(e.getMessage()).write()), true));
         }
         return ask(system, tenant, id, timeout, req)
-            .handleAsync((r, e) -> new Answer(ByteString.fromArrayUnsafe((e != null
-                ? new PageStreamResponse.Error("request failed: " + Errors.rootMessage(e)) : r).write()), false), DIRECT);
+            .handleAsync((r, e) -> new Answer(e != null
+                ? ByteString.fromArrayUnsafe(new PageStreamResponse.Error("request failed: " + Errors.rootMessage(e)).write())
+                : encode(r), false), DIRECT);
+    }
+
+    private static final ByteString GETPAGE_TAG = ByteString.fromArrayUnsafe(new byte[] {PageStreamResponse.TAG_GETPAGE});
+
+    /**
+     * The response's bytes as PageStreamResponse.write lays them out; a page is not copied: the
+     * tag and the page array (never written to once the page cache has it) are chained.
+     */
+    static ByteString encode(PageStreamResponse r) {
+        if (r instanceof PageStreamResponse.Page p) {
+            return GETPAGE_TAG.concat(ByteString.fromArrayUnsafe(p.page()));
+        }
+        return ByteString.fromArrayUnsafe(r.write());
     }
 
     static CompletionStage<PageStreamResponse> ask(ActorSystem<?> system, ActorRef<PageCache.Command> tenant,

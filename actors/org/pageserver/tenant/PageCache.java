@@ -66,6 +66,7 @@ public final class PageCache {
     public sealed interface PageReply {
     }
 
+    /** A page; {@code image} may be the page cache's own array: read it, never write to it. */
     public record Page(byte[] image, Lsn lsn) implements PageReply {
     }
 
@@ -305,7 +306,7 @@ public final class PageCache {
             if (cached != null && cached.current() && !cached.lsn().isAfter(lsn)) {
                 // nothing touched the block between the cached LSN and the watermark
                 cacheHits++;
-                g.replyTo().tell(new Page(cached.page().clone(), lsn));
+                g.replyTo().tell(new Page(cached.page(), lsn));
                 return;
             }
             CachedPage base = cached != null && !cached.lsn().isAfter(lsn) ? cached : null;

@@ -1,5 +1,6 @@
 package org.pageserver.it;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -141,6 +142,9 @@ class SlruPagesIT {
             pg.psql("alter system set track_commit_timestamp = on");
             pg.stop();
             pg.start();
+            // ActivateCommitTs has created the page of the next xid, zeros, and no commit came yet
+            Lsn reactivated = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
+            byte[] fresh = Files.readAllBytes(pg.dataDir().resolve("pg_commit_ts/0000"));
             long again = Long.parseLong(pg.psql("select txid_current()"));
             pg.psqlScript(twenty);
             pg.psql("checkpoint");
@@ -160,6 +164,10 @@ class SlruPagesIT {
                         + ", first non-zero byte at " + java.util.Arrays.mismatch(before, new byte[8192]) + ", "
                         + client.nblocks(SlruKind.COMMIT_TS.rel(), on, false) + " pages");
                 assertTrue(!client.exists(SlruKind.COMMIT_TS.rel(), off, false), "no pg_commit_ts while off");
+                assertEquals(fresh.length / 8192, client.nblocks(SlruKind.COMMIT_TS.rel(), reactivated, false),
+                    "pg_commit_ts right after it is turned on again");
+                assertArrayEquals(java.util.Arrays.copyOfRange(fresh, page * 8192, (page + 1) * 8192),
+                    client.getPage(SlruKind.COMMIT_TS.rel(), page, reactivated, false));
                 byte[] ours = client.getPage(SlruKind.COMMIT_TS.rel(), page, end, false);
                 int diff = java.util.Arrays.mismatch(ours, theirs);
                 assertEquals(-1, diff, "commit_ts page " + page + " differs from byte " + diff);

@@ -47,6 +47,13 @@ final class WalIngest {
     private long decodeErrors;
     /** Relation sizes as last written (-1: dropped); touched only inside {@link Batch#write}, one at a time. */
     private final Map<RelTag, Integer> relSizes = new HashMap<>();
+    /**
+     * The next xid of the last checkpoint record indexed (where ActivateCommitTs starts), also
+     * kept as versions of {@link #CHECKPOINT_NEXT_XID_FILE} for after a reconnect; null: unknown yet.
+     */
+    private Integer checkpointNextXid;
+    /** Not a PostgreSQL file: the next xid of the last checkpoint, u32 little-endian. */
+    static final String CHECKPOINT_NEXT_XID_FILE = "pageserver/checkpoint_next_xid";
     /** End of the last record accepted: where the raw WAL stops if a record is refused. */
     private Lsn lastAcceptedEnd;
     /** Set once a record was refused or the WAL could not be decoded: nothing at or past it is stored. */
@@ -336,11 +343,20 @@ final class WalIngest {
          */
         private void indexSlru(TenantStore.Batch b, WalRecord r) {
             RelTag commitTs = SlruKind.COMMIT_TS.rel();
+            Integer ckptXid = SlruRedo.checkpointNextXid(r);
+            if (ckptXid != null) {
+                checkpointNextXid = ckptXid;
+                b.putFile(CHECKPOINT_NEXT_XID_FILE, r.endLsn(), java.nio.ByteBuffer.allocate(4)
+                    .order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(ckptXid).array());
+            }
             Boolean track = SlruRedo.commitTsParameter(r);
             if (track != null) {
                 if (track && relSize(commitTs) < 0) {
-                    b.putRelSize(commitTs, r.endLsn(), 0);
-                    relSizes.put(commitTs, 0);
+                    // ActivateCommitTs creates the (zero) page of the checkpoint's next xid, without WAL
+                    Integer xid = lastCheckpointNextXid();
+                    int size = xid == null ? 0 : SlruRedo.commitTsPage(xid) + 1;
+                    b.putRelSize(commitTs, r.endLsn(), size);
+                    relSizes.put(commitTs, size);
                 } else if (!track && relSize(commitTs) >= 0) {
                     // every page starts from zeros if the module writes it again (SlruRedo.redo)
                     for (int p = 0; p < relSize(commitTs); p++) {
@@ -360,6 +376,15 @@ final class WalIngest {
                 org.slf4j.LoggerFactory.getLogger(WalIngest.class).info("{} truncated on the primary before page {} at {}:"
                     + " the pageserver keeps the pages before it", t.kind().dir, t.cutoffPage(), r.endLsn());
             }
+        }
+
+        /** The next xid of the last checkpoint indexed, from the store after a reconnect; null when unknown. */
+        private Integer lastCheckpointNextXid() {
+            if (checkpointNextXid == null) {
+                checkpointNextXid = store.file(CHECKPOINT_NEXT_XID_FILE, Lsn.MAX).filter(f -> f.length == 4)
+                    .map(f -> java.nio.ByteBuffer.wrap(f).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt()).orElse(null);
+            }
+            return checkpointNextXid;
         }
 
         /** Relation files created, truncated and dropped, versioned at the record's LSN. */

@@ -155,6 +155,26 @@ public final class SlruRedo {
         }
     }
 
+    static final int XLOG_CHECKPOINT_SHUTDOWN = 0x00;
+    static final int XLOG_CHECKPOINT_ONLINE = 0x10;
+    /** offsetof(CheckPoint, nextXid): a FullTransactionId (u64, the xid in its low 32 bits). */
+    static final int CHECKPOINT_NEXT_XID = 24;
+
+    /**
+     * The next xid a checkpoint record carries (CheckPoint.nextXid, pg_control.h), or null for
+     * any other record. After a restart the primary turns commit timestamps on
+     * (ActivateCommitTs) at the next xid of its shutdown or end-of-recovery checkpoint, and
+     * creates that xid's commit_ts page without WAL.
+     */
+    public static Integer checkpointNextXid(WalRecord r) {
+        if (r.rmid() != RmgrId.RM_XLOG_ID || (r.rmgrInfo() != XLOG_CHECKPOINT_SHUTDOWN
+            && r.rmgrInfo() != XLOG_CHECKPOINT_ONLINE) || r.mainData() == null
+            || r.mainData().length < CHECKPOINT_NEXT_XID + 8) {
+            return null;
+        }
+        return le(r).getInt(CHECKPOINT_NEXT_XID);
+    }
+
     /**
      * The new track_commit_timestamp of an XLOG_PARAMETER_CHANGE record, or null for any other
      * record (CommitTsParameterChange follows it in redo).

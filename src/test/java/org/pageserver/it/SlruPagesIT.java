@@ -1,5 +1,6 @@
 package org.pageserver.it;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -76,36 +77,7 @@ class SlruPagesIT {
             ps.awaitDurable(end, Duration.ofSeconds(60));
 
             Map<String, Integer> compared = new TreeMap<>();
-            List<String> mismatches = new ArrayList<>();
-            try (PageClient client = PageClient.connect(ps.url(), "postgres", null, id)) {
-                for (SlruKind kind : SlruKind.values()) {
-                    Path dir = pg.dataDir().resolve(kind.dir);
-                    List<Path> segments;
-                    try (Stream<Path> s = Files.list(dir)) {
-                        segments = s.sorted().toList();
-                    }
-                    int lastPage = -1;
-                    for (Path seg : segments) {
-                        SlruKind.SegmentFile f = SlruKind.parseSegment(kind.dir + "/" + seg.getFileName());
-                        byte[] file = Files.readAllBytes(seg);
-                        for (int p = 0; p < file.length / 8192; p++) {
-                            int pageno = f.firstPage() + p;
-                            byte[] ours = client.getPage(kind.rel(), pageno, end, false);
-                            byte[] theirs = java.util.Arrays.copyOfRange(file, p * 8192, (p + 1) * 8192);
-                            int diff = java.util.Arrays.mismatch(ours, theirs);
-                            if (diff >= 0) {
-                                mismatches.add(kind + " page " + pageno + " differs from byte " + diff + " (ours "
-                                    + (ours[diff] & 0xFF) + ", primary " + (theirs[diff] & 0xFF) + ")");
-                            }
-                            compared.merge(kind.name(), 1, Integer::sum);
-                            lastPage = Math.max(lastPage, pageno);
-                        }
-                    }
-                    if (lastPage >= 0) {
-                        assertEquals(lastPage + 1, client.nblocks(kind.rel(), end, false), kind + " pages");
-                    }
-                }
-            }
+            List<String> mismatches = compareAll(pg, ps, id, end, compared);
             System.out.println("SLRU pages compared: " + compared + ", mismatches: " + mismatches.size() + ", xids "
                 + firstXid + ".." + lastXid + " (" + (lastXid - firstXid + 1) + ")");
             assertTrue(mismatches.isEmpty(), mismatches.size() + " pages differ: "
@@ -114,6 +86,110 @@ class SlruPagesIT {
             assertTrue(compared.getOrDefault("COMMIT_TS", 0) >= 40, "commit timestamp pages: " + compared);
             assertTrue(compared.getOrDefault("MULTIXACT_OFFSETS", 0) >= 2, "offsets pages: " + compared);
             assertTrue(compared.getOrDefault("MULTIXACT_MEMBERS", 0) >= 4, "members pages: " + compared);
+        }
+    }
+
+    /**
+     * Every page of every SLRU segment file of the primary against GetPage@LSN of its
+     * pseudo-relation at {@code end}, and the pseudo-relations' sizes: the differences, and the
+     * pages compared per SLRU into {@code compared}.
+     */
+    static List<String> compareAll(PgCluster pg, TestPageServer ps, SystemId id, Lsn end, Map<String, Integer> compared)
+        throws Exception {
+        List<String> mismatches = new ArrayList<>();
+        try (PageClient client = PageClient.connect(ps.url(), "postgres", null, id)) {
+            for (SlruKind kind : SlruKind.values()) {
+                Path dir = pg.dataDir().resolve(kind.dir);
+                List<Path> segments;
+                try (Stream<Path> s = Files.list(dir)) {
+                    segments = s.sorted().toList();
+                }
+                int lastPage = -1;
+                for (Path seg : segments) {
+                    SlruKind.SegmentFile f = SlruKind.parseSegment(kind.dir + "/" + seg.getFileName());
+                    byte[] file = Files.readAllBytes(seg);
+                    for (int p = 0; p < file.length / 8192; p++) {
+                        int pageno = f.firstPage() + p;
+                        byte[] ours = client.getPage(kind.rel(), pageno, end, false);
+                        byte[] theirs = java.util.Arrays.copyOfRange(file, p * 8192, (p + 1) * 8192);
+                        int diff = java.util.Arrays.mismatch(ours, theirs);
+                        if (diff >= 0) {
+                            mismatches.add(kind + " page " + pageno + " differs from byte " + diff + " (ours "
+                                + (ours[diff] & 0xFF) + ", primary " + (theirs[diff] & 0xFF) + ")");
+                        }
+                        compared.merge(kind.name(), 1, Integer::sum);
+                        lastPage = Math.max(lastPage, pageno);
+                    }
+                }
+                if (lastPage >= 0) {
+                    assertEquals(lastPage + 1, client.nblocks(kind.rel(), end, false), kind + " pages");
+                }
+            }
+        }
+        return mismatches;
+    }
+
+    /**
+     * The pageserver stopped in the middle of the workload while the primary goes on, commit
+     * timestamps turned off and on again meanwhile (two primary restarts): once it is back, it
+     * resumes from what it stored (base images, records, the commit_ts state and the last
+     * checkpoint's next xid) and every SLRU page is the primary's again.
+     */
+    @Test
+    void slruPagesAfterAPageserverRestart() throws Exception {
+        try (PgCluster pg = PgCluster.builder().set("autovacuum", "off").set("track_commit_timestamp", "on")
+                 .set("max_prepared_transactions", "5").start()) {
+            Path data = tmp.resolve("ps");
+            SystemId id;
+            String burn = """
+                do $$
+                begin
+                  for i in 1..3000 loop
+                    begin
+                      insert into sub values (i);
+                      if i % 5 = 0 then
+                        raise exception 'roll back this one';
+                      end if;
+                    exception when raise_exception then
+                      null;
+                    end;
+                  end loop;
+                end $$;
+                begin; insert into sub values (-2); prepare transaction 'p1';
+                commit prepared 'p1';
+                """;
+            try (TestPageServer ps = TestPageServer.start(data)) {
+                id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+                pg.psqlScript("""
+                    create table t (id int primary key, v int);
+                    insert into t select g, 0 from generate_series(1, 3000) g;
+                    create table sub (id int);
+                    """ + burn);
+                multixacts(pg, 300);
+                ps.awaitDurable(pg.flushLsn(), Duration.ofSeconds(60));
+            }
+            // while the pageserver is down
+            pg.psqlScript(burn);
+            pg.psql("alter system set track_commit_timestamp = off");
+            pg.stop();
+            pg.start();
+            pg.psqlScript(burn);
+            pg.psql("alter system set track_commit_timestamp = on");
+            pg.stop();
+            pg.start();
+            multixacts(pg, 300);
+            try (TestPageServer ps = TestPageServer.start(data)) {
+                pg.psqlScript(burn);
+                pg.psql("checkpoint");
+                Lsn end = pg.flushLsn();
+                ps.awaitDurable(end, Duration.ofSeconds(60));
+                Map<String, Integer> compared = new TreeMap<>();
+                List<String> mismatches = compareAll(pg, ps, id, end, compared);
+                System.out.println("SLRU pages compared after a pageserver restart: " + compared);
+                assertTrue(mismatches.isEmpty(), mismatches.size() + " pages differ: "
+                    + mismatches.subList(0, Math.min(10, mismatches.size())));
+                assertTrue(compared.getOrDefault("COMMIT_TS", 0) >= 1, compared.toString());
+            }
         }
     }
 
@@ -141,6 +217,9 @@ class SlruPagesIT {
             pg.psql("alter system set track_commit_timestamp = on");
             pg.stop();
             pg.start();
+            // ActivateCommitTs has created the page of the next xid, zeros, and no commit came yet
+            Lsn reactivated = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
+            byte[] fresh = Files.readAllBytes(pg.dataDir().resolve("pg_commit_ts/0000"));
             long again = Long.parseLong(pg.psql("select txid_current()"));
             pg.psqlScript(twenty);
             pg.psql("checkpoint");
@@ -160,6 +239,10 @@ class SlruPagesIT {
                         + ", first non-zero byte at " + java.util.Arrays.mismatch(before, new byte[8192]) + ", "
                         + client.nblocks(SlruKind.COMMIT_TS.rel(), on, false) + " pages");
                 assertTrue(!client.exists(SlruKind.COMMIT_TS.rel(), off, false), "no pg_commit_ts while off");
+                assertEquals(fresh.length / 8192, client.nblocks(SlruKind.COMMIT_TS.rel(), reactivated, false),
+                    "pg_commit_ts right after it is turned on again");
+                assertArrayEquals(java.util.Arrays.copyOfRange(fresh, page * 8192, (page + 1) * 8192),
+                    client.getPage(SlruKind.COMMIT_TS.rel(), page, reactivated, false));
                 byte[] ours = client.getPage(SlruKind.COMMIT_TS.rel(), page, end, false);
                 int diff = java.util.Arrays.mismatch(ours, theirs);
                 assertEquals(-1, diff, "commit_ts page " + page + " differs from byte " + diff);

@@ -198,4 +198,31 @@ class SlruBoundaryRedoTest {
         System.out.println("SlruBoundaryRedoTest: " + records.size() + " records, " + changes + " page changes, " + xids
             + " xids completed, pages compared " + compared);
     }
+
+    /** The checkpoint at the end of the fixture carries the next xid: past every xid completed before it. */
+    @Test
+    void checkpointRecordsCarryTheNextXid() {
+        int maxXid = 0;
+        Integer next = null;
+        for (WalRecord r : records) {
+            SlruRedo.XactEnd x = r.rmid() == RmgrId.RM_XACT_ID ? SlruRedo.xactEnd(r) : null;
+            if (x != null) {
+                maxXid = Math.max(maxXid, x.xid());
+                for (int s : x.subxacts()) {
+                    maxXid = Math.max(maxXid, s);
+                }
+            }
+            Integer c = SlruRedo.checkpointNextXid(r);
+            if (c != null) {
+                next = c;
+            }
+        }
+        assertTrue(next != null && next > maxXid && next - maxXid < 5, "next xid " + next + ", last completed " + maxXid);
+        byte[] ckpt = new byte[88];
+        java.nio.ByteBuffer.wrap(ckpt).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(24, 1L << 32 | 12345);
+        assertEquals(12345, SlruRedo.checkpointNextXid(new WalRecord(Lsn.parse("0/100"), Lsn.parse("0/200"), 0, 0,
+            RmgrId.RM_XLOG_ID, 0x00, 0, 0, List.of(), ckpt, new byte[0])));
+        assertEquals(null, SlruRedo.checkpointNextXid(new WalRecord(Lsn.parse("0/100"), Lsn.parse("0/200"), 0, 0,
+            RmgrId.RM_XLOG_ID, 0x60, 0, 0, List.of(), ckpt, new byte[0])));
+    }
 }

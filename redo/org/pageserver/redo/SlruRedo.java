@@ -23,15 +23,7 @@ import org.pageserver.protocol.wal.WalRecord;
  * copied file, as PostgreSQL does, gives the primary's page at every LSN from the consistent
  * point on.
  *
- * <p>Transaction status and timestamps come from xl_xact_commit and xl_xact_abort (and their
- * prepared forms), parsed as ParseCommitRecord and ParseAbortRecord do (xactdesc.c, PG15):
- * <pre>
- * xact_time i64 | xinfo u32 (if XLOG_XACT_HAS_INFO) | dbId tsId (HAS_DBINFO)
- * | nsubxacts i32, subxacts u32[] (HAS_SUBXACTS) | nrels i32, RelFileNode[12 bytes] (HAS_RELFILENODES)
- * | nitems i32, xl_xact_stats_item[12 bytes] (HAS_DROPPED_STATS)
- * | nmsgs i32, SharedInvalidationMessage[16 bytes] (HAS_INVALS; commit only)
- * | twophase xid u32 (HAS_TWOPHASE) | gid NUL-terminated (HAS_GID) | origin_lsn i64, origin_timestamp i64 (HAS_ORIGIN)
- * </pre>
+ * <p>Transaction status and timestamps come from commits and aborts ({@link XactRecord}).
  */
 public final class SlruRedo {
     /** CLOG_BITS_PER_XACT, CLOG_XACTS_PER_BYTE, CLOG_XACTS_PER_PAGE (clog.c). */
@@ -61,21 +53,6 @@ public final class SlruRedo {
     static final int XLOG_MULTIXACT_ZERO_MEM_PAGE = 0x10;
     static final int XLOG_MULTIXACT_CREATE_ID = 0x20;
     static final int COMMIT_TS_ZEROPAGE = 0x00;
-    // the xl_xact_commit / xl_xact_abort constants shared with StorageEffects
-    static final int XLOG_XACT_COMMIT = StorageEffects.XLOG_XACT_COMMIT;
-    static final int XLOG_XACT_ABORT = StorageEffects.XLOG_XACT_ABORT;
-    static final int XLOG_XACT_COMMIT_PREPARED = StorageEffects.XLOG_XACT_COMMIT_PREPARED;
-    static final int XLOG_XACT_ABORT_PREPARED = StorageEffects.XLOG_XACT_ABORT_PREPARED;
-    static final int XLOG_XACT_OPMASK = StorageEffects.XLOG_XACT_OPMASK;
-    static final int XLOG_XACT_HAS_INFO = StorageEffects.XLOG_XACT_HAS_INFO;
-    static final int XACT_XINFO_HAS_DBINFO = StorageEffects.XACT_XINFO_HAS_DBINFO;
-    static final int XACT_XINFO_HAS_SUBXACTS = StorageEffects.XACT_XINFO_HAS_SUBXACTS;
-    static final int XACT_XINFO_HAS_RELFILENODES = StorageEffects.XACT_XINFO_HAS_RELFILENODES;
-    static final int XACT_XINFO_HAS_INVALS = 1 << 3;
-    static final int XACT_XINFO_HAS_TWOPHASE = 1 << 4;
-    static final int XACT_XINFO_HAS_ORIGIN = 1 << 5;
-    static final int XACT_XINFO_HAS_GID = 1 << 7;
-    static final int XACT_XINFO_HAS_DROPPED_STATS = 1 << 8;
     static final int XLOG_PARAMETER_CHANGE = 0x60;
     /** offsetof(xl_parameter_change, track_commit_timestamp): six ints and wal_log_hints before it. */
     static final int PARAMETER_CHANGE_TRACK_COMMIT_TS = 25;
@@ -129,8 +106,6 @@ public final class SlruRedo {
     }
 
     /** A commit or abort as the SLRUs see it. */
-    record XactEnd(boolean commit, int xid, int[] subxacts, long time) {
-    }
 
     /**
      * The SLRU pages {@code r} changes. Commit timestamps only while the commit_ts module is
@@ -212,7 +187,7 @@ public final class SlruRedo {
     }
 
     private static List<SlruPage> xactPages(WalRecord r, boolean commitTsActive) {
-        XactEnd x = xactEnd(r);
+        XactRecord x = XactRecord.parse(r);
         if (x == null) {
             return List.of();
         }
@@ -309,7 +284,7 @@ public final class SlruRedo {
      * the transaction and subtransactions of a commit or abort that fall on this page.
      */
     private static void redoXact(WalRecord r, SlruKind kind, int pageno, byte[] page) {
-        XactEnd x = xactEnd(r);
+        XactRecord x = XactRecord.parse(r);
         if (x == null) {
             throw new RedoException("no SLRU change in this Transaction record", r.startLsn());
         }
@@ -340,82 +315,7 @@ public final class SlruRedo {
         }
     }
 
-    /**
-     * The end of a transaction, from a commit or abort record (prepared or not); null for other
-     * Transaction records. The xid is the record's own, or for the prepared forms the one in
-     * xl_xact_twophase; a commit's time is the origin's timestamp when it has a non-zero one
-     * (xact_redo_commit), else xact_time, as the primary stores it.
-     */
-    static XactEnd xactEnd(WalRecord r) {
-        int op = r.rmgrInfo() & XLOG_XACT_OPMASK;
-        boolean commit = op == XLOG_XACT_COMMIT || op == XLOG_XACT_COMMIT_PREPARED;
-        if (!commit && op != XLOG_XACT_ABORT && op != XLOG_XACT_ABORT_PREPARED) {
-            return null;
-        }
-        ByteBuffer b = le(r);
-        long time = b.getLong();
-        int xinfo = (r.rmgrInfo() & XLOG_XACT_HAS_INFO) != 0 ? b.getInt() : 0;
-        if ((xinfo & XACT_XINFO_HAS_DBINFO) != 0) {
-            skip(b, 8);
-        }
-        int[] subxacts = new int[0];
-        if ((xinfo & XACT_XINFO_HAS_SUBXACTS) != 0) {
-            int n = count(b, 4);
-            subxacts = new int[n];
-            for (int i = 0; i < n; i++) {
-                subxacts[i] = b.getInt();
-            }
-        }
-        if ((xinfo & XACT_XINFO_HAS_RELFILENODES) != 0) {
-            skip(b, 12L * count(b, 12));
-        }
-        if ((xinfo & XACT_XINFO_HAS_DROPPED_STATS) != 0) {
-            skip(b, 12L * count(b, 12));
-        }
-        if (commit && (xinfo & XACT_XINFO_HAS_INVALS) != 0) {
-            skip(b, 16L * count(b, 16));
-        }
-        int xid = r.xid();
-        if ((xinfo & XACT_XINFO_HAS_TWOPHASE) != 0) {
-            xid = b.getInt();
-            if ((xinfo & XACT_XINFO_HAS_GID) != 0) {
-                while (b.get() != 0) {
-                    // the gid, up to its NUL
-                }
-            }
-        }
-        if ((xinfo & XACT_XINFO_HAS_ORIGIN) != 0) {
-            b.getLong(); // origin_lsn
-            long originTime = b.getLong();
-            // The primary stores the origin's timestamp, or its own commit time when the session
-            // has none yet (RecordTransactionCommit and RecordTransactionCommitPrepared: "if
-            // (!replorigin || replorigin_session_origin_timestamp == 0)"); the record was
-            // written before that fallback, with 0. xact_redo_commit would store the 0 (so a
-            // PostgreSQL standby differs from its primary there); the primary's value is kept here.
-            if (commit && originTime != 0) {
-                time = originTime;
-            }
-        }
-        if (xid == 0) {
-            throw new IllegalArgumentException("transaction end without a transaction id");
-        }
-        return new XactEnd(commit, xid, subxacts, time);
-    }
 
-    private static int count(ByteBuffer b, int itemSize) {
-        int n = b.getInt();
-        if (n < 0 || n > b.remaining() / itemSize) {
-            throw new IllegalArgumentException("bad item count " + n);
-        }
-        return n;
-    }
-
-    private static void skip(ByteBuffer b, long n) {
-        if (n > b.remaining()) {
-            throw new BufferUnderflowException();
-        }
-        b.position(b.position() + (int) n);
-    }
 
     /** TransactionIdToPage (clog.c). */
     public static int clogPage(int xid) {

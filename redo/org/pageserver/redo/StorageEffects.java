@@ -12,16 +12,13 @@ import org.pageserver.protocol.wal.WalRecord;
 /**
  * What a record does to relation files, besides changing pages: created (XLOG_SMGR_CREATE),
  * truncated (XLOG_SMGR_TRUNCATE, with the visibility map and free space map shrunk as
- * visibilitymap_prepare_truncate and FreeSpaceMapPrepareTruncateRel do), or dropped at commit or abort (the relfilenodes of
- * xl_xact_commit / xl_xact_abort and their prepared forms). Layouts from PG15's
- * catalog/storage_xlog.h and access/xact.h:
+ * visibilitymap_prepare_truncate and FreeSpaceMapPrepareTruncateRel do), or dropped at commit
+ * or abort (the relfilenodes of xl_xact_commit / xl_xact_abort and their prepared forms, as
+ * {@link XactRecord} parses them). Layouts from PG15's catalog/storage_xlog.h:
  *
  * <pre>
  * xl_smgr_create   rnode (spc u32, db u32, rel u32), forkNum i32
  * xl_smgr_truncate blkno u32, rnode (12), flags i32 (SMGR_TRUNCATE_HEAP 1, _VM 2, _FSM 4)
- * xl_xact_commit / xl_xact_abort: xact_time i64, then with XLOG_XACT_HAS_INFO: xinfo u32 and,
- *   as xinfo says, dbinfo (dbId, tsId), subxacts (n i32, xids u32[n]),
- *   relfilenodes (n i32, RelFileNode[n]), ...
  * xl_xact_prepare: the twophase state file (not parsed: its dropped rels come with COMMIT/ABORT PREPARED)
  * </pre>
  */
@@ -57,15 +54,6 @@ public record StorageEffects(List<RelTag> created, List<Truncation> truncations,
     static final int FSM_SLOTS_PER_PAGE = 8164 - 4095;
     static final int FSM_TREE_DEPTH = 3;
 
-    static final int XLOG_XACT_COMMIT = 0x00;
-    static final int XLOG_XACT_ABORT = 0x20;
-    static final int XLOG_XACT_COMMIT_PREPARED = 0x30;
-    static final int XLOG_XACT_ABORT_PREPARED = 0x40;
-    static final int XLOG_XACT_OPMASK = 0x70;
-    static final int XLOG_XACT_HAS_INFO = 0x80;
-    static final int XACT_XINFO_HAS_DBINFO = 1;
-    static final int XACT_XINFO_HAS_SUBXACTS = 1 << 1;
-    static final int XACT_XINFO_HAS_RELFILENODES = 1 << 2;
 
     static final StorageEffects NONE = new StorageEffects(List.of(), List.of(), List.of());
 
@@ -174,41 +162,14 @@ public record StorageEffects(List<RelTag> created, List<Truncation> truncations,
     }
 
     private static StorageEffects xact(WalRecord r) {
-        int op = r.rmgrInfo() & XLOG_XACT_OPMASK;
-        if (op != XLOG_XACT_COMMIT && op != XLOG_XACT_ABORT && op != XLOG_XACT_COMMIT_PREPARED
-            && op != XLOG_XACT_ABORT_PREPARED) {
+        XactRecord x = XactRecord.parse(r);
+        if (x == null || x.relfilenodes().isEmpty()) {
             return NONE;
         }
-        if ((r.rmgrInfo() & XLOG_XACT_HAS_INFO) == 0) {
-            return NONE;
-        }
-        ByteBuffer b = le(r.mainData());
-        b.getLong(); // xact_time
-        int xinfo = b.getInt();
-        if ((xinfo & XACT_XINFO_HAS_DBINFO) != 0) {
-            b.position(b.position() + 8);
-        }
-        if ((xinfo & XACT_XINFO_HAS_SUBXACTS) != 0) {
-            int n = b.getInt();
-            if (n < 0 || n > b.remaining() / 4) {
-                throw new IllegalArgumentException("bad subxact count " + n);
-            }
-            b.position(b.position() + 4 * n);
-        }
-        if ((xinfo & XACT_XINFO_HAS_RELFILENODES) == 0) {
-            return NONE;
-        }
-        int n = b.getInt();
-        if (n < 0 || n > b.remaining() / 12) {
-            throw new IllegalArgumentException("bad relfilenode count " + n);
-        }
-        List<RelTag> dropped = new ArrayList<>(n * 4);
-        for (int i = 0; i < n; i++) {
-            int spc = b.getInt();
-            int db = b.getInt();
-            int rel = b.getInt();
+        List<RelTag> dropped = new ArrayList<>(x.relfilenodes().size() * 4);
+        for (RelTag rel : x.relfilenodes()) {
             for (ForkNumber f : ForkNumber.values()) {
-                dropped.add(new RelTag(spc, db, rel, f));
+                dropped.add(rel.withFork(f));
             }
         }
         return new StorageEffects(List.of(), List.of(), dropped);

@@ -140,7 +140,7 @@ class SlruBoundaryRedoTest {
             if (track != null) {
                 commitTsActive = track;
             }
-            SlruRedo.XactEnd x = r.rmid() == RmgrId.RM_XACT_ID ? SlruRedo.xactEnd(r) : null;
+            XactRecord x = r.rmid() == RmgrId.RM_XACT_ID ? XactRecord.parse(r) : null;
             if (x != null) {
                 xids += 1 + x.subxacts().length;
                 String op = switch (r.rmgrInfo() & 0x70) {
@@ -205,7 +205,7 @@ class SlruBoundaryRedoTest {
         int maxXid = 0;
         Integer next = null;
         for (WalRecord r : records) {
-            SlruRedo.XactEnd x = r.rmid() == RmgrId.RM_XACT_ID ? SlruRedo.xactEnd(r) : null;
+            XactRecord x = r.rmid() == RmgrId.RM_XACT_ID ? XactRecord.parse(r) : null;
             if (x != null) {
                 maxXid = Math.max(maxXid, x.xid());
                 for (int s : x.subxacts()) {

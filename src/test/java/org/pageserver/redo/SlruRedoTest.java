@@ -126,7 +126,7 @@ class SlruRedoTest {
                 continue;
             }
             WalRecord r = byLsn.get(Lsn.parse(m.group(2)));
-            SlruRedo.XactEnd x = SlruRedo.xactEnd(r);
+            XactRecord x = XactRecord.parse(r);
             int xid = m.group(4) != null ? Integer.parseInt(m.group(4).trim()) : Integer.parseInt(m.group(1));
             assertEquals(xid, x.xid(), line);
             assertEquals(m.group(3).startsWith("COMMIT"), x.commit(), line);
@@ -142,7 +142,7 @@ class SlruRedoTest {
     @Test
     void malformedRecordsAreRedoExceptionsWithTheLsn() {
         WalRecord commit = records.stream().filter(r -> r.rmid() == RmgrId.RM_XACT_ID
-            && SlruRedo.xactEnd(r) != null && SlruRedo.xactEnd(r).subxacts().length > 10).findFirst().orElseThrow();
+            && XactRecord.parse(r) != null && XactRecord.parse(r).subxacts().length > 10).findFirst().orElseThrow();
         WalRecord create = records.stream().filter(r -> r.rmid() == RmgrId.RM_MULTIXACT_ID && r.rmgrInfo() == 0x20)
             .findFirst().orElseThrow();
         for (WalRecord r : List.of(commit, create)) {

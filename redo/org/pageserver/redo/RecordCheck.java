@@ -127,8 +127,10 @@ public final class RecordCheck {
         shape(b, 0x50, "INSERT_POST", 2, 0);
         shape(b, 0x60, "DEDUP", 2, 0);
         shape(b, 0x70, "DELETE", 8, 0);
-        shape(b, 0x80, "UNLINK_PAGE", 36, 1, 2);
-        shape(b, 0x90, "UNLINK_PAGE_META", 36, 1, 2, 4);
+        // _bt_unlink_halfdead_page: the target (0) and its right sibling (2) always; the left
+        // sibling (1) only when there is one, the leaf (3) only when the target is not it
+        shape(b, 0x80, "UNLINK_PAGE", 36, 0, 2);
+        shape(b, 0x90, "UNLINK_PAGE_META", 36, 0, 2, 4);
         shape(b, 0xA0, "NEWROOT", 8, 0, 2);
         shape(b, 0xB0, "MARK_PAGE_HALFDEAD", 20, 0, 1);
         shape(b, 0xC0, "VACUUM", 4, 0);

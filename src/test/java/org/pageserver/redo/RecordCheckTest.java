@@ -258,8 +258,20 @@ class RecordCheckTest {
         refused(synth(RmgrId.RM_BTREE_ID, 0xA0, root, new byte[0], null, new byte[25]), "Btree NEWROOT record: block 0 data of 0 bytes");
         passes(synth(RmgrId.RM_BTREE_ID, 0xA0, new byte[8], new byte[0], null, new byte[25]));
         refused(synth(RmgrId.RM_BTREE_ID, 0xE0, new byte[0], new byte[24]), "Btree META_CLEANUP record: block 0 data of 24 bytes");
-        refused(synth(RmgrId.RM_BTREE_ID, 0x90, new byte[36], null, new byte[0], new byte[0], null, new byte[3]),
+        refused(synth(RmgrId.RM_BTREE_ID, 0x90, new byte[36], new byte[0], new byte[0], new byte[0], null, new byte[3]),
             "Btree UNLINK_PAGE_META record: block 4 data of 3 bytes");
+    }
+
+    /**
+     * _bt_unlink_halfdead_page registers the left sibling (block 1) only when the deleted page
+     * has one: a page deletion at the left edge of its level is a legal record without it
+     * (RedoConsistencyIT's workload writes such records; the check refused them before).
+     */
+    @Test
+    void aPageDeletionAtTheLeftEdgeHasNoLeftSiblingBlock() {
+        passes(synth(RmgrId.RM_BTREE_ID, 0x80, new byte[36], new byte[0], null, new byte[0]));
+        passes(synth(RmgrId.RM_BTREE_ID, 0x90, new byte[36], new byte[0], null, new byte[0], null, new byte[25]));
+        refused(synth(RmgrId.RM_BTREE_ID, 0x80, new byte[36], new byte[0], new byte[0]), "Btree UNLINK_PAGE record: no block 2");
     }
 
     @Test

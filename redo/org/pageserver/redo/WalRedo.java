@@ -90,8 +90,9 @@ public final class WalRedo {
                     SeqRedo.redo(record, page);
                     yield true;
                 }
-                default -> throw new RedoException("cannot redo " + RmgrId.name(record.rmid()) + " record (info 0x"
-                    + Integer.toHexString(record.info()) + ") yet", record.startLsn());
+                default -> throw new RedoException("redo of " + RmgrId.name(record.rmid())
+                    + " records is not supported yet (xl_info 0x" + Integer.toHexString(record.info())
+                    + "; only their full-page images are)", record.startLsn());
             };
         } catch (IllegalStateException | IndexOutOfBoundsException e) {
             throw new RedoException(RmgrId.name(record.rmid()) + " redo: " + e.getMessage(), record.startLsn());

@@ -29,6 +29,8 @@ final class ConsistencyChecker {
     final Map<String, Integer> checked = new TreeMap<>();
     final List<String> mismatches = new ArrayList<>();
     final Map<String, Integer> unsupported = new TreeMap<>();
+    /** Every record decoded, per resource manager; each must pass the ingest check (RecordCheck). */
+    final Map<String, Integer> records = new TreeMap<>();
     private final Map<String, byte[]> current = new HashMap<>();
 
     static String type(WalRecord r) {
@@ -36,6 +38,12 @@ final class ConsistencyChecker {
     }
 
     void accept(WalRecord r) {
+        records.merge(RmgrId.name(r.rmid()), 1, Integer::sum);
+        try {
+            RecordCheck.check(r);
+        } catch (RedoException e) {
+            mismatches.add(type(r) + " at " + r.startLsn() + " refused by the ingest check: " + e.getMessage());
+        }
         boolean ours = WalRedo.canRedo(r);
         for (BlockRef b : r.blocks()) {
             String key = b.rel() + "#" + Integer.toUnsignedString(b.blkno());

@@ -15,7 +15,12 @@ import java.util.TreeMap;
 import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import org.pageserver.protocol.ForkNumber;
 import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.RelTag;
+import org.pageserver.protocol.wal.BlockRef;
 import org.pageserver.protocol.wal.RmgrId;
 import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.protocol.wal.WalRecord;
@@ -133,5 +138,167 @@ class RecordCheckTest {
             RmgrId.RM_SPGIST_ID, RmgrId.RM_GENERIC_ID, RmgrId.RM_LOGICALMSG_ID}) {
             assertDoesNotThrow(() -> RecordCheck.check(with(r, rmid, 0xF0, new byte[0])));
         }
+    }
+    // ---- block data: one case per kind of garbage ----
+
+    /** A record of {@code rmid}/{@code info} with main data {@code main} and the given blocks (no images). */
+    static WalRecord synth(int rmid, int info, byte[] main, byte[]... blockData) {
+        WalRecord shell = records.get(0);
+        List<BlockRef> blocks = new ArrayList<>();
+        RelTag rel = new RelTag(1663, 5, 16384, ForkNumber.MAIN);
+        for (int i = 0; i < blockData.length; i++) {
+            if (blockData[i] != null) {
+                blocks.add(new BlockRef(i, rel, i + 1, blockData[i].length > 0 ? BlockRef.BKPBLOCK_HAS_DATA : 0, false,
+                    false, 0, 0, 0, null, blockData[i].length > 0 ? blockData[i] : null));
+            }
+        }
+        return new WalRecord(shell.startLsn(), shell.endLsn(), shell.prevLsn(), 700, rmid, info, shell.origin(), 0,
+            List.copyOf(blocks), main, shell.raw());
+    }
+
+    static byte[] le(int... u16s) {
+        ByteBuffer b = ByteBuffer.allocate(u16s.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+        for (int v : u16s) {
+            b.putShort((short) v);
+        }
+        return b.array();
+    }
+
+    static byte[] cat(byte[] a, byte[] b) {
+        byte[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    static void refused(WalRecord r, String expected) {
+        RedoException e = assertThrows(RedoException.class, () -> RecordCheck.check(r));
+        assertTrue(e.getMessage().contains(expected) && e.getMessage().endsWith(" at " + r.startLsn()), e.getMessage());
+    }
+
+    static void passes(WalRecord r) {
+        assertDoesNotThrow(() -> RecordCheck.check(r));
+    }
+
+    @Test
+    void heapInsertWithoutItsTupleHeaderIsRefused() {
+        byte[] main = {1, 0, 0};
+        passes(synth(RmgrId.RM_HEAP_ID, 0x00, main, new byte[5 + 20]));
+        refused(synth(RmgrId.RM_HEAP_ID, 0x00, main, new byte[4]), "Heap INSERT record: block 0 data of 4 bytes, at least 5 needed");
+        refused(synth(RmgrId.RM_HEAP_ID, 0x00, main, new byte[0]), "block 0 data of 0 bytes");
+        // XLOG_HEAP_INIT_PAGE is a flag, the type is still INSERT
+        refused(synth(RmgrId.RM_HEAP_ID, 0x80, main, new byte[4]), "Heap INSERT record: block 0 data of 4 bytes");
+    }
+
+    @Test
+    void heapUpdateShortOfItsPrefixAndSuffixLengthsIsRefused() {
+        byte[] main = new byte[14];
+        passes(synth(RmgrId.RM_HEAP_ID, 0x20, main, new byte[5]));
+        main[7] = 0x20 | 0x40; // XLH_UPDATE_PREFIX_FROM_OLD | XLH_UPDATE_SUFFIX_FROM_OLD
+        passes(synth(RmgrId.RM_HEAP_ID, 0x40, main, new byte[9]));
+        refused(synth(RmgrId.RM_HEAP_ID, 0x40, main, new byte[8]), "Heap HOT_UPDATE record: block 0 data of 8 bytes, at least 9");
+    }
+
+    @Test
+    void heap2OffsetArraysShortOfTheirCountsAreRefused() {
+        // PRUNE: nredirected 2, ndead 1: (2 * 2 + 1) offsets
+        byte[] prune = cat(new byte[4], le(2, 1));
+        passes(synth(RmgrId.RM_HEAP2_ID, 0x10, prune, new byte[10]));
+        passes(synth(RmgrId.RM_HEAP2_ID, 0x10, prune, new byte[14]));
+        refused(synth(RmgrId.RM_HEAP2_ID, 0x10, prune, new byte[8]), "Heap2 PRUNE record: block 0 data of 8 bytes, at least 10");
+        refused(synth(RmgrId.RM_HEAP2_ID, 0x10, prune, new byte[11]), "of odd length 11");
+        // VACUUM: nunused 3
+        passes(synth(RmgrId.RM_HEAP2_ID, 0x20, le(3), new byte[6]));
+        refused(synth(RmgrId.RM_HEAP2_ID, 0x20, le(3), new byte[5]), "Heap2 VACUUM record: block 0 data of 5 bytes, at least 6");
+        // FREEZE_PAGE: ntuples 2 of 12 bytes
+        byte[] freeze = cat(new byte[4], le(2));
+        passes(synth(RmgrId.RM_HEAP2_ID, 0x30, freeze, new byte[24]));
+        refused(synth(RmgrId.RM_HEAP2_ID, 0x30, freeze, new byte[23]), "Heap2 FREEZE_PAGE record: block 0 data of 23 bytes, at least 24");
+    }
+
+    @Test
+    void multiInsertTuplesCutShortAreRefused() {
+        // flags, pad, ntuples 2, offsets 1 and 2
+        byte[] main = cat(new byte[] {0, 0}, le(2, 1, 2));
+        // tuple 1: datalen 3 (7 + 3 = 10 bytes), tuple 2 at 10: datalen 1 (7 + 1)
+        byte[] data = cat(cat(le(3), new byte[8]), cat(le(1), new byte[6]));
+        passes(synth(RmgrId.RM_HEAP2_ID, 0x50, main, data));
+        refused(synth(RmgrId.RM_HEAP2_ID, 0x50, main, Arrays.copyOf(data, data.length - 1)), "ends inside tuple 2 of 2");
+        refused(synth(RmgrId.RM_HEAP2_ID, 0x50, main, new byte[0]), "ends inside tuple 1 of 2");
+        // without XLOG_HEAP_INIT_PAGE the offsets must all be in the main data
+        refused(synth(RmgrId.RM_HEAP2_ID, 0x50, Arrays.copyOf(main, 6), data), "2 offsets announced");
+        passes(synth(RmgrId.RM_HEAP2_ID, 0x50 | 0x80, Arrays.copyOf(main, 4), data));
+    }
+
+    @Test
+    void btreeTuplesMetadataAndOffsetArraysCutShortAreRefused() {
+        byte[] insertMain = le(1);
+        passes(synth(RmgrId.RM_BTREE_ID, 0x00, insertMain, new byte[16]));
+        refused(synth(RmgrId.RM_BTREE_ID, 0x00, insertMain, new byte[7]), "Btree INSERT_LEAF record: block 0 data of 7 bytes, at least 8");
+        refused(synth(RmgrId.RM_BTREE_ID, 0x50, insertMain, new byte[9]), "Btree INSERT_POST record: block 0 data of 9 bytes, at least 10");
+        refused(synth(RmgrId.RM_BTREE_ID, 0x20, insertMain, new byte[8], null, new byte[24]),
+            "Btree INSERT_META record: block 2 data of 24 bytes, at least 25");
+        // SPLIT_L: new item and high key on the left; the right page's items
+        byte[] split = new byte[10];
+        passes(synth(RmgrId.RM_BTREE_ID, 0x30, split, new byte[16], new byte[8]));
+        refused(synth(RmgrId.RM_BTREE_ID, 0x30, split, new byte[8], new byte[8]), "Btree SPLIT_L record: block 0 data of 8 bytes, at least 16");
+        passes(synth(RmgrId.RM_BTREE_ID, 0x40, split, new byte[8], new byte[8]));
+        refused(synth(RmgrId.RM_BTREE_ID, 0x40, split, new byte[8], new byte[0]), "Btree SPLIT_R record: block 1 data of 0 bytes");
+        // DEDUP: nintervals 2 of 4 bytes
+        refused(synth(RmgrId.RM_BTREE_ID, 0x60, le(2), new byte[7]), "Btree DEDUP record: block 0 data of 7 bytes, at least 8");
+        // VACUUM: ndeleted 1, nupdated 1: two offsets, then xl_btree_update (ndeletedtids 2, two u16)
+        byte[] vac = le(1, 1);
+        byte[] data = cat(le(5, 6), le(2, 1, 2));
+        passes(synth(RmgrId.RM_BTREE_ID, 0xC0, vac, data));
+        refused(synth(RmgrId.RM_BTREE_ID, 0xC0, vac, Arrays.copyOf(data, 9)), "ends inside update 1 of 1");
+        refused(synth(RmgrId.RM_BTREE_ID, 0xC0, vac, Arrays.copyOf(data, 3)), "block 0 data of 3 bytes, at least 4");
+        // DELETE: the counts after latestRemovedXid
+        refused(synth(RmgrId.RM_BTREE_ID, 0x70, cat(new byte[4], vac), Arrays.copyOf(data, 9)), "Btree DELETE record");
+        // NEWROOT above the leaves has downlinks; the metapage
+        byte[] root = cat(new byte[4], cat(le(1), le(0)));
+        refused(synth(RmgrId.RM_BTREE_ID, 0xA0, root, new byte[0], null, new byte[25]), "Btree NEWROOT record: block 0 data of 0 bytes");
+        passes(synth(RmgrId.RM_BTREE_ID, 0xA0, new byte[8], new byte[0], null, new byte[25]));
+        refused(synth(RmgrId.RM_BTREE_ID, 0xE0, new byte[0], new byte[24]), "Btree META_CLEANUP record: block 0 data of 24 bytes");
+        refused(synth(RmgrId.RM_BTREE_ID, 0x90, new byte[36], new byte[0], new byte[0], new byte[0], null, new byte[3]),
+            "Btree UNLINK_PAGE_META record: block 4 data of 3 bytes");
+    }
+
+    /**
+     * _bt_unlink_halfdead_page registers the left sibling (block 1) only when the deleted page
+     * has one: a page deletion at the left edge of its level is a legal record without it
+     * (RedoConsistencyIT's workload writes such records; the check refused them before).
+     */
+    @Test
+    void aPageDeletionAtTheLeftEdgeHasNoLeftSiblingBlock() {
+        passes(synth(RmgrId.RM_BTREE_ID, 0x80, new byte[36], new byte[0], null, new byte[0]));
+        passes(synth(RmgrId.RM_BTREE_ID, 0x90, new byte[36], new byte[0], null, new byte[0], null, new byte[25]));
+        refused(synth(RmgrId.RM_BTREE_ID, 0x80, new byte[36], new byte[0], new byte[0]), "Btree UNLINK_PAGE record: no block 2");
+    }
+
+    @Test
+    void aBlockRestoredFromItsImageNeedsNoData() {
+        WalRecord fpi = records.stream().filter(r -> r.rmid() == RmgrId.RM_HEAP_ID && (r.info() & 0x70) == 0
+            && r.block(0).hasImage() && r.block(0).applyImage() && r.block(0).data() == null).findFirst().orElse(null);
+        if (fpi != null) {
+            passes(fpi);
+        }
+        BlockRef b = new BlockRef(0, new RelTag(1663, 5, 16384, ForkNumber.MAIN), 1, BlockRef.BKPBLOCK_HAS_IMAGE, true,
+            true, BlockRef.BKPIMAGE_APPLY, 0, 0, new byte[8192], null);
+        WalRecord shell = records.get(0);
+        passes(new WalRecord(shell.startLsn(), shell.endLsn(), shell.prevLsn(), 700, RmgrId.RM_HEAP_ID, 0x00, 0, 0,
+            List.of(b), new byte[] {1, 0, 0}, shell.raw()));
+    }
+
+    @Test
+    void fullPageImageRecordsWithoutAnImageAreRefused() {
+        refused(synth(RmgrId.RM_XLOG_ID, 0xB0, new byte[0], new byte[0]), "XLOG FPI record: block 0 has no full-page image");
+        passes(synth(RmgrId.RM_XLOG_ID, 0xA0, new byte[0], new byte[0])); // FPI_FOR_HINT skips such blocks
+        WalRecord real = records.stream().filter(r -> r.rmid() == RmgrId.RM_XLOG_ID && r.rmgrInfo() == 0xB0)
+            .findFirst().orElseThrow();
+        passes(real);
+    }
+
+    @Test
+    void aSequenceRecordWithoutATupleIsRefused() {
+        refused(synth(RmgrId.RM_SEQ_ID, 0x00, new byte[20], new byte[0]), "Sequence LOG record: main data of 20 bytes, at least 35");
     }
 }

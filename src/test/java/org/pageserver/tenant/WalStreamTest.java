@@ -299,4 +299,106 @@ class WalStreamTest {
         }
         assertTrue(watermarks > 0);
     }
+    /** Rewrites the CRC of the record at {@code off} (xl_crc over the data, then the header up to it). */
+    void fixCrc(int off) {
+        int len = java.nio.ByteBuffer.wrap(wal, off, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt();
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(wal, off + 24, len - 24);
+        crc.update(wal, off, 20);
+        java.nio.ByteBuffer.wrap(wal, off + 20, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt((int) crc.getValue());
+    }
+
+    /**
+     * Ingest of the fixture, with {@code victim} made bad and its CRC right, stops at the
+     * victim's start: status is broken with {@code expected} and the LSN, everything before it
+     * is stored, and no watermark goes past it.
+     */
+    void assertIngestStopsAt(org.pageserver.protocol.wal.WalRecord victim, org.pageserver.protocol.wal.WalRecord before,
+                             String expected) throws Exception {
+        TestProbe<PageCache.Command> cache = testKit.createTestProbe();
+        ActorRef<WalStream.Command> ws = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
+            Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), new ArrayList<>()), cache.getRef()));
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        WalStream.WalStatus s = status(ws);
+        while (!s.state().equals("broken") && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+            s = status(ws);
+        }
+        assertEquals("broken", s.state());
+        assertTrue(s.error().contains(expected) && s.error().contains(victim.startLsn().toString()), s.error());
+        Thread.sleep(300);
+        assertEquals(before.endLsn(), store.durableLsn(), "everything before the refused record is stored");
+        for (org.pageserver.protocol.wal.BlockRef ref : victim.blocks()) {
+            assertTrue(store.pageHistory(ref.rel(), ref.blkno(), Lsn.MAX).records().stream()
+                .noneMatch(r -> !r.startLsn().isBefore(victim.startLsn())), "nothing stored at or past the refused record");
+        }
+        PageCache.Command c;
+        while (true) {
+            try {
+                c = cache.receiveMessage(Duration.ofMillis(200));
+            } catch (AssertionError noMore) {
+                break;
+            }
+            assertFalse(((PageCache.WalWatermark) c).lsn().isAfter(victim.startLsn()), "watermark past the refused record: " + c);
+        }
+    }
+
+    List<org.pageserver.protocol.wal.WalRecord> decoded() {
+        List<org.pageserver.protocol.wal.WalRecord> recs = new ArrayList<>();
+        new org.pageserver.protocol.wal.WalDecoder(SEGMENT, 1 << 20).feed(wal, 0, wal.length, recs::add);
+        return recs;
+    }
+
+    /** A record of a resource manager we redo with a record type PostgreSQL 15 does not have (Btree 0xF0). */
+    @Test
+    void anUnknownRecordTypeStopsIngestAtItsStart() throws Exception {
+        List<org.pageserver.protocol.wal.WalRecord> recs = decoded();
+        int i = 60;
+        while (recs.get(i).rmid() != org.pageserver.protocol.wal.RmgrId.RM_HEAP_ID) {
+            i++;
+        }
+        org.pageserver.protocol.wal.WalRecord victim = recs.get(i);
+        int off = (int) (victim.startLsn().value() - SEGMENT.value());
+        wal[off + 16] = (byte) 0xF0; // xl_info
+        wal[off + 17] = (byte) org.pageserver.protocol.wal.RmgrId.RM_BTREE_ID; // xl_rmid
+        fixCrc(off);
+        assertIngestStopsAt(victim, recs.get(i - 1), "unknown Btree record type (xl_info 0xf0)");
+    }
+
+    /**
+     * A heap INSERT whose block data is cut below its xl_heap_header (the bytes moved to the
+     * main data, so the record still decodes and its CRC is right): refused at ingest, where
+     * before it was stored and only the reads of its page failed.
+     */
+    @Test
+    void aHeapInsertWithTooShortBlockDataStopsIngestAtItsStart() throws Exception {
+        List<org.pageserver.protocol.wal.WalRecord> recs = decoded();
+        int i = 40;
+        while (true) {
+            org.pageserver.protocol.wal.WalRecord r = recs.get(i);
+            if (r.rmid() == org.pageserver.protocol.wal.RmgrId.RM_HEAP_ID && (r.info() & 0x70) == 0 && r.blocks().size() == 1
+                && !r.block(0).hasImage() && r.block(0).data() != null && r.block(0).data().length > 5
+                && r.mainData().length + r.block(0).data().length - 4 < 256 && r.origin() == 0
+                && (r.startLsn().value() % 8192) + r.raw().length <= 8192) {
+                break;
+            }
+            i++;
+        }
+        org.pageserver.protocol.wal.WalRecord victim = recs.get(i);
+        int off = (int) (victim.startLsn().value() - SEGMENT.value());
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(wal).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        // XLogRecord (24), block header: id, fork_flags, data_length u16, RelFileNode (12), blkno
+        assertEquals(0, wal[off + 24]);
+        assertEquals(0, wal[off + 25] & (org.pageserver.protocol.wal.BlockRef.BKPBLOCK_SAME_REL
+            | org.pageserver.protocol.wal.BlockRef.BKPBLOCK_HAS_IMAGE));
+        int dataLen = b.getShort(off + 26) & 0xFFFF;
+        assertEquals(victim.block(0).data().length, dataLen);
+        int mainHdr = off + 24 + 4 + 12 + 4;
+        assertEquals(255, wal[mainHdr] & 0xFF, "XLR_BLOCK_ID_DATA_SHORT");
+        int mainLen = wal[mainHdr + 1] & 0xFF;
+        b.putShort(off + 26, (short) 4);
+        wal[mainHdr + 1] = (byte) (mainLen + dataLen - 4);
+        fixCrc(off);
+        assertIngestStopsAt(victim, recs.get(i - 1), "Heap INSERT record: block 0 data of 4 bytes, at least 5 needed");
+    }
 }

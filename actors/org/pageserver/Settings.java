@@ -11,7 +11,8 @@ import java.time.Duration;
 public record Settings(String listenHost, int listenPort, int maxConnections, Path dataDir, Duration waitLsnTimeout, int redoWorkers,
                        int pageCachePages, int materializeAfter,
                        boolean storageSync, long maxPendingBytes, String slotPrefix, Duration connectTimeout,
-                       Duration statusInterval, Duration reconnectMinBackoff, Duration reconnectMaxBackoff) {
+                       Duration statusInterval, Duration reconnectMinBackoff, Duration reconnectMaxBackoff,
+                       long blockCacheBytes) {
 
     /** Dispatcher for blocking work (storage, fsync, replication connections). */
     public static final String BLOCKING_DISPATCHER = "pageserver.blocking-dispatcher";
@@ -38,7 +39,8 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Pa
             c.getDuration("wal-receiver.connect-timeout"),
             c.getDuration("wal-receiver.status-interval"),
             c.getDuration("wal-receiver.reconnect-min-backoff"),
-            c.getDuration("wal-receiver.reconnect-max-backoff"));
+            c.getDuration("wal-receiver.reconnect-max-backoff"),
+            c.getBytes("storage.block-cache"));
     }
 
     public Path tenantsDir() {

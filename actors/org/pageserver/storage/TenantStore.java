@@ -102,6 +102,19 @@ public final class TenantStore implements AutoCloseable {
      * @param sync fsync every write batch before it returns; false only for throwaway data
      */
     public static TenantStore open(Path dir, boolean sync) {
+        return open(dir, sync, DEFAULT_BLOCK_CACHE);
+    }
+
+    /** The block cache when none is configured (tools and tests). */
+    public static final long DEFAULT_BLOCK_CACHE = 64L << 20;
+    /** One block cache per configured size, shared by every store of the process. */
+    private static final java.util.Map<Long, org.rocksdb.Cache> BLOCK_CACHES = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * @param blockCacheBytes size of the RocksDB block cache, shared by all stores opened with the
+     *                        same size (pageserver.storage.block-cache)
+     */
+    public static TenantStore open(Path dir, boolean sync, long blockCacheBytes) {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -109,8 +122,10 @@ public final class TenantStore implements AutoCloseable {
         }
         DBOptions dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
             .setKeepLogFileNum(3).setMaxTotalWalSize(256L << 20);
+        org.rocksdb.Cache cache = BLOCK_CACHES.computeIfAbsent(blockCacheBytes, org.rocksdb.LRUCache::new);
         ColumnFamilyOptions cfOptions = new ColumnFamilyOptions().setCompressionType(CompressionType.LZ4_COMPRESSION)
-            .setWriteBufferSize(32L << 20);
+            .setWriteBufferSize(32L << 20)
+            .setTableFormatConfig(new org.rocksdb.BlockBasedTableConfig().setBlockCache(cache));
         List<ColumnFamilyDescriptor> descriptors = List.of(
             new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions),
             new ColumnFamilyDescriptor(bytes("page"), cfOptions),

@@ -39,7 +39,7 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
     @Override
     public TenantStore importTenant(String conninfo, SystemId expected, Path dir) {
         ConnInfo ci = ConnInfo.parse(conninfo);
-        TenantStore store = TenantStore.open(dir, settings.storageSync());
+        TenantStore store = TenantStore.open(dir, settings.storageSync(), settings.blockCacheBytes());
         BaseBackupImport importer = new BaseBackupImport(store, expected);
         try (ReplicationConnection c = ReplicationConnection.open(ci, settings.connectTimeout())) {
             IdentifySystem id = c.identifySystem();

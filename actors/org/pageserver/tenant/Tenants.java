@@ -146,7 +146,7 @@ public final class Tenants {
 
     /** Blocking. A directory without metadata is an import that never finished: it is removed. */
     private Attached openExisting(Path dir) {
-        TenantStore store = TenantStore.open(dir, settings.storageSync());
+        TenantStore store = TenantStore.open(dir, settings.storageSync(), settings.blockCacheBytes());
         Optional<TenantMeta> meta = store.meta();
         if (meta.isEmpty()) {
             store.close();

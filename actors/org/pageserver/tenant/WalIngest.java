@@ -264,9 +264,10 @@ final class WalIngest {
                         }
                         try {
                             b.putImage(dst, blk, at, PageRebuild.rebuild(h, new BufferTag(src, blk), hintsLogged));
-                        } catch (RedoException notRedoneYet) {
-                            // (a resource manager not redone yet) the history itself, so that
-                            // reads of the copy fail the same clear way as reads of the source
+                        } catch (RedoException | WalDecodeException notRedoneYet) {
+                            // (a resource manager not redone yet, an image that does not
+                            // decompress) the history itself, so that reads of the copy fail
+                            // the same clear way as reads of the source, and the copy goes on
                             if (h.baseImage() != null) {
                                 b.putImage(dst, blk, h.baseLsn(), h.baseImage());
                             }

@@ -192,6 +192,12 @@ public final class RecordCheck {
             }
         }
         checkBlockData(r, s);
+        // what the ingest applies to relation files and databases when it stores the record
+        // must parse whole now: failing then would fail the write of every good record
+        // batched with it (a relation map of the wrong size, a DROP DATABASE short of its
+        // tablespaces, a commit short of its relfilenodes)
+        StorageEffects.of(r);
+        DatabaseRecord.of(r);
         // the SLRU pages it changes must be known: the whole xinfo chain of a commit or abort,
         // every member of a new multixact
         SlruRedo.pages(r, true);

@@ -301,4 +301,21 @@ class RecordCheckTest {
     void aSequenceRecordWithoutATupleIsRefused() {
         refused(synth(RmgrId.RM_SEQ_ID, 0x00, new byte[20], new byte[0]), "Sequence LOG record: main data of 20 bytes, at least 35");
     }
+    /**
+     * What the ingest applies to relation files and databases is parsed at the check, not
+     * first when the batch holding the record is written (which would fail every good record
+     * in that batch).
+     */
+    @Test
+    void storageAndDatabaseChangesShortOfWhatTheyAnnounceAreRefused() {
+        ByteBuffer drop = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putInt(16400).putInt(3).putInt(1663);
+        refused(synth(RmgrId.RM_DBASE_ID, 0x20, drop.array()), "Database record is malformed");
+        passes(synth(RmgrId.RM_DBASE_ID, 0x20, ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putInt(16400)
+            .putInt(1).putInt(1663).array()));
+        ByteBuffer relmap = ByteBuffer.allocate(12 + 100).order(ByteOrder.LITTLE_ENDIAN).putInt(5).putInt(1663).putInt(100);
+        refused(synth(RmgrId.RM_RELMAP_ID, 0x00, relmap.array()), "RelMap record is malformed");
+        ByteBuffer map = ByteBuffer.allocate(12 + 512).order(ByteOrder.LITTLE_ENDIAN).putInt(5).putInt(1663).putInt(512);
+        passes(synth(RmgrId.RM_RELMAP_ID, 0x00, map.array()));
+        refused(synth(RmgrId.RM_RELMAP_ID, 0x00, Arrays.copyOf(map.array(), 300)), "RelMap record is malformed");
+    }
 }

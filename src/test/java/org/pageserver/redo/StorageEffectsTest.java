@@ -95,4 +95,44 @@ class StorageEffectsTest {
         byte[] badFork = le(16).putInt(1663).putInt(5).putInt(1).putInt(9).array();
         assertThrows(RedoException.class, () -> StorageEffects.of(rec(RmgrId.RM_SMGR_ID, 0x10, badFork)));
     }
+    /**
+     * visibilitymap_prepare_truncate (visibilitymap.c, PG15) on the last VM page kept: the bits
+     * of the heap blocks cut off are cleared in it (on the primary and in every standby's redo;
+     * not WAL-logged unless hints are), so the page is an implicit block of the truncate record.
+     * Layout: the page header (24 bytes, MAXALIGNed), then two bits per heap block, 4 per byte.
+     */
+    @Test
+    void theLastVmPageKeptLosesTheBitsOfTheBlocksCutOff() {
+        int heapBlocks = 4 * 5 + 2; // byte 5 keeps the bits of heap blocks 20 and 21 only
+        WalRecord trunc = rec(RmgrId.RM_SMGR_ID, 0x20, le(20).putInt(heapBlocks).putInt(1663).putInt(5).putInt(16384)
+            .putInt(StorageEffects.SMGR_TRUNCATE_HEAP | StorageEffects.SMGR_TRUNCATE_VM).array());
+        RelTag vm = new RelTag(1663, 5, 16384, ForkNumber.VISIBILITYMAP);
+        assertEquals(List.of(new WalRedo.ImplicitBlock(vm, 0)), WalRedo.implicitBlocks(trunc));
+        byte[] page = new byte[Page.BLCKSZ];
+        Page.init(page, 0);
+        Page.setLsn(page, 0x1234);
+        java.util.Arrays.fill(page, 24, Page.BLCKSZ, (byte) 0xFF);
+        WalRedo.redoImplicit(trunc, 0, page);
+        for (int i = 24; i < 24 + 5; i++) {
+            assertEquals((byte) 0xFF, page[i], "bits of heap blocks kept, byte " + i);
+        }
+        assertEquals(0x0F, page[24 + 5] & 0xFF, "blocks 20, 21 kept, 22, 23 cleared");
+        for (int i = 24 + 6; i < Page.BLCKSZ; i++) {
+            assertEquals(0, page[i], "byte " + i);
+        }
+        assertEquals(0x1234, Page.lsn(page), "the page LSN is left alone");
+        assertEquals(1, StorageEffects.vmBlocksAfterTruncate(heapBlocks));
+
+        // a truncation on a VM page boundary keeps whole pages: no page content changes
+        WalRecord whole = rec(RmgrId.RM_SMGR_ID, 0x20, le(20).putInt(VisibilityMap.HEAPBLOCKS_PER_PAGE).putInt(1663)
+            .putInt(5).putInt(16384).putInt(StorageEffects.SMGR_TRUNCATE_HEAP | StorageEffects.SMGR_TRUNCATE_VM).array());
+        assertEquals(List.of(), WalRedo.implicitBlocks(whole));
+        // nor does one that leaves the VM alone, and a new (all-zero) page stays new
+        WalRecord heapOnly = rec(RmgrId.RM_SMGR_ID, 0x20, le(20).putInt(heapBlocks).putInt(1663).putInt(5).putInt(16384)
+            .putInt(StorageEffects.SMGR_TRUNCATE_HEAP).array());
+        assertEquals(List.of(), WalRedo.implicitBlocks(heapOnly));
+        byte[] fresh = new byte[Page.BLCKSZ];
+        WalRedo.redoImplicit(trunc, 0, fresh);
+        assertTrue(Page.isNew(fresh));
+    }
 }

@@ -2,6 +2,7 @@ package org.pageserver.redo;
 
 import java.util.HashMap;
 import java.util.Map;
+import org.pageserver.protocol.wal.BlockRef;
 import org.pageserver.protocol.wal.RmgrId;
 import org.pageserver.protocol.wal.WalRecord;
 
@@ -221,7 +222,7 @@ public final class RecordCheck {
      * such block (checked by the shape). An absent data part reads as empty.
      */
     private static byte[] redoData(WalRecord r, int id) {
-        org.pageserver.protocol.wal.BlockRef b = r.block(id);
+        BlockRef b = r.block(id);
         if (b == null || (b.hasImage() && b.applyImage())) {
             return null;
         }
@@ -258,7 +259,7 @@ public final class RecordCheck {
                 // xlog_redo: XLOG_FPI must restore every block from its image; FPI_FOR_HINT
                 // skips blocks without one but must restore those that have one
                 if (op == 0xA0 || op == 0xB0) {
-                    for (org.pageserver.protocol.wal.BlockRef b : r.blocks()) {
+                    for (BlockRef b : r.blocks()) {
                         if ((op == 0xB0 || b.hasImage()) && !(b.hasImage() && b.applyImage())) {
                             throw new RedoException("malformed XLOG " + s.name() + " record: block " + b.blockId()
                                 + " has no full-page image to restore", r.startLsn());

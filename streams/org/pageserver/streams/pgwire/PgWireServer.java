@@ -11,15 +11,16 @@ import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.stream.javadsl.Flow;
-import org.apache.pekko.stream.javadsl.Sink;
-import org.apache.pekko.stream.javadsl.Tcp;
+import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.util.ByteString;
 import org.pageserver.protocol.pgwire.PgFrameDecoder;
+import org.pageserver.streams.tcp.NioTcpServer;
+import org.pageserver.streams.tcp.TcpSettings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A PostgreSQL wire-protocol (v3) server on Pekko TCP: one {@link PgServerStage} per accepted
+ * A PostgreSQL wire-protocol (v3) server on {@link NioTcpServer}: one {@link PgServerStage} per accepted
  * connection does startup, authentication ({@link Authenticator}) and hands statements to the
  * {@link PgSession} that the {@link PgSessionHandler} opens for it. A connection's failure
  * affects no other connection.
@@ -75,14 +76,14 @@ public final class PgWireServer {
         }
     }
 
-    private final Tcp.ServerBinding binding;
+    private final NioTcpServer binding;
     private final ConnectionRegistry registry;
     private final AtomicInteger open;
     private final Cancellable unbindTask;
     private final Cancellable terminateTask;
     private final AtomicBoolean stopped = new AtomicBoolean();
 
-    private PgWireServer(Tcp.ServerBinding binding, ConnectionRegistry registry, AtomicInteger open,
+    private PgWireServer(NioTcpServer binding, ConnectionRegistry registry, AtomicInteger open,
                          Cancellable unbindTask, Cancellable terminateTask) {
         this.binding = binding;
         this.registry = registry;
@@ -102,25 +103,24 @@ public final class PgWireServer {
                                                       Settings settings) {
         ConnectionRegistry registry = new ConnectionRegistry();
         AtomicInteger open = new AtomicInteger();
-        CompletionStage<Tcp.ServerBinding> bound = Tcp.get(system).bind(host, port)
-                .to(Sink.foreach(conn -> {
-                    boolean overLimit = open.incrementAndGet() > settings.maxConnections();
-                    PgServerStage.Context ctx = new PgServerStage.Context(auth, handler, settings,
-                            conn.remoteAddress(), registry, overLimit, open::decrementAndGet);
-                    log.debug("connection from {}", conn.remoteAddress());
-                    try {
-                        conn.handleWith(Flow.fromGraph(new PgServerStage(ctx)), system);
-                    } catch (RuntimeException e) {
-                        open.decrementAndGet();
-                        log.error("could not start connection from {}", conn.remoteAddress(), e);
-                    }
-                }))
-                .run(system);
+        Materializer mat = Materializer.matFromSystem(system);
+        CompletionStage<NioTcpServer> bound = NioTcpServer.bind(host, port, TcpSettings.DEFAULTS, conn -> {
+            boolean overLimit = open.incrementAndGet() > settings.maxConnections();
+            PgServerStage.Context ctx = new PgServerStage.Context(auth, handler, settings,
+                    conn.remoteAddress(), registry, overLimit, open::decrementAndGet);
+            log.debug("connection from {}", conn.remoteAddress());
+            try {
+                conn.handleWith(Flow.fromGraph(new PgServerStage(ctx)), mat);
+            } catch (RuntimeException e) {
+                open.decrementAndGet();
+                throw e;
+            }
+        });
         return bound.thenApply(b -> {
+            system.getWhenTerminated().thenRun(b::terminate);
             CoordinatedShutdown cs = CoordinatedShutdown.get(system);
             Cancellable unbind = cs.addCancellableTask(CoordinatedShutdown.PhaseServiceUnbind(),
-                    "pgwire-unbind-" + b.localAddress().getPort(),
-                    () -> b.unbind().thenApply(x -> Done.getInstance()));
+                    "pgwire-unbind-" + b.localAddress().getPort(), b::unbind);
             Cancellable terminate = cs.addCancellableTask(CoordinatedShutdown.PhaseServiceRequestsDone(),
                     "pgwire-terminate-" + b.localAddress().getPort(), registry::terminateAll);
             log.info("pgwire listening on {}", b.localAddress());
@@ -133,10 +133,6 @@ public final class PgWireServer {
         return binding.localAddress();
     }
 
-    public Tcp.ServerBinding binding() {
-        return binding;
-    }
-
     /** Connections accepted and not yet closed (including ones still authenticating). */
     public int openConnections() {
         return open.get();
@@ -144,7 +140,7 @@ public final class PgWireServer {
 
     /** Stops accepting connections; open ones continue. */
     public CompletionStage<Done> unbind() {
-        return binding.unbind().thenApply(x -> Done.getInstance());
+        return binding.unbind();
     }
 
     /**

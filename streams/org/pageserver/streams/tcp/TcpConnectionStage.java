@@ -1,0 +1,333 @@
+package org.pageserver.streams.tcp;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.Done;
+import org.apache.pekko.stream.Attributes;
+import org.apache.pekko.stream.FlowShape;
+import org.apache.pekko.stream.Inlet;
+import org.apache.pekko.stream.Outlet;
+import org.apache.pekko.stream.stage.AbstractInHandler;
+import org.apache.pekko.stream.stage.AbstractOutHandler;
+import org.apache.pekko.stream.stage.AsyncCallback;
+import org.apache.pekko.stream.stage.GraphStage;
+import org.apache.pekko.stream.stage.GraphStageLogic;
+import org.apache.pekko.util.ByteString;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One accepted TCP connection as a stream stage: {@code in} takes the bytes to send, {@code out}
+ * emits the bytes received. Joined with a protocol flow it is the whole connection.
+ *
+ * <p>Reading: the selector thread reads whenever the socket is readable and the stage holds
+ * fewer than {@code readAheadChunks} chunks not yet taken downstream, and hands each chunk to the
+ * stage (an async callback: the one thread switch of a request). When the chunks are not taken
+ * the selector stops asking for readability, so the client's writes stop at its TCP window:
+ * backpressure without buffering more than {@code readAheadChunks * readChunkBytes}.
+ *
+ * <p>Writing: the stage writes each element with a non-blocking gathering write on its own
+ * thread, and pulls the next only when the element is fully written. A full socket buffer (a
+ * client that stops reading) parks the element until the selector sees the socket writable;
+ * meanwhile nothing more is pulled, so the protocol upstream stops too and no other connection
+ * notices.
+ *
+ * <p>Closing: the connection closes once the bytes to send are complete and written (no
+ * half-close); the peer closing its side completes {@code out}; a socket error fails the stage.
+ */
+final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteString>> {
+
+    private static final Logger log = LoggerFactory.getLogger(TcpConnectionStage.class);
+
+    private final Inlet<ByteString> in = Inlet.create("TcpConnection.in");
+    private final Outlet<ByteString> out = Outlet.create("TcpConnection.out");
+    private final FlowShape<ByteString, ByteString> shape = FlowShape.of(in, out);
+
+    private final SocketChannel channel;
+    private final SelectorLoop loop;
+    private final TcpSettings settings;
+
+    TcpConnectionStage(SocketChannel channel, SelectorLoop loop, TcpSettings settings) {
+        this.channel = channel;
+        this.loop = loop;
+        this.settings = settings;
+    }
+
+    @Override
+    public FlowShape<ByteString, ByteString> shape() {
+        return shape;
+    }
+
+    @Override
+    public GraphStageLogic createLogic(Attributes inheritedAttributes) {
+        return new Logic();
+    }
+
+    private final class Logic extends GraphStageLogic {
+        /** Chunks the selector may still read before the stage hands some downstream. */
+        private final AtomicInteger credit = new AtomicInteger(settings.readAheadChunks());
+        private final SelectorSide side = new SelectorSide();
+        private final ArrayDeque<ByteString> received = new ArrayDeque<>();
+        private AsyncCallback<ByteString> onData;
+        private AsyncCallback<Done> onPeerClosed;
+        private AsyncCallback<Throwable> onError;
+        private AsyncCallback<Done> onWritable;
+        private boolean peerClosed;
+        private ByteBuffer[] pending;
+        private int pendingIndex;
+        private boolean sendDone;
+        private boolean closed;
+
+        Logic() {
+            super(shape);
+            setHandler(in, new AbstractInHandler() {
+                @Override
+                public void onPush() {
+                    pending = buffers(grab(in));
+                    pendingIndex = 0;
+                    flush();
+                }
+
+                @Override
+                public void onUpstreamFinish() {
+                    sendDone = true;
+                    if (pending == null) {
+                        closeAndComplete();
+                    }
+                }
+
+                @Override
+                public void onUpstreamFailure(Throwable ex) {
+                    closeChannel();
+                    failStage(ex);
+                }
+            });
+            setHandler(out, new AbstractOutHandler() {
+                @Override
+                public void onPull() {
+                    if (!received.isEmpty()) {
+                        push(out, received.poll());
+                        returnCredit();
+                    } else if (peerClosed) {
+                        complete(out);
+                    }
+                }
+
+                @Override
+                public void onDownstreamFinish(Throwable cause) {
+                    // The protocol wants no more input; what it still sends goes out first.
+                    received.clear();
+                    loop.execute(side::stopReading);
+                    if (isClosed(in) && pending == null) {
+                        closeAndComplete();
+                    }
+                }
+            });
+        }
+
+        @Override
+        public void preStart() {
+            setKeepGoing(true);
+            onData = createAsyncCallback(this::received);
+            onPeerClosed = createAsyncCallback(d -> {
+                peerClosed = true;
+                if (received.isEmpty() && !isClosed(out)) {
+                    complete(out);
+                }
+            });
+            onError = createAsyncCallback(e -> {
+                log.debug("connection {} failed: {}", remote(), e.toString());
+                closeChannel();
+                failStage(e);
+            });
+            onWritable = createAsyncCallback(d -> {
+                if (pending != null) {
+                    flush();
+                }
+            });
+            loop.execute(side::register);
+            pull(in);
+        }
+
+        @Override
+        public void postStop() {
+            closeChannel();
+            received.clear();
+        }
+
+        private void received(ByteString chunk) {
+            if (isClosed(out)) {
+                return;
+            }
+            if (isAvailable(out) && received.isEmpty()) {
+                push(out, chunk);
+                returnCredit();
+            } else {
+                received.add(chunk);
+            }
+        }
+
+        private void returnCredit() {
+            if (credit.getAndIncrement() == 0) {
+                loop.execute(side::updateInterest);
+            }
+        }
+
+        private void flush() {
+            try {
+                while (true) {
+                    long n = channel.write(pending, pendingIndex, pending.length - pendingIndex);
+                    while (pendingIndex < pending.length && !pending[pendingIndex].hasRemaining()) {
+                        pendingIndex++;
+                    }
+                    if (pendingIndex == pending.length) {
+                        pending = null;
+                        if (sendDone) {
+                            closeAndComplete();
+                        } else if (!isClosed(in)) {
+                            pull(in);
+                        }
+                        return;
+                    }
+                    if (n == 0) {
+                        loop.execute(side::armWrite);
+                        return;
+                    }
+                }
+            } catch (IOException e) {
+                log.debug("write to {} failed: {}", remote(), e.toString());
+                closeChannel();
+                failStage(e);
+            }
+        }
+
+        private void closeAndComplete() {
+            closeChannel();
+            completeStage();
+        }
+
+        private void closeChannel() {
+            if (!closed) {
+                closed = true;
+                try {
+                    channel.close();
+                } catch (IOException ignored) {
+                    // closing; nothing to report to anyone
+                }
+            }
+        }
+
+        private Object remote() {
+            try {
+                return channel.getRemoteAddress();
+            } catch (IOException e) {
+                return "?";
+            }
+        }
+
+        /** The selector thread's half: the key and the interest set live only there. */
+        private final class SelectorSide implements SelectorLoop.Handler {
+            private SelectionKey key;
+            private boolean peerEof;
+            private boolean readStopped;
+            private boolean writeArmed;
+
+            void register() {
+                try {
+                    key = channel.register(loop.selector(), SelectionKey.OP_READ, this);
+                } catch (ClosedChannelException e) {
+                    // the stage closed the channel before it was registered
+                } catch (RuntimeException e) {
+                    onError.invoke(e);
+                }
+            }
+
+            void stopReading() {
+                readStopped = true;
+                updateInterest();
+            }
+
+            void armWrite() {
+                writeArmed = true;
+                updateInterest();
+            }
+
+            void updateInterest() {
+                if (key == null || !key.isValid()) {
+                    return;
+                }
+                int ops = (!peerEof && !readStopped && credit.get() > 0 ? SelectionKey.OP_READ : 0)
+                    | (writeArmed ? SelectionKey.OP_WRITE : 0);
+                if (key.interestOps() != ops) {
+                    key.interestOps(ops);
+                }
+            }
+
+            @Override
+            public void ready(SelectionKey k) {
+                int ops = k.readyOps();
+                if ((ops & SelectionKey.OP_WRITE) != 0 && writeArmed) {
+                    writeArmed = false;
+                    updateInterest();
+                    onWritable.invoke(Done.getInstance());
+                }
+                if ((ops & SelectionKey.OP_READ) != 0 && k.isValid() && !peerEof && !readStopped) {
+                    read();
+                }
+            }
+
+            private void read() {
+                ByteBuffer buf = loop.readBuffer();
+                buf.clear();
+                int n;
+                try {
+                    n = channel.read(buf);
+                } catch (IOException e) {
+                    peerEof = true;
+                    updateInterest();
+                    onError.invoke(e);
+                    return;
+                }
+                if (n < 0) {
+                    peerEof = true;
+                    updateInterest();
+                    onPeerClosed.invoke(Done.getInstance());
+                    return;
+                }
+                if (n == 0) {
+                    return;
+                }
+                byte[] chunk = new byte[n];
+                buf.flip();
+                buf.get(chunk);
+                if (credit.decrementAndGet() <= 0) {
+                    updateInterest();
+                }
+                onData.invoke(ByteString.fromArrayUnsafe(chunk));
+            }
+
+            @Override
+            public void loopClosed() {
+                onError.invoke(new IOException("the selector loop closed"));
+            }
+        }
+    }
+
+    /** The element's bytes as buffers over its own arrays (no copy; the JDK copies to the socket). */
+    private static ByteBuffer[] buffers(ByteString bytes) {
+        List<ByteBuffer> list = new ArrayList<>(2);
+        for (ByteBuffer b : bytes.getByteBuffers()) {
+            if (b.hasRemaining()) {
+                list.add(b);
+            }
+        }
+        return list.toArray(new ByteBuffer[0]);
+    }
+}

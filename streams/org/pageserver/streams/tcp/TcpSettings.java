@@ -1,0 +1,26 @@
+package org.pageserver.streams.tcp;
+
+/**
+ * Settings of {@link NioTcpServer}.
+ *
+ * @param readChunkBytes   most bytes one read takes from a socket (one element downstream)
+ * @param readAheadChunks  chunks a connection reads before its protocol takes one; the bound
+ *                         on what a connection buffers on its read side
+ * @param backlog          listen backlog (as PostgreSQL's, which uses MaxConnections * 2)
+ */
+public record TcpSettings(int readChunkBytes, int readAheadChunks, int backlog) {
+
+    public static final TcpSettings DEFAULTS = new TcpSettings(64 * 1024, 2, 1024);
+
+    public TcpSettings {
+        if (readChunkBytes < 1024) {
+            throw new IllegalArgumentException("readChunkBytes must be at least 1024: " + readChunkBytes);
+        }
+        if (readAheadChunks < 1) {
+            throw new IllegalArgumentException("readAheadChunks must be positive: " + readAheadChunks);
+        }
+        if (backlog < 1) {
+            throw new IllegalArgumentException("backlog must be positive: " + backlog);
+        }
+    }
+}

@@ -141,8 +141,8 @@ public final class PageCache {
     private Lsn watermark = Lsn.INVALID;
     private long nextId;
     private final int materializeAfter;
-    /** Reconstructed pages, least recently used first. */
-    private final java.util.LinkedHashMap<BufferTag, CachedPage> lru;
+    /** Reconstructed pages. */
+    private final ClockCache<BufferTag, CachedPage> lru;
     /** Relation sizes as of the watermark (-1: does not exist), kept current by the watermark's changes. */
     private final Map<RelTag, Integer> sizes = new java.util.HashMap<>();
     private long cacheHits;
@@ -161,12 +161,7 @@ public final class PageCache {
         this.redo = redo;
         this.materializeAfter = settings.materializeAfter();
         int capacity = settings.pageCachePages();
-        this.lru = new java.util.LinkedHashMap<>(Math.min(capacity, 1024), 0.75f, true) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<BufferTag, CachedPage> eldest) {
-                return size() > capacity;
-            }
-        };
+        this.lru = new ClockCache<>(capacity);
         this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
     }
 
@@ -248,7 +243,7 @@ public final class PageCache {
      */
     private void forgetStale(StoreChanges changes) {
         for (BufferTag tag : changes.pages()) {
-            CachedPage c = lru.get(tag);
+            CachedPage c = lru.peek(tag);
             if (c != null && c.current()) {
                 lru.put(tag, new CachedPage(Lsn.max(c.lsn(), watermark), c.page(), false));
             }
@@ -260,7 +255,7 @@ public final class PageCache {
             boolean grew = known != null && size >= 0 && known >= 0 && Integer.compareUnsigned(size, known) >= 0;
             if (!grew) {
                 // shrunk, dropped, created anew, or of unknown size: no cached block past the end may stay
-                lru.keySet().removeIf(t -> t.rel().equals(rel)
+                lru.removeIf(t -> t.rel().equals(rel)
                     && (size < 0 || Integer.compareUnsigned(t.blkno(), size) >= 0));
             }
         }
@@ -269,7 +264,7 @@ public final class PageCache {
     /** Caches a page as of {@code lsn}, unless a better one (current, or newer) is cached already. */
     private void remember(BufferTag key, Lsn lsn, byte[] page) {
         boolean current = lsn.equals(watermark);
-        CachedPage existing = lru.get(key);
+        CachedPage existing = lru.peek(key);
         if (!current && existing != null && (existing.current() || existing.lsn().isAfter(lsn))) {
             return;
         }

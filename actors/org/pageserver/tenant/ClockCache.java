@@ -1,0 +1,130 @@
+package org.pageserver.tenant;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * A bounded map evicting by CLOCK (second chance), as PostgreSQL's buffer manager does
+ * (StrategyGetBuffer, freelist.c, with a usage count of one): a hit sets a flag, and eviction
+ * sweeps a hand around the slots, clearing flags, until it finds one not set.
+ *
+ * <p>Why not an access-ordered LinkedHashMap: every hit there relinks the entry, writing two
+ * references into long-lived (old generation) nodes, and each such write dirties a card the
+ * garbage collector must then scan; at tens of thousands of hits a second that card refinement
+ * cost more CPU than serving the hit. A hit here writes one boolean.
+ *
+ * <p>Not thread-safe: owned by one actor.
+ */
+final class ClockCache<K, V> {
+
+    private static final class Entry<K, V> {
+        final K key;
+        V value;
+        boolean referenced;
+        final int slot;
+
+        Entry(K key, V value, int slot) {
+            this.key = key;
+            this.value = value;
+            this.slot = slot;
+        }
+    }
+
+    private final int capacity;
+    private final Map<K, Entry<K, V>> index;
+    private final Entry<K, V>[] slots;
+    /** Slots never used or freed by {@link #removeIf}: a stack of slot numbers. */
+    private final int[] free;
+    private int freeCount;
+    private int used;
+    private int hand;
+
+    @SuppressWarnings("unchecked")
+    ClockCache(int capacity) {
+        if (capacity < 0) {
+            throw new IllegalArgumentException("capacity must not be negative: " + capacity);
+        }
+        this.capacity = capacity;
+        this.index = new HashMap<>(Math.min(capacity, 1 << 16) * 4 / 3 + 1);
+        this.slots = (Entry<K, V>[]) new Entry[capacity];
+        this.free = new int[capacity];
+    }
+
+    int size() {
+        return index.size();
+    }
+
+    /** The value, marking it recently used; null if absent. */
+    V get(K key) {
+        Entry<K, V> e = index.get(key);
+        if (e == null) {
+            return null;
+        }
+        e.referenced = true;
+        return e.value;
+    }
+
+    /** The value without marking it used (for bookkeeping reads that are not hits). */
+    V peek(K key) {
+        Entry<K, V> e = index.get(key);
+        return e == null ? null : e.value;
+    }
+
+    /** Inserts or replaces; evicts one entry when full. A new entry starts referenced. Capacity 0 keeps nothing. */
+    void put(K key, V value) {
+        if (capacity == 0) {
+            return;
+        }
+        Entry<K, V> e = index.get(key);
+        if (e != null) {
+            e.value = value;
+            e.referenced = true;
+            return;
+        }
+        int slot;
+        if (freeCount > 0) {
+            slot = free[--freeCount];
+        } else if (used < capacity) {
+            slot = used++;
+        } else {
+            slot = evict();
+        }
+        e = new Entry<>(key, value, slot);
+        e.referenced = true;
+        slots[slot] = e;
+        index.put(key, e);
+    }
+
+    /** Sweeps the hand to an entry not referenced since the last sweep, removes it, returns its slot. */
+    private int evict() {
+        while (true) {
+            Entry<K, V> e = slots[hand];
+            int slot = hand;
+            hand = hand + 1 == used ? 0 : hand + 1;
+            if (e == null) {
+                // cannot happen: eviction runs only when no slot is free
+                continue;
+            }
+            if (e.referenced) {
+                e.referenced = false;
+            } else {
+                index.remove(e.key);
+                slots[slot] = null;
+                return slot;
+            }
+        }
+    }
+
+    /** Removes every entry whose key matches. */
+    void removeIf(Predicate<? super K> matches) {
+        for (int i = 0; i < used; i++) {
+            Entry<K, V> e = slots[i];
+            if (e != null && matches.test(e.key)) {
+                index.remove(e.key);
+                slots[i] = null;
+                free[freeCount++] = i;
+            }
+        }
+    }
+}

@@ -28,7 +28,8 @@ public final class PageServer {
             Sessions sessions = new Sessions(ctx.getSystem(), tenants, settings);
             ctx.pipeToSelf(PgWireServer.start(ctx.getSystem(), settings.listenHost(), settings.listenPort(),
                     sessions.authenticator(), sessions,
-                    PgWireServer.Settings.DEFAULTS.withMaxConnections(settings.maxConnections())),
+                    PgWireServer.Settings.DEFAULTS.withMaxConnections(settings.maxConnections())
+                        .withDispatcher(Settings.SERVING_DISPATCHER)),
                 (b, e) -> e != null ? new BindFailed(e) : new Bound(b));
             return Behaviors.receive(Command.class)
                 .onMessage(Bound.class, m -> {

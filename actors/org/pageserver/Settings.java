@@ -17,6 +17,15 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Pa
     /** Dispatcher for blocking work (storage, fsync, replication connections). */
     public static final String BLOCKING_DISPATCHER = "pageserver.blocking-dispatcher";
 
+    /**
+     * Dispatcher of everything a page read crosses: the pgwire connections' stream actors and
+     * the page cache actors. Kept apart from the default dispatcher (WAL decoding, tenant
+     * bookkeeping) so that ingest work never queues ahead of a page request, and small so that a
+     * request's hops between connection and page cache stay on one warm thread instead of
+     * waking another for each.
+     */
+    public static final String SERVING_DISPATCHER = "pageserver.serving-dispatcher";
+
     public static Settings from(Config root) {
         Config c = root.getConfig("pageserver");
         String listen = c.getString("listen");

@@ -3,6 +3,7 @@ package org.pageserver.tenant;
 import java.time.Duration;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -70,7 +71,8 @@ public final class TenantSupervisor {
             ActorRef<RedoWorker.Command> redo = ctx.spawn(pool, "redo");
             ActorRef<PageCache.Command> pageCache = ctx.spawn(
                 Behaviors.supervise(PageCache.create(store, meta.consistentLsn(), meta.hintsLogged(), settings, redo))
-                    .onFailure(SupervisorStrategy.restart()), "page-cache");
+                    .onFailure(SupervisorStrategy.restart()), "page-cache",
+                DispatcherSelector.fromConfig(Settings.SERVING_DISPATCHER));
             ActorRef<WalStream.Command> walStream = ctx.spawn(
                 Behaviors.supervise(WalStream.create(store, settings, sources, pageCache))
                     .onFailure(SupervisorStrategy.restartWithBackoff(settings.reconnectMinBackoff(),

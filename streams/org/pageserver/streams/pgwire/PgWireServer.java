@@ -11,6 +11,8 @@ import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.stream.ActorAttributes;
+import org.apache.pekko.stream.Attributes;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.util.ByteString;
 import org.pageserver.protocol.pgwire.PgFrameDecoder;
@@ -40,12 +42,14 @@ public final class PgWireServer {
      * @param serverVersion reported in ParameterStatus server_version
      * @param authenticationTimeout time allowed from connect to the end of authentication
      *        (PostgreSQL's authentication_timeout); then FATAL 57014 and close
+     * @param dispatcher config path of the dispatcher the connections' stream actors run on, or
+     *        null for the materializer's default
      */
     public record Settings(int maxMessageSize, int maxConnections, String serverVersion,
-                           java.time.Duration authenticationTimeout) {
+                           java.time.Duration authenticationTimeout, String dispatcher) {
 
         public static final Settings DEFAULTS = new Settings(PgFrameDecoder.DEFAULT_SERVER_MAX_MESSAGE_SIZE, 100,
-                "15.0 (pageserver)", java.time.Duration.ofSeconds(60));
+                "15.0 (pageserver)", java.time.Duration.ofSeconds(60), null);
 
         public Settings {
             if (authenticationTimeout == null || authenticationTimeout.isNegative() || authenticationTimeout.isZero()) {
@@ -60,19 +64,23 @@ public final class PgWireServer {
         }
 
         public Settings withMaxMessageSize(int v) {
-            return new Settings(v, maxConnections, serverVersion, authenticationTimeout);
+            return new Settings(v, maxConnections, serverVersion, authenticationTimeout, dispatcher);
         }
 
         public Settings withMaxConnections(int v) {
-            return new Settings(maxMessageSize, v, serverVersion, authenticationTimeout);
+            return new Settings(maxMessageSize, v, serverVersion, authenticationTimeout, dispatcher);
         }
 
         public Settings withServerVersion(String v) {
-            return new Settings(maxMessageSize, maxConnections, v, authenticationTimeout);
+            return new Settings(maxMessageSize, maxConnections, v, authenticationTimeout, dispatcher);
         }
 
         public Settings withAuthenticationTimeout(java.time.Duration v) {
-            return new Settings(maxMessageSize, maxConnections, serverVersion, v);
+            return new Settings(maxMessageSize, maxConnections, serverVersion, v, dispatcher);
+        }
+
+        public Settings withDispatcher(String v) {
+            return new Settings(maxMessageSize, maxConnections, serverVersion, authenticationTimeout, v);
         }
     }
 
@@ -104,13 +112,15 @@ public final class PgWireServer {
         ConnectionRegistry registry = new ConnectionRegistry();
         AtomicInteger open = new AtomicInteger();
         Materializer mat = Materializer.matFromSystem(system);
+        Attributes attributes = settings.dispatcher() == null ? Attributes.none()
+                : ActorAttributes.dispatcher(settings.dispatcher());
         CompletionStage<NioTcpServer> bound = NioTcpServer.bind(host, port, TcpSettings.DEFAULTS, conn -> {
             boolean overLimit = open.incrementAndGet() > settings.maxConnections();
             PgServerStage.Context ctx = new PgServerStage.Context(auth, handler, settings,
                     conn.remoteAddress(), registry, overLimit, open::decrementAndGet);
             log.debug("connection from {}", conn.remoteAddress());
             try {
-                conn.handleWith(Flow.fromGraph(new PgServerStage(ctx)), mat);
+                conn.handleWith(Flow.fromGraph(new PgServerStage(ctx)), mat, attributes);
             } catch (RuntimeException e) {
                 open.decrementAndGet();
                 throw e;

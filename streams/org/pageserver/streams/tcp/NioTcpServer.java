@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.apache.pekko.Done;
 import org.apache.pekko.NotUsed;
+import org.apache.pekko.stream.Attributes;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.util.ByteString;
@@ -55,10 +56,15 @@ public final class NioTcpServer {
             return remote;
         }
 
-        /** Runs the connection: the bytes received flow into {@code handler}, what it emits is sent. */
-        public void handleWith(Flow<ByteString, ByteString, ?> handler, Materializer materializer) {
+        /**
+         * Runs the connection: the bytes received flow into {@code handler}, what it emits is
+         * sent. {@code attributes} apply to the whole connection (a dispatcher, for instance).
+         */
+        public void handleWith(Flow<ByteString, ByteString, ?> handler, Materializer materializer,
+                               Attributes attributes) {
             Flow.<ByteString, ByteString, NotUsed>fromGraph(new TcpConnectionStage(channel, loop, settings))
                 .join(handler)
+                .withAttributes(attributes)
                 .run(materializer);
         }
 

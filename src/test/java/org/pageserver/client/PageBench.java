@@ -30,7 +30,31 @@ public final class PageBench {
         byte[] read(int blkno) throws Exception;
     }
 
-    record Result(double tps, double p50, double p99, double p999, long n) {
+    /**
+     * One run. {@code clientCpuUs} and {@code serverCpuUs}: CPU time per request after the
+     * warm-up, of this JVM (the client) and of everything else on the machine (the server and
+     * the kernel's work for it), from the process CPU time and /proc/stat's busy jiffies.
+     */
+    record Result(double tps, double p50, double p99, double p999, long n, double clientCpuUs, double serverCpuUs) {
+    }
+
+    /** Busy CPU time of the whole machine in ns (user, nice, system, irq, softirq, steal of /proc/stat). */
+    static long machineBusyNs() {
+        try {
+            String[] f = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            long j = 0;
+            for (int i : new int[] {1, 2, 3, 6, 7, 8}) {
+                j += Long.parseLong(f[i]);
+            }
+            return j * 10_000_000L; // USER_HZ = 100
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    static long processCpuNs() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+            .getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     public static void main(String[] args) throws Exception {
@@ -52,6 +76,7 @@ public final class PageBench {
         }
         System.out.println("| connections | pageserver req/s | p50 ms | p99 ms | p99.9 ms | PostgreSQL req/s | p50 ms | p99 ms | p99.9 ms | ratio |");
         System.out.println("|---|---|---|---|---|---|---|---|---|---|");
+        StringBuilder cpu = new StringBuilder();
         for (int i = 6; i < args.length; i++) {
             int conns = Integer.parseInt(args[i]);
             Result ours = run(conns, seconds, nblocks, () -> {
@@ -89,7 +114,15 @@ public final class PageBench {
             });
             System.out.printf("| %d | %.0f | %.3f | %.3f | %.3f | %.0f | %.3f | %.3f | %.3f | %.2fx |%n", conns, ours.tps,
                 ours.p50, ours.p99, ours.p999, pg.tps, pg.p50, pg.p99, pg.p999, ours.tps / pg.tps);
+            cpu.append(String.format("| %d | %.1f | %.1f | %.1f | %.1f |%n", conns, ours.clientCpuUs, ours.serverCpuUs,
+                pg.clientCpuUs, pg.serverCpuUs));
         }
+        System.out.println();
+        System.out.println("CPU time per request, µs (client: the benchmark's JVM, pgjdbc on both sides; server: the rest of the machine)");
+        System.out.println();
+        System.out.println("| connections | pageserver: client | pageserver: server | PostgreSQL: client | PostgreSQL: server |");
+        System.out.println("|---|---|---|---|---|");
+        System.out.print(cpu);
         System.exit(0);
     }
 
@@ -130,6 +163,12 @@ public final class PageBench {
                 return Arrays.copyOf(lat, n);
             }));
         }
+        Thread.sleep(Math.max(0, (warmupEnd - System.nanoTime()) / 1_000_000));
+        long busy0 = machineBusyNs();
+        long own0 = processCpuNs();
+        Thread.sleep(Math.max(0, (end - System.nanoTime()) / 1_000_000));
+        long busy1 = machineBusyNs();
+        long own1 = processCpuNs();
         List<long[]> all = new ArrayList<>();
         long total = 0;
         for (Future<long[]> f : fs) {
@@ -145,7 +184,10 @@ public final class PageBench {
             k += l.length;
         }
         Arrays.sort(merged);
-        return new Result(total / (double) seconds, pct(merged, 0.50), pct(merged, 0.99), pct(merged, 0.999), total);
+        double client = (own1 - own0) / 1e3 / total;
+        double server = ((busy1 - busy0) - (own1 - own0)) / 1e3 / total;
+        return new Result(total / (double) seconds, pct(merged, 0.50), pct(merged, 0.99), pct(merged, 0.999), total,
+            client, server);
     }
 
     static double pct(long[] sorted, double q) {

@@ -135,6 +135,9 @@ public final class NioTcpServer {
         loop.execute(() -> {
             try {
                 server.close();
+                // a registered channel's socket is closed only when its cancelled key is flushed
+                // by a selection: until then the kernel would still accept connections
+                loop.selector().selectNow();
             } catch (IOException e) {
                 log.warn("closing the listener on {}: {}", localAddress, e.toString());
             }

@@ -6,8 +6,6 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.Done;
 import org.apache.pekko.stream.Attributes;
@@ -33,8 +31,8 @@ import org.slf4j.LoggerFactory;
  * the selector stops asking for readability, so the client's writes stop at its TCP window:
  * backpressure without buffering more than {@code readAheadChunks * readChunkBytes}.
  *
- * <p>Writing: the stage writes each element with a non-blocking gathering write on its own
- * thread, and pulls the next only when the element is fully written. A full socket buffer (a
+ * <p>Writing: the stage copies each element into the connection's direct send buffer and
+ * writes it with a non-blocking write on its own thread, and pulls the next only when the element is fully written. A full socket buffer (a
  * client that stops reading) parks the element until the selector sees the socket writable;
  * meanwhile nothing more is pulled, so the protocol upstream stops too and no other connection
  * notices.
@@ -80,8 +78,15 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
         private AsyncCallback<Throwable> onError;
         private AsyncCallback<Done> onWritable;
         private boolean peerClosed;
-        private ByteBuffer[] pending;
-        private int pendingIndex;
+        /** Bytes of the element being sent not yet copied into {@code sendBuffer}; null when none. */
+        private ByteString pending;
+        /**
+         * The connection's send buffer, direct, in read mode: what is between position and limit
+         * is still to be written. A heap array written to a socket is copied by the JDK into a
+         * thread-local direct buffer anyway, and a gathering write costs a thread-local lookup
+         * of its iovec array besides: one copy into our own buffer and a plain write is cheaper.
+         */
+        private final ByteBuffer sendBuffer = ByteBuffer.allocateDirect(settings.sendBufferBytes()).limit(0);
         private boolean sendDone;
         private boolean closed;
 
@@ -90,8 +95,7 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
             setHandler(in, new AbstractInHandler() {
                 @Override
                 public void onPush() {
-                    pending = buffers(grab(in));
-                    pendingIndex = 0;
+                    pending = grab(in);
                     flush();
                 }
 
@@ -183,11 +187,17 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
         private void flush() {
             try {
                 while (true) {
-                    long n = channel.write(pending, pendingIndex, pending.length - pendingIndex);
-                    while (pendingIndex < pending.length && !pending[pendingIndex].hasRemaining()) {
-                        pendingIndex++;
+                    if (sendBuffer.hasRemaining()) {
+                        int n = channel.write(sendBuffer);
+                        if (sendBuffer.hasRemaining()) {
+                            if (n == 0) {
+                                loop.execute(side::armWrite);
+                                return;
+                            }
+                            continue;
+                        }
                     }
-                    if (pendingIndex == pending.length) {
+                    if (pending.isEmpty()) {
                         pending = null;
                         if (sendDone) {
                             closeAndComplete();
@@ -196,10 +206,10 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
                         }
                         return;
                     }
-                    if (n == 0) {
-                        loop.execute(side::armWrite);
-                        return;
-                    }
+                    sendBuffer.clear();
+                    int copied = pending.copyToBuffer(sendBuffer);
+                    pending = pending.drop(copied);
+                    sendBuffer.flip();
                 }
             } catch (IOException e) {
                 log.debug("write to {} failed: {}", remote(), e.toString());
@@ -320,14 +330,4 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
         }
     }
 
-    /** The element's bytes as buffers over its own arrays (no copy; the JDK copies to the socket). */
-    private static ByteBuffer[] buffers(ByteString bytes) {
-        List<ByteBuffer> list = new ArrayList<>(2);
-        for (ByteBuffer b : bytes.getByteBuffers()) {
-            if (b.hasRemaining()) {
-                list.add(b);
-            }
-        }
-        return list.toArray(new ByteBuffer[0]);
-    }
 }

@@ -6,11 +6,13 @@ package org.pageserver.streams.tcp;
  * @param readChunkBytes   most bytes one read takes from a socket (one element downstream)
  * @param readAheadChunks  chunks a connection reads before its protocol takes one; the bound
  *                         on what a connection buffers on its read side
+ * @param sendBufferBytes  each connection's direct buffer for sending (an element larger than
+ *                         this goes out in several writes)
  * @param backlog          listen backlog (as PostgreSQL's, which uses MaxConnections * 2)
  */
-public record TcpSettings(int readChunkBytes, int readAheadChunks, int backlog) {
+public record TcpSettings(int readChunkBytes, int readAheadChunks, int sendBufferBytes, int backlog) {
 
-    public static final TcpSettings DEFAULTS = new TcpSettings(64 * 1024, 2, 1024);
+    public static final TcpSettings DEFAULTS = new TcpSettings(64 * 1024, 2, 64 * 1024, 1024);
 
     public TcpSettings {
         if (readChunkBytes < 1024) {
@@ -18,6 +20,9 @@ public record TcpSettings(int readChunkBytes, int readAheadChunks, int backlog) 
         }
         if (readAheadChunks < 1) {
             throw new IllegalArgumentException("readAheadChunks must be positive: " + readAheadChunks);
+        }
+        if (sendBufferBytes < 1024) {
+            throw new IllegalArgumentException("sendBufferBytes must be at least 1024: " + sendBufferBytes);
         }
         if (backlog < 1) {
             throw new IllegalArgumentException("backlog must be positive: " + backlog);

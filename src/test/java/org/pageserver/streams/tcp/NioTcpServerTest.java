@@ -90,6 +90,19 @@ class NioTcpServerTest {
     }
 
     @Test
+    void anElementLargerThanTheSendBufferGoesOutWhole() throws Exception {
+        byte[] big = new byte[TcpSettings.DEFAULTS.sendBufferBytes() * 5 + 123];
+        new Random(3).nextBytes(big);
+        NioTcpServer s = serve(() -> Flow.of(ByteString.class).take(1).map(b -> ByteString.fromArray(big)));
+        try (Socket sock = connect(s)) {
+            sock.getOutputStream().write(1);
+            assertArrayEquals(big, sock.getInputStream().readAllBytes());
+        } finally {
+            s.unbind();
+        }
+    }
+
+    @Test
     void theProtocolCompletingSendsWhatItEmittedThenCloses() throws Exception {
         NioTcpServer s = serve(() -> Flow.of(ByteString.class).take(1).map(b -> ByteString.fromString("bye")));
         try (Socket sock = connect(s)) {
@@ -240,8 +253,9 @@ class NioTcpServerTest {
 
     @Test
     void settingsAreChecked() {
-        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(100, 2, 10));
-        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(65536, 0, 10));
-        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(65536, 2, 0));
+        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(100, 2, 65536, 10));
+        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(65536, 0, 65536, 10));
+        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(65536, 2, 100, 10));
+        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(65536, 2, 65536, 0));
     }
 }

@@ -230,6 +230,10 @@ class NioTcpServerTest {
         NioTcpServer s = serve(() -> Flow.of(ByteString.class));
         InetSocketAddress addr = s.localAddress();
         try (Socket open = connect(s)) {
+            // accepted by the server, not just queued in the kernel's backlog (which closing the
+            // listener resets)
+            open.getOutputStream().write(41);
+            assertEquals(41, open.getInputStream().read());
             s.unbind().toCompletableFuture().get(5, TimeUnit.SECONDS);
             assertThrows(ConnectException.class, () -> new Socket().connect(addr, 2000));
             open.getOutputStream().write(42);

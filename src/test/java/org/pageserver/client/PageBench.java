@@ -74,44 +74,50 @@ public final class PageBench {
             }
             c.pipeline(all, PageClient.DEFAULT_WINDOW);
         }
+        Opener pageserver = () -> {
+            PageClient c = PageClient.connect("jdbc:postgresql://127.0.0.1:" + psPort + "/postgres", "postgres", null, id);
+            return new Reader() {
+                public byte[] read(int blk) throws Exception {
+                    return c.getPage(rel, blk, new Lsn(1), true);
+                }
+
+                public void close() throws Exception {
+                    c.close();
+                }
+            };
+        };
+        Opener postgres = () -> {
+            Properties p = new Properties();
+            p.setProperty("user", "postgres");
+            p.setProperty("prepareThreshold", "1");
+            p.setProperty("binaryTransfer", "true");
+            Connection c = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + pgPort + "/postgres", p);
+            PreparedStatement st = c.prepareStatement("select get_raw_page('pgbench_accounts', 'main', ?)");
+            return new Reader() {
+                public byte[] read(int blk) throws Exception {
+                    st.setInt(1, blk);
+                    try (ResultSet rs = st.executeQuery()) {
+                        rs.next();
+                        return rs.getBytes(1);
+                    }
+                }
+
+                public void close() throws Exception {
+                    c.close();
+                }
+            };
+        };
+        // warm both sides (this JVM's client code, the server's JIT) before anything is recorded:
+        // otherwise whichever side runs first pays for the other's warm-up
+        run(2, 1, nblocks, pageserver);
+        run(2, 1, nblocks, postgres);
         System.out.println("| connections | pageserver req/s | p50 ms | p99 ms | p99.9 ms | PostgreSQL req/s | p50 ms | p99 ms | p99.9 ms | ratio |");
         System.out.println("|---|---|---|---|---|---|---|---|---|---|");
         StringBuilder cpu = new StringBuilder();
         for (int i = 6; i < args.length; i++) {
             int conns = Integer.parseInt(args[i]);
-            Result ours = run(conns, seconds, nblocks, () -> {
-                PageClient c = PageClient.connect("jdbc:postgresql://127.0.0.1:" + psPort + "/postgres", "postgres", null, id);
-                return new Reader() {
-                    public byte[] read(int blk) throws Exception {
-                        return c.getPage(rel, blk, new Lsn(1), true);
-                    }
-
-                    public void close() throws Exception {
-                        c.close();
-                    }
-                };
-            });
-            Result pg = run(conns, seconds, nblocks, () -> {
-                Properties p = new Properties();
-                p.setProperty("user", "postgres");
-                p.setProperty("prepareThreshold", "1");
-                p.setProperty("binaryTransfer", "true");
-                Connection c = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + pgPort + "/postgres", p);
-                PreparedStatement st = c.prepareStatement("select get_raw_page('pgbench_accounts', 'main', ?)");
-                return new Reader() {
-                    public byte[] read(int blk) throws Exception {
-                        st.setInt(1, blk);
-                        try (ResultSet rs = st.executeQuery()) {
-                            rs.next();
-                            return rs.getBytes(1);
-                        }
-                    }
-
-                    public void close() throws Exception {
-                        c.close();
-                    }
-                };
-            });
+            Result ours = run(conns, seconds, nblocks, pageserver);
+            Result pg = run(conns, seconds, nblocks, postgres);
             System.out.printf("| %d | %.0f | %.3f | %.3f | %.3f | %.0f | %.3f | %.3f | %.3f | %.2fx |%n", conns, ours.tps,
                 ours.p50, ours.p99, ours.p999, pg.tps, pg.p50, pg.p99, pg.p999, ours.tps / pg.tps);
             cpu.append(String.format("| %d | %.1f | %.1f | %.1f | %.1f |%n", conns, ours.clientCpuUs, ours.serverCpuUs,

@@ -32,7 +32,7 @@ public final class PageCache {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PageCache.class);
 
     public sealed interface Command permits GetPage, GetRelSize, GetDbSize, WalWatermark, WaitTimedOut,
-        PageHistoryRead, RelSizeRead, DbSizeRead, Reconstructed {
+        FlushReads, HistoriesRead, RelSizeRead, DbSizeRead, Reconstructed {
     }
 
     /**
@@ -88,8 +88,26 @@ public final class PageCache {
     private record WaitTimedOut(long id) implements Command {
     }
 
-    private record PageHistoryRead(GetPage request, Lsn lsn, PageHistory history, byte[] cachedPage, String error)
-        implements Command {
+    /**
+     * {@code sizeRead}: the relation's size as the read found it in the store (-1: it does not
+     * exist), or null when it came from {@link #sizes}; fed back into {@code sizes}.
+     */
+    private record PageHistoryRead(GetPage request, Lsn lsn, PageHistory history, byte[] cachedPage, String error,
+                                   Integer sizeRead) {
+    }
+
+    /** A page read that missed the cache, waiting for {@link FlushReads} to go to storage. */
+    private record PendingRead(GetPage request, Lsn lsn, CachedPage base, Integer knownSize) {
+    }
+
+    /**
+     * Sent to self when the first read of a mailbox run misses: the misses that arrive before
+     * it (the requests already queued) go to the blocking pool as one task, one thread switch
+     * for all of them instead of one each.
+     */
+    private enum FlushReads implements Command { INSTANCE }
+
+    private record HistoriesRead(List<PageHistoryRead> reads) implements Command {
     }
 
     /**
@@ -147,6 +165,9 @@ public final class PageCache {
     private final Map<RelTag, Integer> sizes = new java.util.HashMap<>();
     private long cacheHits;
     private long materialized;
+    private List<PendingRead> pendingReads = new ArrayList<>();
+    /** Most reads in one storage task; more misses than this are spread over several tasks. */
+    private static final int MAX_READS_PER_TASK = 16;
 
     private final boolean hintsLogged;
 
@@ -181,7 +202,13 @@ public final class PageCache {
             })
             .onMessage(WalWatermark.class, this::onWatermark)
             .onMessage(WaitTimedOut.class, this::onTimeout)
-            .onMessage(PageHistoryRead.class, this::onHistory)
+            .onMessage(FlushReads.class, m -> flushReads())
+            .onMessage(HistoriesRead.class, m -> {
+                for (PageHistoryRead r : m.reads()) {
+                    onHistory(r);
+                }
+                return Behaviors.same();
+            })
             .onMessage(RelSizeRead.class, this::onRelSize)
             .onMessage(Reconstructed.class, this::onReconstructed)
             .onMessage(DbSizeRead.class, m -> {
@@ -306,8 +333,10 @@ public final class PageCache {
             }
             CachedPage base = cached != null && !cached.lsn().isAfter(lsn) ? cached : null;
             Integer knownSize = lsn.equals(watermark) ? sizes.get(g.rel()) : null;
-            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> readHistory(g, lsn, base, knownSize), blocking),
-                (r, e) -> e != null ? new PageHistoryRead(g, lsn, null, null, "storage read failed: " + e.getMessage()) : r);
+            if (pendingReads.isEmpty()) {
+                ctx.getSelf().tell(FlushReads.INSTANCE);
+            }
+            pendingReads.add(new PendingRead(g, lsn, base, knownSize));
         } else if (request instanceof GetRelSize s) {
             Lsn lsn = s.latest() ? watermark : s.lsn();
             Integer known = lsn.equals(watermark) ? sizes.get(s.rel()) : null;
@@ -338,33 +367,67 @@ public final class PageCache {
         return blocks * 8192L;
     }
 
+    private Behavior<Command> flushReads() {
+        List<PendingRead> all = pendingReads;
+        pendingReads = new ArrayList<>();
+        for (int from = 0; from < all.size(); from += MAX_READS_PER_TASK) {
+            List<PendingRead> batch = all.subList(from, Math.min(all.size(), from + MAX_READS_PER_TASK));
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> readHistories(batch), blocking),
+                (rs, e) -> e != null ? new HistoriesRead(batch.stream().map(r -> failedRead(r, e)).toList())
+                    : new HistoriesRead(rs));
+        }
+        return Behaviors.same();
+    }
+
+    /** Blocking: runs on the blocking dispatcher. A failed read fails its request alone. */
+    private List<PageHistoryRead> readHistories(List<PendingRead> batch) {
+        List<PageHistoryRead> out = new ArrayList<>(batch.size());
+        for (PendingRead r : batch) {
+            try {
+                out.add(readHistory(r.request(), r.lsn(), r.base(), r.knownSize()));
+            } catch (RuntimeException e) {
+                out.add(failedRead(r, e));
+            }
+        }
+        return out;
+    }
+
+    private static PageHistoryRead failedRead(PendingRead r, Throwable e) {
+        return new PageHistoryRead(r.request(), r.lsn(), null, null, "storage read failed: " + e.getMessage(), null);
+    }
+
     /** Blocking: runs on the blocking dispatcher. */
     private PageHistoryRead readHistory(GetPage g, Lsn lsn, CachedPage cached, Integer knownSize) {
         OptionalInt size = knownSize == null ? store.relSize(g.rel(), lsn)
             : knownSize < 0 ? OptionalInt.empty() : OptionalInt.of(knownSize);
+        Integer sizeRead = knownSize != null ? null : size.isPresent() ? size.getAsInt() : -1;
         if (size.isEmpty()) {
-            return new PageHistoryRead(g, lsn, null, null, "relation " + g.rel() + " does not exist at " + lsn);
+            return new PageHistoryRead(g, lsn, null, null, "relation " + g.rel() + " does not exist at " + lsn, sizeRead);
         }
         if (Integer.compareUnsigned(g.blkno(), size.getAsInt()) >= 0) {
             return new PageHistoryRead(g, lsn, null, null, "block " + Integer.toUnsignedString(g.blkno())
                 + " of relation " + g.rel() + " does not exist at " + lsn + " (relation has " + size.getAsInt()
-                + " blocks)");
+                + " blocks)", sizeRead);
         }
         if (cached != null) {
             PageHistory h = store.pageHistorySince(g.rel(), g.blkno(), cached.lsn(), lsn);
             if (h.isIncremental()) {
-                return new PageHistoryRead(g, lsn, h, cached.page(), null);
+                return new PageHistoryRead(g, lsn, h, cached.page(), null, sizeRead);
             }
-            return new PageHistoryRead(g, lsn, h, null, null);
+            return new PageHistoryRead(g, lsn, h, null, null, sizeRead);
         }
-        return new PageHistoryRead(g, lsn, store.pageHistory(g.rel(), g.blkno(), lsn), null, null);
+        return new PageHistoryRead(g, lsn, store.pageHistory(g.rel(), g.blkno(), lsn), null, null, sizeRead);
     }
 
-    private Behavior<Command> onHistory(PageHistoryRead m) {
+    private void onHistory(PageHistoryRead m) {
         GetPage g = m.request();
+        if (m.sizeRead() != null && m.lsn().equals(watermark)) {
+            // read as of the watermark, and no change since: later changes come with the watermark
+            sizes.put(g.rel(), m.sizeRead());
+        }
         if (m.error() != null) {
             g.replyTo().tell(new ReadFailed(m.error()));
-            return Behaviors.same();
+            return;
         }
         BufferTag key = new BufferTag(g.rel(), g.blkno());
         PageHistory h = m.history();
@@ -372,8 +435,8 @@ public final class PageCache {
             // nothing happened to the block since the cached version: it is the answer
             cacheHits++;
             remember(key, m.lsn(), m.cachedPage());
-            g.replyTo().tell(new Page(m.cachedPage().clone(), m.lsn()));
-            return Behaviors.same();
+            g.replyTo().tell(new Page(m.cachedPage(), m.lsn()));
+            return;
         }
         if (m.cachedPage() != null) {
             cacheHits++;
@@ -383,11 +446,10 @@ public final class PageCache {
             // an image and nothing after it: no redo to do, answer here
             byte[] page = h.baseImage() != null ? h.baseImage() : new byte[8192];
             remember(key, m.lsn(), page);
-            g.replyTo().tell(new Page(page.clone(), m.lsn()));
-            return Behaviors.same();
+            g.replyTo().tell(new Page(page, m.lsn()));
+            return;
         }
         redo.tell(new RedoWorker.Reconstruct(key, m.lsn(), h, hintsLogged, g.replyTo(), ctx.getSelf()));
-        return Behaviors.same();
     }
 
     private Behavior<Command> onReconstructed(Reconstructed m) {

@@ -58,6 +58,42 @@ class PageCacheTest {
     }
 
     @Test
+    void aBurstOfMissesIsReadInBatchesAndEveryRequestGetsItsOwnPage() {
+        // 40 blocks, more than one storage task takes; each block's page is filled with its number
+        RelTag big = new RelTag(1663, 5, 16385, ForkNumber.MAIN);
+        try (TenantStore.Batch b = store.newBatch()) {
+            for (int blk = 0; blk < 40; blk++) {
+                b.putImage(big, blk, Lsn.parse("0/8000"), TestSupport.page(blk + 1));
+            }
+            b.putRelSize(big, Lsn.parse("0/8000"), 40);
+            b.commit();
+        }
+        ActorRef<PageCache.Command> cache = spawn(Duration.ofSeconds(30));
+        cache.tell(new PageCache.WalWatermark(Lsn.parse("0/20000")));
+        java.util.List<TestProbe<PageCache.PageReply>> probes = new java.util.ArrayList<>();
+        for (int blk = 0; blk < 40; blk++) {
+            TestProbe<PageCache.PageReply> p = testKit.createTestProbe();
+            probes.add(p);
+            cache.tell(new PageCache.GetPage(big, blk, Lsn.parse("0/20000"), true, p.getRef()));
+        }
+        // and two that fail alone in the same burst: past the end, and a relation that does not exist
+        TestProbe<PageCache.PageReply> pastEnd = testKit.createTestProbe();
+        cache.tell(new PageCache.GetPage(big, 40, Lsn.parse("0/20000"), true, pastEnd.getRef()));
+        TestProbe<PageCache.PageReply> noRel = testKit.createTestProbe();
+        cache.tell(new PageCache.GetPage(new RelTag(1663, 5, 99999, ForkNumber.MAIN), 0, Lsn.parse("0/20000"), true,
+            noRel.getRef()));
+        for (int blk = 0; blk < 40; blk++) {
+            PageCache.Page page = probes.get(blk).expectMessageClass(PageCache.Page.class, Duration.ofSeconds(5));
+            assertArrayEquals(TestSupport.page(blk + 1), page.image(), "block " + blk);
+        }
+        assertTrue(pastEnd.expectMessageClass(PageCache.ReadFailed.class).message().contains("block 40 of relation"));
+        assertTrue(noRel.expectMessageClass(PageCache.ReadFailed.class).message().contains("does not exist"));
+        // the relation's size was learnt from those reads: past the end fails again, now from memory
+        cache.tell(new PageCache.GetPage(big, 41, Lsn.parse("0/20000"), true, pastEnd.getRef()));
+        assertTrue(pastEnd.expectMessageClass(PageCache.ReadFailed.class).message().contains("(relation has 40 blocks)"));
+    }
+
+    @Test
     void parksUntilTheWatermarkPassesAndAnswersAtOnceAfter() {
         ActorRef<PageCache.Command> cache = spawn(Duration.ofSeconds(30));
         TestProbe<PageCache.PageReply> probe = testKit.createTestProbe();

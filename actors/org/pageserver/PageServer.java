@@ -5,6 +5,7 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.pageserver.server.Sessions;
 import org.pageserver.streams.pgwire.PgWireServer;
+import org.pageserver.streams.tcp.TcpSettings;
 import org.pageserver.tenant.Tenants;
 
 /**
@@ -29,7 +30,8 @@ public final class PageServer {
             ctx.pipeToSelf(PgWireServer.start(ctx.getSystem(), settings.listenHost(), settings.listenPort(),
                     sessions.authenticator(), sessions,
                     PgWireServer.Settings.DEFAULTS.withMaxConnections(settings.maxConnections())
-                        .withDispatcher(Settings.SERVING_DISPATCHER)),
+                        .withDispatcher(Settings.SERVING_DISPATCHER)
+                        .withTcp(TcpSettings.DEFAULTS.withIdleSpinNanos(settings.selectorIdleSpin().toNanos()))),
                 (b, e) -> e != null ? new BindFailed(e) : new Bound(b));
             return Behaviors.receive(Command.class)
                 .onMessage(Bound.class, m -> {

@@ -12,7 +12,7 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Pa
                        int pageCachePages, int materializeAfter,
                        boolean storageSync, long maxPendingBytes, String slotPrefix, Duration connectTimeout,
                        Duration statusInterval, Duration reconnectMinBackoff, Duration reconnectMaxBackoff,
-                       long blockCacheBytes) {
+                       long blockCacheBytes, Duration selectorIdleSpin) {
 
     /** Dispatcher for blocking work (storage, fsync, replication connections). */
     public static final String BLOCKING_DISPATCHER = "pageserver.blocking-dispatcher";
@@ -49,7 +49,8 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Pa
             c.getDuration("wal-receiver.status-interval"),
             c.getDuration("wal-receiver.reconnect-min-backoff"),
             c.getDuration("wal-receiver.reconnect-max-backoff"),
-            c.getBytes("storage.block-cache"));
+            c.getBytes("storage.block-cache"),
+            c.getDuration("selector-idle-spin"));
     }
 
     public Path tenantsDir() {

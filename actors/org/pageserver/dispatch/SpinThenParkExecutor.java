@@ -12,8 +12,9 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * A small pool whose idle threads keep looking for work for a short while ({@code idleSpinNanos},
- * yielding the CPU to anything else runnable meanwhile) before they park, and park until work
- * arrives (no timed wake-ups: an idle server costs nothing).
+ * yielding the CPU meanwhile, and giving up as soon as a yield shows that another thread wanted
+ * the core) before they park, and park until work arrives (no timed wake-ups: an idle server
+ * costs nothing).
  *
  * <p>Why: a page request crosses the connection's stream actor and the page cache actor, and on
  * a machine with few cores the thread that runs them has usually just gone idle when the next
@@ -26,6 +27,13 @@ import java.util.concurrent.locks.LockSupport;
  * announced itself as parked and then found the queue still empty, so no task is left waiting.
  */
 public final class SpinThenParkExecutor extends AbstractExecutorService {
+
+    /**
+     * A yield that took longer than this gave the core to another thread: the machine has
+     * other work, so an idle thread stops looking and parks. (A yield with nothing else to run
+     * returns in about a microsecond.)
+     */
+    static final long CONTENDED_YIELD_NANOS = 10_000;
 
     private final ConcurrentLinkedQueue<Runnable> queue = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<Thread> parked = new ConcurrentLinkedQueue<>();
@@ -102,14 +110,21 @@ public final class SpinThenParkExecutor extends AbstractExecutorService {
         if (idleSpinNanos == 0) {
             return false;
         }
-        long deadline = System.nanoTime() + idleSpinNanos;
+        long now = System.nanoTime();
+        long deadline = now + idleSpinNanos;
         do {
             if (!queue.isEmpty()) {
                 return true;
             }
-            // lets a runnable thread (a client, the selector) have this core meanwhile
+            // lets a runnable thread (a client, the selector) have this core meanwhile; when one
+            // did run, the machine is busy and looking on would only take CPU from it: park
+            long before = now;
             Thread.yield();
-        } while (System.nanoTime() - deadline < 0 && !shutdown);
+            now = System.nanoTime();
+            if (now - before > CONTENDED_YIELD_NANOS) {
+                return !queue.isEmpty();
+            }
+        } while (now - deadline < 0 && !shutdown);
         return false;
     }
 

@@ -44,12 +44,13 @@ public final class PgWireServer {
      *        (PostgreSQL's authentication_timeout); then FATAL 57014 and close
      * @param dispatcher config path of the dispatcher the connections' stream actors run on, or
      *        null for the materializer's default
+     * @param tcp the listener's transport settings
      */
     public record Settings(int maxMessageSize, int maxConnections, String serverVersion,
-                           java.time.Duration authenticationTimeout, String dispatcher) {
+                           java.time.Duration authenticationTimeout, String dispatcher, TcpSettings tcp) {
 
         public static final Settings DEFAULTS = new Settings(PgFrameDecoder.DEFAULT_SERVER_MAX_MESSAGE_SIZE, 100,
-                "15.0 (pageserver)", java.time.Duration.ofSeconds(60), null);
+                "15.0 (pageserver)", java.time.Duration.ofSeconds(60), null, TcpSettings.DEFAULTS);
 
         public Settings {
             if (authenticationTimeout == null || authenticationTimeout.isNegative() || authenticationTimeout.isZero()) {
@@ -61,26 +62,33 @@ public final class PgWireServer {
             if (maxConnections < 1) {
                 throw new IllegalArgumentException("maxConnections must be positive: " + maxConnections);
             }
+            if (tcp == null) {
+                throw new IllegalArgumentException("tcp settings are required");
+            }
         }
 
         public Settings withMaxMessageSize(int v) {
-            return new Settings(v, maxConnections, serverVersion, authenticationTimeout, dispatcher);
+            return new Settings(v, maxConnections, serverVersion, authenticationTimeout, dispatcher, tcp);
         }
 
         public Settings withMaxConnections(int v) {
-            return new Settings(maxMessageSize, v, serverVersion, authenticationTimeout, dispatcher);
+            return new Settings(maxMessageSize, v, serverVersion, authenticationTimeout, dispatcher, tcp);
         }
 
         public Settings withServerVersion(String v) {
-            return new Settings(maxMessageSize, maxConnections, v, authenticationTimeout, dispatcher);
+            return new Settings(maxMessageSize, maxConnections, v, authenticationTimeout, dispatcher, tcp);
         }
 
         public Settings withAuthenticationTimeout(java.time.Duration v) {
-            return new Settings(maxMessageSize, maxConnections, serverVersion, v, dispatcher);
+            return new Settings(maxMessageSize, maxConnections, serverVersion, v, dispatcher, tcp);
         }
 
         public Settings withDispatcher(String v) {
-            return new Settings(maxMessageSize, maxConnections, serverVersion, authenticationTimeout, v);
+            return new Settings(maxMessageSize, maxConnections, serverVersion, authenticationTimeout, v, tcp);
+        }
+
+        public Settings withTcp(TcpSettings v) {
+            return new Settings(maxMessageSize, maxConnections, serverVersion, authenticationTimeout, dispatcher, v);
         }
     }
 
@@ -114,7 +122,7 @@ public final class PgWireServer {
         Materializer mat = Materializer.matFromSystem(system);
         Attributes attributes = settings.dispatcher() == null ? Attributes.none()
                 : ActorAttributes.dispatcher(settings.dispatcher());
-        CompletionStage<NioTcpServer> bound = NioTcpServer.bind(host, port, TcpSettings.DEFAULTS, conn -> {
+        CompletionStage<NioTcpServer> bound = NioTcpServer.bind(host, port, settings.tcp(), conn -> {
             boolean overLimit = open.incrementAndGet() > settings.maxConnections();
             PgServerStage.Context ctx = new PgServerStage.Context(auth, handler, settings,
                     conn.remoteAddress(), registry, overLimit, open::decrementAndGet);

@@ -101,7 +101,7 @@ public final class NioTcpServer {
             ssc.bind(new InetSocketAddress(host, port), settings.backlog());
             ssc.configureBlocking(false);
             SelectorLoop loop = new SelectorLoop("pgwire-selector-" + ((InetSocketAddress) ssc.getLocalAddress()).getPort(),
-                settings.readChunkBytes());
+                settings.readChunkBytes(), settings.idleSpinNanos());
             NioTcpServer s = new NioTcpServer(ssc, loop);
             CompletableFuture<NioTcpServer> registered = new CompletableFuture<>();
             loop.execute(() -> {

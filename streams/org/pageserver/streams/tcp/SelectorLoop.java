@@ -36,10 +36,19 @@ final class SelectorLoop implements Runnable, AutoCloseable {
     private final Selector selector;
     private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
     private final Thread thread;
+    /** A yield longer than this ran another thread: see SpinThenParkExecutor, same rule. */
+    private static final long CONTENDED_YIELD_NANOS = 10_000;
+
     private final ByteBuffer readBuffer;
+    private final long idleSpinNanos;
     private volatile boolean closing;
 
-    SelectorLoop(String name, int readBufferBytes) {
+    /**
+     * @param idleSpinNanos how long after its last event the loop keeps polling (selectNow,
+     *                      yielding the CPU between polls) before it sleeps in select; 0: never
+     */
+    SelectorLoop(String name, int readBufferBytes, long idleSpinNanos) {
+        this.idleSpinNanos = idleSpinNanos;
         readBuffer = ByteBuffer.allocateDirect(readBufferBytes);
         try {
             selector = Selector.open();
@@ -75,9 +84,30 @@ final class SelectorLoop implements Runnable, AutoCloseable {
     @Override
     public void run() {
         try {
+            long lastActive = System.nanoTime();
             while (!closing) {
-                runTasks();
-                selector.select();
+                boolean ranTasks = runTasks();
+                int ready;
+                if (idleSpinNanos > 0 && System.nanoTime() - lastActive < idleSpinNanos) {
+                    // recently busy: poll instead of sleeping in epoll_wait, so the next request
+                    // of a connection is read without a thread wake-up
+                    ready = selector.selectNow();
+                    if (ready == 0 && !ranTasks && tasks.isEmpty()) {
+                        long before = System.nanoTime();
+                        Thread.yield();
+                        if (System.nanoTime() - before > CONTENDED_YIELD_NANOS) {
+                            // another thread wanted this core: the machine is busy, so sleep
+                            // in select instead of taking CPU from it
+                            lastActive = System.nanoTime() - idleSpinNanos;
+                        }
+                        continue;
+                    }
+                } else {
+                    ready = selector.select();
+                }
+                if (ready > 0 || ranTasks) {
+                    lastActive = System.nanoTime();
+                }
                 Iterator<SelectionKey> it = selector.selectedKeys().iterator();
                 while (it.hasNext()) {
                     SelectionKey key = it.next();
@@ -111,15 +141,18 @@ final class SelectorLoop implements Runnable, AutoCloseable {
         }
     }
 
-    private void runTasks() {
+    private boolean runTasks() {
+        boolean ran = false;
         Runnable t;
         while ((t = tasks.poll()) != null) {
+            ran = true;
             try {
                 t.run();
             } catch (RuntimeException e) {
                 log.error("selector task failed", e);
             }
         }
+        return ran;
     }
 
     @Override

@@ -20,7 +20,7 @@ final class TestSupport {
         return new Settings(base.listenHost(), 0, base.maxConnections(), dataDir, waitTimeout, base.redoWorkers(), base.pageCachePages(),
             base.materializeAfter(), false,
             base.maxPendingBytes(), base.slotPrefix(), base.connectTimeout(), base.statusInterval(),
-            Duration.ofMillis(50), Duration.ofMillis(200), base.blockCacheBytes());
+            Duration.ofMillis(50), Duration.ofMillis(200), base.blockCacheBytes(), base.selectorIdleSpin());
     }
 
     static byte[] page(int fill) {

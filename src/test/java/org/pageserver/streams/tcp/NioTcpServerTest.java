@@ -90,6 +90,29 @@ class NioTcpServerTest {
     }
 
     @Test
+    void theSelectorPollsOnlyBrieflyAfterTrafficThenSleeps() throws Exception {
+        NioTcpServer s = serve(() -> Flow.of(ByteString.class));
+        try (Socket sock = connect(s)) {
+            sock.getOutputStream().write(5);
+            assertEquals(5, sock.getInputStream().read());
+            Thread selector = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("pgwire-selector-" + s.localAddress().getPort()))
+                .findFirst().orElseThrow();
+            Thread.sleep(200); // well past the idle spin
+            java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+            long before = mx.getThreadCpuTime(selector.getId());
+            Thread.sleep(500);
+            long used = mx.getThreadCpuTime(selector.getId()) - before;
+            assertTrue(used < TimeUnit.MILLISECONDS.toNanos(5), "an idle selector used " + used + " ns of CPU in 500 ms");
+            // and wakes for the next request
+            sock.getOutputStream().write(6);
+            assertEquals(6, sock.getInputStream().read());
+        } finally {
+            s.unbind();
+        }
+    }
+
+    @Test
     void anElementLargerThanTheSendBufferGoesOutWhole() throws Exception {
         byte[] big = new byte[TcpSettings.DEFAULTS.sendBufferBytes() * 5 + 123];
         new Random(3).nextBytes(big);
@@ -257,9 +280,10 @@ class NioTcpServerTest {
 
     @Test
     void settingsAreChecked() {
-        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(100, 2, 65536, 10));
-        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(65536, 0, 65536, 10));
-        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(65536, 2, 100, 10));
-        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(65536, 2, 65536, 0));
+        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(100, 2, 65536, 10, 0));
+        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(65536, 0, 65536, 10, 0));
+        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(65536, 2, 100, 10, 0));
+        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(65536, 2, 65536, 0, 0));
+        assertThrows(IllegalArgumentException.class, () -> new TcpSettings(65536, 2, 65536, 10, -1));
     }
 }

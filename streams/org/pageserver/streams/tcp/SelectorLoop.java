@@ -115,6 +115,8 @@ final class SelectorLoop implements Runnable, AutoCloseable {
                     if (key.isValid()) {
                         try {
                             ((Handler) key.attachment()).ready(key);
+                        } catch (java.nio.channels.CancelledKeyException e) {
+                            // the channel was closed by its stage meanwhile: nothing to do
                         } catch (RuntimeException e) {
                             log.error("selector handler failed", e);
                             key.cancel();

@@ -275,8 +275,12 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
                 }
                 int ops = (!peerEof && !readStopped && credit.get() > 0 ? SelectionKey.OP_READ : 0)
                     | (writeArmed ? SelectionKey.OP_WRITE : 0);
-                if (key.interestOps() != ops) {
-                    key.interestOps(ops);
+                try {
+                    if (key.interestOps() != ops) {
+                        key.interestOps(ops);
+                    }
+                } catch (java.nio.channels.CancelledKeyException e) {
+                    // the stage closed the channel meanwhile
                 }
             }
 

@@ -26,6 +26,14 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Pa
      */
     public static final String SERVING_DISPATCHER = "pageserver.serving-dispatcher";
 
+    /**
+     * Dispatcher of the storage reads of page requests (the page cache's misses, relation and
+     * database sizes): blocking, so not on the serving threads, but apart from the blocking
+     * pool's writes and imports, on a few threads that look for the next read a while before
+     * they park (reads come in bursts: one per miss).
+     */
+    public static final String READ_DISPATCHER = "pageserver.read-dispatcher";
+
     public static Settings from(Config root) {
         Config c = root.getConfig("pageserver");
         String listen = c.getString("listen");

@@ -154,6 +154,8 @@ public final class PageCache {
     private final Duration waitTimeout;
     private final ActorRef<RedoWorker.Command> redo;
     private final Executor blocking;
+    /** Storage reads of page requests: see Settings.READ_DISPATCHER. */
+    private final Executor reads;
     private final TreeMap<Lsn, List<Waiter>> waiting = new TreeMap<>();
     private final Map<Long, Lsn> waiterLsn = new java.util.HashMap<>();
     private Lsn watermark = Lsn.INVALID;
@@ -184,6 +186,7 @@ public final class PageCache {
         int capacity = settings.pageCachePages();
         this.lru = new ClockCache<>(capacity);
         this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
+        this.reads = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.READ_DISPATCHER));
     }
 
     private Behavior<Command> behavior() {
@@ -344,11 +347,11 @@ public final class PageCache {
                 s.replyTo().tell(new RelSize(known >= 0, Math.max(known, 0), lsn));
                 return;
             }
-            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> store.relSize(s.rel(), lsn), blocking),
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> store.relSize(s.rel(), lsn), reads),
                 (size, e) -> new RelSizeRead(s, lsn, size, e));
         } else if (request instanceof GetDbSize d) {
             Lsn lsn = d.latest() ? watermark : d.lsn();
-            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> dbSize(d.dbNode(), lsn), blocking),
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> dbSize(d.dbNode(), lsn), reads),
                 (bytes, e) -> new DbSizeRead(d, lsn, bytes, e));
         }
     }
@@ -372,14 +375,14 @@ public final class PageCache {
         pendingReads = new ArrayList<>();
         for (int from = 0; from < all.size(); from += MAX_READS_PER_TASK) {
             List<PendingRead> batch = all.subList(from, Math.min(all.size(), from + MAX_READS_PER_TASK));
-            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> readHistories(batch), blocking),
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> readHistories(batch), reads),
                 (rs, e) -> e != null ? new HistoriesRead(batch.stream().map(r -> failedRead(r, e)).toList())
                     : new HistoriesRead(rs));
         }
         return Behaviors.same();
     }
 
-    /** Blocking: runs on the blocking dispatcher. A failed read fails its request alone. */
+    /** Blocking: runs on the read dispatcher. A failed read fails its request alone. */
     private List<PageHistoryRead> readHistories(List<PendingRead> batch) {
         List<PageHistoryRead> out = new ArrayList<>(batch.size());
         for (PendingRead r : batch) {
@@ -396,7 +399,7 @@ public final class PageCache {
         return new PageHistoryRead(r.request(), r.lsn(), null, null, "storage read failed: " + e.getMessage(), null);
     }
 
-    /** Blocking: runs on the blocking dispatcher. */
+    /** Blocking: runs on the read dispatcher. */
     private PageHistoryRead readHistory(GetPage g, Lsn lsn, CachedPage cached, Integer knownSize) {
         OptionalInt size = knownSize == null ? store.relSize(g.rel(), lsn)
             : knownSize < 0 ? OptionalInt.empty() : OptionalInt.of(knownSize);

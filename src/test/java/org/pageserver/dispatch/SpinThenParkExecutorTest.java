@@ -132,6 +132,29 @@ class SpinThenParkExecutorTest {
             a.tell("where");
             String where = probe.receiveMessage();
             assertTrue(where.contains(Settings.SERVING_DISPATCHER), where);
+            // the read dispatcher is one too, with at least two threads
+            java.util.Set<String> names = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            java.util.concurrent.Executor reads = kit.system().dispatchers()
+                .lookup(DispatcherSelector.fromConfig(Settings.READ_DISPATCHER));
+            CountDownLatch both = new CountDownLatch(2);
+            for (int i = 0; i < 2; i++) {
+                reads.execute(() -> {
+                    names.add(Thread.currentThread().getName());
+                    both.countDown();
+                    try {
+                        both.await(5, TimeUnit.SECONDS); // holds this thread until the other task runs too
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+            }
+            try {
+                assertTrue(both.await(5, TimeUnit.SECONDS), "two reads ran at once");
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+            assertEquals(2, names.size(), names.toString());
+            assertTrue(names.iterator().next().contains(Settings.READ_DISPATCHER), names.toString());
         } finally {
             kit.shutdownTestKit();
         }

@@ -48,6 +48,8 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
     private final Outlet<ByteString> out = Outlet.create("TcpConnection.out");
     private final FlowShape<ByteString, ByteString> shape = FlowShape.of(in, out);
 
+    private static final ByteBuffer EMPTY = ByteBuffer.allocateDirect(0);
+
     private final SocketChannel channel;
     private final SelectorLoop loop;
     private final TcpSettings settings;
@@ -86,7 +88,7 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
          * thread-local direct buffer anyway, and a gathering write costs a thread-local lookup
          * of its iovec array besides: one copy into our own buffer and a plain write is cheaper.
          */
-        private final ByteBuffer sendBuffer = ByteBuffer.allocateDirect(settings.sendBufferBytes()).limit(0);
+        private ByteBuffer sendBuffer = EMPTY;
         private boolean sendDone;
         private boolean closed;
 
@@ -205,6 +207,11 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
                             pull(in);
                         }
                         return;
+                    }
+                    if (sendBuffer == EMPTY) {
+                        // allocated at the first send: a connection that never answers (or is
+                        // refused at once) costs no direct memory
+                        sendBuffer = ByteBuffer.allocateDirect(settings.sendBufferBytes());
                     }
                     sendBuffer.clear();
                     int copied = pending.copyToBuffer(sendBuffer);

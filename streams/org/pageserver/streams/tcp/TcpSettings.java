@@ -16,7 +16,8 @@ package org.pageserver.streams.tcp;
 public record TcpSettings(int readChunkBytes, int readAheadChunks, int sendBufferBytes, int backlog,
                           long idleSpinNanos) {
 
-    public static final TcpSettings DEFAULTS = new TcpSettings(64 * 1024, 2, 64 * 1024, 1024, 100_000);
+    /** A send buffer of 16 kB holds a page response whole; larger elements take several writes. */
+    public static final TcpSettings DEFAULTS = new TcpSettings(64 * 1024, 2, 16 * 1024, 1024, 100_000);
 
     public TcpSettings withIdleSpinNanos(long v) {
         return new TcpSettings(readChunkBytes, readAheadChunks, sendBufferBytes, backlog, v);

@@ -1,5 +1,6 @@
 /**
- * The pgwire server on Pekko Streams TCP.
+ * The pgwire server, on the NIO transport of {@code org.pageserver.streams.tcp} (a selector
+ * thread and one Pekko Streams stage per connection).
  *
  * <p>{@link org.pageserver.streams.pgwire.PgWireServer#start} binds a port; each connection runs
  * one {@code PgServerStage}: SSLRequest/GSSENCRequest are declined with 'N', CancelRequest is

@@ -10,7 +10,7 @@
  * socket itself. Backpressure is kept both ways: the selector stops reading a connection whose
  * protocol has not taken its chunks, and a stage whose socket is full stops pulling.
  *
- * <p>Outgoing connections (the WAL receiver's replication client) still use Pekko TCP: one per
- * tenant, not on the page path.
+ * <p>Outgoing connections (the WAL receiver's replication client, one per tenant) are blocking
+ * sockets on the blocking dispatcher ({@code ReplicationConnection}), not this transport.
  */
 package org.pageserver.streams.tcp;

@@ -3,12 +3,22 @@
 # scale-20 pgbench_accounts, at 1, 8 and 32 connections, against the pageserver and, in the same
 # run, against PostgreSQL itself serving the same pages (prepared get_raw_page).
 # Usage: bash bench/pagebench.sh   (SCALE=20 SECONDS_PER_RUN=10 CACHE_PAGES=65536 by default;
-# CACHE_PAGES=1024 makes most reads miss the page cache and go to the store)
+# CACHE_PAGES=1024 makes most reads miss the page cache and go to the store; PIN_CLIENT=1 runs
+# the benchmark client on CPU 0 and both servers on the other CPUs, so that the client's own CPU
+# time does not come out of the servers')
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${SCALE:-20}
 SECS=${SECONDS_PER_RUN:-10}
 CACHE_PAGES=${CACHE_PAGES:-65536}
+PIN_CLIENT=${PIN_CLIENT:-0}
+SRV=()
+CLI=()
+if [ "$PIN_CLIENT" = 1 ]; then
+  [ "$(nproc)" -ge 2 ] || { echo "PIN_CLIENT=1 needs at least 2 CPUs"; exit 1; }
+  SRV=(taskset -c "1-$(( $(nproc) - 1 ))")
+  CLI=(taskset -c 0)
+fi
 bash scripts/setup.sh
 mvn -q -B -DskipTests package
 mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test >/dev/null
@@ -26,12 +36,16 @@ trap cleanup EXIT
 PGPORT=$(free_port)
 PSPORT=$(free_port)
 throwaway_pg "$B" "$PGPORT" "shared_buffers = 512MB" "max_connections = 100"
+if [ "$PIN_CLIENT" = 1 ]; then
+  # every process of the cluster, and the backends it forks later, on the server CPUs
+  taskset -a -c -p "1-$(( $(nproc) - 1 ))" "$(head -1 "$B/pg/postmaster.pid")" >/dev/null
+fi
 PSQL=(psql -X -At -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres)
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres -i -s "$SCALE" -q postgres >/dev/null 2>&1
 "${PSQL[@]}" -c "create extension pageinspect" >/dev/null
 "${PSQL[@]}" -c "checkpoint" >/dev/null
 # by default a page cache of 65536 pages = 512 MB, the same memory as the primary's shared_buffers
-java -Xmx2g -Dpageserver.page-cache-pages="$CACHE_PAGES" -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.data-dir="$B/ps" -jar target/pageserver.jar >"$B/ps.log" 2>&1 &
+${SRV[@]+"${SRV[@]}"} java -Xmx2g -Dpageserver.page-cache-pages="$CACHE_PAGES" -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.data-dir="$B/ps" -jar target/pageserver.jar >"$B/ps.log" 2>&1 &
 PS_PID=$!
 wait_port "$PSPORT" || { echo "pageserver did not start:"; cat "$B/ps.log"; exit 1; }
 PS=(psql -X -At -h 127.0.0.1 -p "$PSPORT" -U postgres -d postgres)
@@ -40,5 +54,5 @@ read -r SPC DB REL NB < <("${PSQL[@]}" -F ' ' -c "select 1663, (select oid from 
   pg_relation_filenode('pgbench_accounts'), pg_relation_size('pgbench_accounts') / 8192")
 # read every page once through PostgreSQL so both sides serve from memory (shared_buffers 512MB)
 "${PSQL[@]}" -c "select count(*) from pgbench_accounts" >/dev/null
-echo "pgbench scale $SCALE: pgbench_accounts $NB blocks; page cache $CACHE_PAGES pages; ${SECS}s per run after 2s warm-up; $(nproc) cores; $(date -u +%Y-%m-%d)"
-java -cp "$CP" org.pageserver.client.PageBench "$PSPORT" "$PGPORT" "$SYSID" "$SPC/$DB/$REL" "$NB" "$SECS" 1 8 32
+echo "pgbench scale $SCALE: pgbench_accounts $NB blocks; page cache $CACHE_PAGES pages; ${SECS}s per run after 2s warm-up; $(nproc) cores; client pinned: $PIN_CLIENT; $(date -u +%Y-%m-%d)"
+${CLI[@]+"${CLI[@]}"} java -cp "$CP" org.pageserver.client.PageBench "$PSPORT" "$PGPORT" "$SYSID" "$SPC/$DB/$REL" "$NB" "$SECS" 1 8 32

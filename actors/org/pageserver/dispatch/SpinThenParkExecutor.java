@@ -9,6 +9,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
+import org.pageserver.streams.tcp.IdleSpinners;
 
 /**
  * A small pool whose idle threads keep looking for work for a short while ({@code idleSpinNanos},
@@ -107,9 +108,17 @@ public final class SpinThenParkExecutor extends AbstractExecutorService {
 
     /** True as soon as work shows up within the idle spin time. */
     private boolean lookAWhile() {
-        if (idleSpinNanos == 0) {
+        if (idleSpinNanos == 0 || !IdleSpinners.tryStart()) {
             return false;
         }
+        try {
+            return lookAWhileSpinning();
+        } finally {
+            IdleSpinners.stop();
+        }
+    }
+
+    private boolean lookAWhileSpinning() {
         long now = System.nanoTime();
         long deadline = now + idleSpinNanos;
         do {

@@ -88,7 +88,7 @@ final class SelectorLoop implements Runnable, AutoCloseable {
             while (!closing) {
                 boolean ranTasks = runTasks();
                 int ready;
-                if (idleSpinNanos > 0 && System.nanoTime() - lastActive < idleSpinNanos) {
+                if (idleSpinNanos > 0 && System.nanoTime() - lastActive < idleSpinNanos && spinPermit()) {
                     // recently busy: poll instead of sleeping in epoll_wait, so the next request
                     // of a connection is read without a thread wake-up
                     ready = selector.selectNow();
@@ -103,6 +103,7 @@ final class SelectorLoop implements Runnable, AutoCloseable {
                         continue;
                     }
                 } else {
+                    dropSpinPermit();
                     ready = selector.select();
                 }
                 if (ready > 0 || ranTasks) {
@@ -129,6 +130,7 @@ final class SelectorLoop implements Runnable, AutoCloseable {
                 log.error("selector loop {} failed", thread.getName(), e);
             }
         } finally {
+            dropSpinPermit();
             runTasks();
             for (SelectionKey key : selector.keys()) {
                 if (key.attachment() instanceof Handler h) {
@@ -140,6 +142,23 @@ final class SelectorLoop implements Runnable, AutoCloseable {
             } catch (IOException ignored) {
                 // nothing left to release
             }
+        }
+    }
+
+    /** Whether this loop holds one of the process's {@link IdleSpinners} permits. */
+    private boolean spinning;
+
+    private boolean spinPermit() {
+        if (!spinning) {
+            spinning = IdleSpinners.tryStart();
+        }
+        return spinning;
+    }
+
+    private void dropSpinPermit() {
+        if (spinning) {
+            spinning = false;
+            IdleSpinners.stop();
         }
     }
 

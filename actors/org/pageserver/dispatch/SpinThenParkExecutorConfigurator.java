@@ -34,10 +34,6 @@ public final class SpinThenParkExecutorConfigurator extends ExecutorServiceConfi
         this.idleSpinNanos = c.getDuration("idle-spin", TimeUnit.NANOSECONDS);
     }
 
-    int threads() {
-        return threads;
-    }
-
     @Override
     public ExecutorServiceFactory createExecutorServiceFactory(String id, ThreadFactory threadFactory) {
         // threads named like Pekko's own pools: <system>-<dispatcher id>-<n>

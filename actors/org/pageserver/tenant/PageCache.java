@@ -102,7 +102,7 @@ public final class PageCache {
 
     /**
      * Sent to self when the first read of a mailbox run misses: the misses that arrive before
-     * it (the requests already queued) go to the blocking pool as one task, one thread switch
+     * it (the requests already queued) go to the read dispatcher as one task, one thread switch
      * for all of them instead of one each.
      */
     private enum FlushReads implements Command { INSTANCE }

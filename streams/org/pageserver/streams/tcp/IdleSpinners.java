@@ -35,9 +35,4 @@ public final class IdleSpinners {
     public static void stop() {
         SPINNING.decrementAndGet();
     }
-
-    /** The most threads spinning at once: the CPUs available to the process. */
-    public static int max() {
-        return MAX;
-    }
 }

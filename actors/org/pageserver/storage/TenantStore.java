@@ -266,7 +266,16 @@ public final class TenantStore implements AutoCloseable {
 
         /** A version of a non-relation file; null content records its removal. */
         public Batch putFile(String path, Lsn lsn, byte[] content) {
-            put(file, Keys.file(path, lsn.value()), content == null ? new byte[0] : prefixed(content));
+            put(file, Keys.file(path, lsn.value()), content == null ? new byte[0] : tagged(FILE_REGULAR, content));
+            return this;
+        }
+
+        /**
+         * A symbolic link from {@code lsn} on, as a data directory has them: {@code pg_tblspc/<oid>}
+         * pointing at a tablespace's location. Removed with {@code putFile(path, lsn, null)}.
+         */
+        public Batch putSymlink(String path, Lsn lsn, String target) {
+            put(file, Keys.file(path, lsn.value()), tagged(FILE_SYMLINK, target.getBytes(StandardCharsets.UTF_8)));
             return this;
         }
 
@@ -429,18 +438,23 @@ public final class TenantStore implements AutoCloseable {
         }
     }
 
-    /** A non-relation file's content as of {@code lsn}, if it exists then. */
+    /** A non-relation file's content as of {@code lsn}, if it exists then (and is not a symlink). */
     public Optional<byte[]> file(String path, Lsn lsn) {
-        return guarded(() -> fileUnlocked(path, lsn));
+        return guarded(() -> fileVersion(path, lsn, FILE_REGULAR));
     }
 
-    private Optional<byte[]> fileUnlocked(String path, Lsn lsn) {
+    /** A symbolic link's target as of {@code lsn}, if the link exists then. */
+    public Optional<String> symlink(String path, Lsn lsn) {
+        return guarded(() -> fileVersion(path, lsn, FILE_SYMLINK).map(t -> new String(t, StandardCharsets.UTF_8)));
+    }
+
+    private Optional<byte[]> fileVersion(String path, Lsn lsn, byte kind) {
         byte[] prefix = Keys.filePrefix(path);
         try (RocksIterator it = db.newIterator(file)) {
             it.seekForPrev(Keys.file(path, lsn.value()));
             if (it.isValid() && Keys.hasPrefix(it.key(), prefix) && it.key().length == prefix.length + 8) {
                 byte[] v = it.value();
-                if (v.length == 0) {
+                if (v.length == 0 || v[0] != kind) {
                     return Optional.empty();
                 }
                 byte[] content = new byte[v.length - 1];
@@ -452,34 +466,77 @@ public final class TenantStore implements AutoCloseable {
         return Optional.empty();
     }
 
-    /** Paths of every non-relation file that exists as of {@code lsn}. */
+    /** Paths of every non-relation file (and directory, ending in /) that exists as of {@code lsn}; no symlinks. */
     public List<String> files(Lsn lsn) {
-        return guarded(() -> filesUnlocked(lsn));
+        return guarded(() -> new ArrayList<>(filesUnlocked(lsn, FILE_REGULAR).keySet()));
     }
 
-    private List<String> filesUnlocked(Lsn lsn) {
-        List<String> out = new ArrayList<>();
+    /** Every symbolic link that exists as of {@code lsn}: path to target. */
+    public TreeMap<String, String> symlinks(Lsn lsn) {
+        return guarded(() -> {
+            TreeMap<String, String> out = new TreeMap<>();
+            filesUnlocked(lsn, FILE_SYMLINK).forEach((path, v) ->
+                out.put(path, new String(v, 1, v.length - 1, StandardCharsets.UTF_8)));
+            return out;
+        });
+    }
+
+    /**
+     * The tablespaces other than pg_default and pg_global that exist as of {@code lsn}: their
+     * OID and location, from the {@code pg_tblspc/<oid>} links.
+     */
+    public TreeMap<Integer, String> tablespaces(Lsn lsn) {
+        TreeMap<Integer, String> out = new TreeMap<>(Integer::compareUnsigned);
+        symlinks(lsn).forEach((path, target) -> {
+            Integer oid = tablespaceOid(path);
+            if (oid != null) {
+                out.put(oid, target);
+            }
+        });
+        return out;
+    }
+
+    /** The OID of a {@code pg_tblspc/<oid>} path, or null for any other path. */
+    public static Integer tablespaceOid(String path) {
+        if (!path.startsWith(TABLESPACE_LINK_DIR) || path.length() == TABLESPACE_LINK_DIR.length()
+            || path.length() > TABLESPACE_LINK_DIR.length() + 10) {
+            return null;
+        }
+        String oid = path.substring(TABLESPACE_LINK_DIR.length());
+        if (!oid.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            return null;
+        }
+        long v = Long.parseLong(oid);
+        return v == 0 || v > 0xFFFFFFFFL ? null : (int) v;
+    }
+
+    /** Where PostgreSQL keeps a link per tablespace. */
+    public static final String TABLESPACE_LINK_DIR = "pg_tblspc/";
+
+    /** The newest version at or before {@code lsn} of every path whose newest version is of {@code kind}. */
+    private TreeMap<String, byte[]> filesUnlocked(Lsn lsn, byte kind) {
+        TreeMap<String, byte[]> out = new TreeMap<>();
         try (RocksIterator it = db.newIterator(file)) {
             it.seekToFirst();
             String current = null;
-            boolean exists = false;
+            byte[] version = null;
             while (it.isValid()) {
                 byte[] k = it.key();
                 String path = Keys.filePathOf(k);
                 if (!path.equals(current)) {
-                    if (current != null && exists) {
-                        out.add(current);
+                    if (current != null && version != null && version.length > 0 && version[0] == kind) {
+                        out.put(current, version);
                     }
                     current = path;
-                    exists = false;
+                    version = null;
                 }
                 if (Long.compareUnsigned(Keys.fileLsnOf(k), lsn.value()) <= 0) {
-                    exists = it.value().length > 0;
+                    version = it.value();
                 }
                 it.next();
             }
-            if (current != null && exists) {
-                out.add(current);
+            if (current != null && version != null && version.length > 0 && version[0] == kind) {
+                out.put(current, version);
             }
             checkIterator(it);
         }
@@ -614,10 +671,17 @@ public final class TenantStore implements AutoCloseable {
         }
     }
 
-    /** File contents carry a leading 0x01 so an empty file differs from a removed one. */
-    private static byte[] prefixed(byte[] content) {
+    /**
+     * A file version's value is its kind, then its content: FILE_REGULAR (so that an empty file
+     * differs from a removed one, whose value is empty) or FILE_SYMLINK (the content is the
+     * link's target). Stores written before symlinks existed hold only FILE_REGULAR.
+     */
+    private static final byte FILE_REGULAR = 1;
+    private static final byte FILE_SYMLINK = 2;
+
+    private static byte[] tagged(byte kind, byte[] content) {
         byte[] v = new byte[content.length + 1];
-        v[0] = 1;
+        v[0] = kind;
         System.arraycopy(content, 0, v, 1, content.length);
         return v;
     }

@@ -64,6 +64,17 @@ final class BaseBackupImport {
         batch.putFile(stripSlash(dirPath) + "/", startLsn, new byte[0]);
     }
 
+    /** A symbolic link: PostgreSQL's data directory has them only for tablespaces (pg_tblspc/&lt;oid&gt;). */
+    void symlink(String linkPath, String target) {
+        requireStarted();
+        String p = stripSlash(linkPath);
+        if (TenantStore.tablespaceOid(p) == null) {
+            throw new IllegalStateException("symbolic link " + linkPath + " -> " + target
+                + " in the base backup: only pg_tblspc/<oid> links are expected");
+        }
+        batch.putSymlink(p, startLsn, target);
+    }
+
     void fileStart(String filePath, long size) {
         requireStarted();
         path = filePath;

@@ -58,11 +58,18 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
 
                 @Override
                 public void archive(String name, String tablespaceLocation) {
-                    if (tablespaceLocation != null && !tablespaceLocation.isEmpty()) {
-                        throw new IllegalStateException("the primary has a tablespace at " + tablespaceLocation
-                            + ": tablespaces other than pg_default and pg_global are not supported yet");
+                    if (tablespaceLocation == null || tablespaceLocation.isEmpty()) {
+                        tar.newArchive(name);
+                        return;
                     }
-                    tar.newArchive(name);
+                    // basebackup.c names a tablespace's archive after its OID: "<oid>.tar"
+                    Integer oid = name.endsWith(".tar")
+                        ? TenantStore.tablespaceOid("pg_tblspc/" + name.substring(0, name.length() - 4)) : null;
+                    if (oid == null) {
+                        throw new IllegalStateException("tablespace archive \"" + name + "\" (at " + tablespaceLocation
+                            + ") is not named <oid>.tar");
+                    }
+                    tar.newTablespaceArchive(name, oid);
                 }
 
                 @Override

@@ -18,6 +18,7 @@ import org.pageserver.redo.RecordCheck;
 import org.pageserver.redo.SlruRedo;
 import org.pageserver.redo.RedoException;
 import org.pageserver.redo.StorageEffects;
+import org.pageserver.redo.TablespaceRecord;
 import org.pageserver.redo.WalRedo;
 import org.pageserver.storage.PageHistory;
 import org.pageserver.storage.StoreChanges;
@@ -213,15 +214,20 @@ final class WalIngest {
                         continue;
                     }
                     DatabaseRecord db = DatabaseRecord.of(r);
-                    if (db != null) {
-                        // a database's relations and files are read from the store as of this
-                        // record, so what came before it must be there: store it now (it is
-                        // idempotent if the batch is written again after a crash)
+                    TablespaceRecord ts = TablespaceRecord.of(r);
+                    if (db != null || ts != null) {
+                        // a database's or tablespace's relations and files are read from the
+                        // store as of this record, so what came before it must be there: store
+                        // it now (it is idempotent if the batch is written again after a crash)
                         b.commit();
                         written = written.plus(b.changes());
                         b.close();
                         b = store.newBatch();
-                        b = applyDatabase(b, r, db);
+                        if (db != null) {
+                            b = applyDatabase(b, r, db);
+                        } else {
+                            applyTablespace(b, r, ts);
+                        }
                     }
                     index(b, r);
                 }
@@ -333,6 +339,37 @@ final class WalIngest {
             StorageEffects fx = StorageEffects.of(r);
             if (!fx.isEmpty()) {
                 applyStorageEffects(b, r, fx);
+            }
+        }
+
+        /**
+         * Mirrors tblspc_redo (tablespace.c, PG15). CREATE: the link pg_tblspc/&lt;oid&gt; to its
+         * location (a directory for an in-place tablespace) and the version directory inside it. DROP: both gone, with anything still
+         * recorded below them (PostgreSQL drops only an empty tablespace).
+         */
+        private void applyTablespace(TenantStore.Batch b, WalRecord r, TablespaceRecord ts) {
+            Lsn at = r.endLsn();
+            String link = TablespaceRecord.linkPath(ts.tablespaceId());
+            if (ts instanceof TablespaceRecord.Create c) {
+                if (c.inPlace()) {
+                    b.putFile(link + "/", at, new byte[0]);
+                } else {
+                    b.putSymlink(link, at, c.location());
+                }
+                b.putFile(link + "/" + TablespaceRecord.VERSION_DIRECTORY + "/", at, new byte[0]);
+            } else {
+                b.putFile(link, at, null);
+                for (String path : store.files(at)) {
+                    if (path.startsWith(link + "/")) {
+                        b.putFile(path, at, null);
+                    }
+                }
+                for (RelTag rel : store.relations(at).keySet()) {
+                    if (rel.spcNode() == ts.tablespaceId() && relSize(rel) >= 0) {
+                        b.dropRel(rel, at);
+                        relSizes.put(rel, -1);
+                    }
+                }
             }
         }
 

@@ -83,6 +83,7 @@ public sealed interface DatabaseRecord {
         if (tablespaceId == org.pageserver.protocol.RelTag.DEFAULTTABLESPACE_OID) {
             return "base/" + Integer.toUnsignedString(dbId);
         }
-        return "pg_tblspc/" + Integer.toUnsignedString(tablespaceId) + "/PG_15_202209061/" + Integer.toUnsignedString(dbId);
+        return TablespaceRecord.linkPath(tablespaceId) + "/" + TablespaceRecord.VERSION_DIRECTORY + "/"
+            + Integer.toUnsignedString(dbId);
     }
 }

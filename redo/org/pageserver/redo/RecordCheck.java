@@ -15,12 +15,12 @@ import org.pageserver.protocol.wal.WalRecord;
  *
  * <p>What is checked, per resource manager:
  * <ul>
- * <li>the ones redone or followed here (XLOG, Transaction, Storage, CLOG, Database, MultiXact,
+ * <li>the ones redone or followed here (XLOG, Transaction, Storage, CLOG, Database, Tablespace, MultiXact,
  *     RelMap, Standby, Heap2, Heap, Btree, Sequence, CommitTs): the record type, the main data
  *     length (the SizeOf* of its xl_* struct), the block ids the redo routine reads, and the
  *     data of each block it does not restore from a full-page image (tuples, offset arrays,
  *     metadata, as many as the main data counts); XLOG_FPI blocks must carry an image;</li>
- * <li>the ones PostgreSQL has but this server does not redo yet (Tablespace, Hash, Gin, Gist,
+ * <li>the ones PostgreSQL has but this server does not redo yet (Hash, Gin, Gist,
  *     SPGist, BRIN, ReplicationOrigin, Generic, LogicalMessage): accepted; reads of their pages
  *     fail with "redo of &lt;rmgr&gt; records is not supported yet" until they are;</li>
  * <li>any other id (22 to 127 unused; 128 to 255 custom resource managers, whose record
@@ -76,6 +76,10 @@ public final class RecordCheck {
         shape(t, 0x40, "ABORT_PREPARED", 8);
         shape(t, 0x50, "ASSIGNMENT", 8);
         shape(t, 0x60, "INVALIDATION", 4);
+
+        // tablespace.h: xl_tblspc_create_rec a u32 and a NUL-terminated path, xl_tblspc_drop_rec a u32
+        shape(RmgrId.RM_TBLSPC_ID, 0x00, "CREATE", 5);
+        shape(RmgrId.RM_TBLSPC_ID, 0x10, "DROP", 4);
 
         shape(RmgrId.RM_SMGR_ID, 0x10, "CREATE", 16);   // xl_smgr_create
         shape(RmgrId.RM_SMGR_ID, 0x20, "TRUNCATE", 20); // xl_smgr_truncate
@@ -158,7 +162,7 @@ public final class RecordCheck {
     /** Resource managers PostgreSQL 15 has whose records are accepted without being redone. */
     private static boolean notRedone(int rmid) {
         return switch (rmid) {
-            case RmgrId.RM_TBLSPC_ID, RmgrId.RM_HASH_ID, RmgrId.RM_GIN_ID, RmgrId.RM_GIST_ID, RmgrId.RM_SPGIST_ID,
+            case RmgrId.RM_HASH_ID, RmgrId.RM_GIN_ID, RmgrId.RM_GIST_ID, RmgrId.RM_SPGIST_ID,
                 RmgrId.RM_BRIN_ID, RmgrId.RM_REPLORIGIN_ID, RmgrId.RM_GENERIC_ID, RmgrId.RM_LOGICALMSG_ID -> true;
             default -> false;
         };
@@ -196,9 +200,10 @@ public final class RecordCheck {
         // what the ingest applies to relation files and databases when it stores the record
         // must parse whole now: failing then would fail the write of every good record
         // batched with it (a relation map of the wrong size, a DROP DATABASE short of its
-        // tablespaces, a commit short of its relfilenodes)
+        // tablespaces, a tablespace path without its NUL, a commit short of its relfilenodes)
         StorageEffects.of(r);
         DatabaseRecord.of(r);
+        TablespaceRecord.of(r);
         // the SLRU pages it changes must be known: the whole xinfo chain of a commit or abort,
         // every member of a new multixact
         SlruRedo.pages(r, true);

@@ -27,7 +27,8 @@ public record StorageEffects(List<RelTag> created, List<Truncation> truncations,
 
     /**
      * XLOG_RELMAP_UPDATE (utils/relmapper.h: xl_relmap_update dbid u32, tsid u32, nbytes i32,
-     * data): the whole new pg_filenode.map of a database, or of the shared catalogs.
+     * data): the whole new pg_filenode.map of a database (in its directory of its default
+     * tablespace), or of the shared catalogs.
      */
     public record RelMapUpdate(String path, byte[] contents) {
     }
@@ -82,8 +83,8 @@ public record StorageEffects(List<RelTag> created, List<Truncation> truncations,
                 }
                 byte[] map = new byte[nbytes];
                 b.get(map);
-                String path = spc == RelTag.GLOBALTABLESPACE_OID ? "global/pg_filenode.map"
-                    : "base/" + Integer.toUnsignedString(db) + "/pg_filenode.map";
+                // write_relmap_file: the database's directory in its default tablespace
+                String path = DatabaseRecord.databasePath(spc, db) + "/pg_filenode.map";
                 return new StorageEffects(List.of(), List.of(), List.of(), List.of(new RelMapUpdate(path, map)));
             }
             return NONE;

@@ -130,6 +130,36 @@ class TenantStoreTest {
     }
 
     @Test
+    void tablespaceLinksAreVersionedApartFromFiles() {
+        try (TenantStore s = TenantStore.open(dir, true)) {
+            try (TenantStore.Batch b = s.newBatch()) {
+                b.putSymlink("pg_tblspc/16390", lsn(10), "/srv/ts1");
+                b.putFile("pg_tblspc/16390/PG_15_202209061/", lsn(10), new byte[0]);
+                b.putSymlink("pg_tblspc/16391", lsn(20), "/srv/ts2");
+                b.putFile("pg_tblspc/16390", lsn(30), null);
+                b.commit();
+            }
+            assertEquals(java.util.Map.of(16390, "/srv/ts1"), s.tablespaces(lsn(15)));
+            assertEquals(java.util.Map.of(16390, "/srv/ts1", 16391, "/srv/ts2"), s.tablespaces(lsn(20)));
+            assertEquals(java.util.Map.of(16391, "/srv/ts2"), s.tablespaces(lsn(30)));
+            assertEquals("/srv/ts2", s.symlink("pg_tblspc/16391", lsn(40)).orElseThrow());
+            assertFalse(s.file("pg_tblspc/16391", lsn(40)).isPresent(), "a link is not a file");
+            assertFalse(s.symlink("pg_tblspc/16390/PG_15_202209061/", lsn(20)).isPresent(), "a directory is not a link");
+            assertEquals(List.of("pg_tblspc/16390/PG_15_202209061/"), s.files(lsn(20)));
+        }
+    }
+
+    @Test
+    void onlyPgTblspcOidPathsNameATablespace() {
+        assertEquals(16390, TenantStore.tablespaceOid("pg_tblspc/16390"));
+        assertEquals(-1, TenantStore.tablespaceOid("pg_tblspc/4294967295"));
+        for (String p : List.of("pg_tblspc/", "pg_tblspc/0", "pg_tblspc/4294967296", "pg_tblspc/12a", "pg_tblspc/1/x",
+            "base/1", "pg_tblspc/-1", "pg_tblspc/99999999999")) {
+            assertNull(TenantStore.tablespaceOid(p), p);
+        }
+    }
+
+    @Test
     void rawWalIsReadBackTrimmedToTheRange() {
         try (TenantStore s = TenantStore.open(dir, true)) {
             try (TenantStore.Batch b = s.newBatch()) {

@@ -116,6 +116,13 @@ public final class PgCluster implements AutoCloseable {
         }
     }
 
+    /** An empty directory owned by postgres under the cluster's own, for a tablespace's location. */
+    public Path tablespaceDirectory(String name) throws IOException, InterruptedException {
+        Path d = dir.resolve(name);
+        asPostgres(List.of("mkdir", "-m", "700", d.toString()));
+        return d;
+    }
+
     public int port() {
         return port;
     }

@@ -57,9 +57,10 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
                 }
 
                 @Override
-                public void archive(String name, String tablespaceLocation) {
+                public void archive(String name, String tablespaceLocation, java.io.InputStream data)
+                    throws java.io.IOException {
                     if (tablespaceLocation == null || tablespaceLocation.isEmpty()) {
-                        tar.newArchive(name);
+                        tar.readArchive(name, data);
                         return;
                     }
                     // basebackup.c names a tablespace's archive after its OID: "<oid>.tar"
@@ -69,15 +70,9 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
                         throw new IllegalStateException("tablespace archive \"" + name + "\" (at " + tablespaceLocation
                             + ") is not named <oid>.tar");
                     }
-                    tar.newTablespaceArchive(name, oid);
-                }
-
-                @Override
-                public void data(byte[] buf, int off, int len) {
-                    tar.feed(buf, off, len);
+                    tar.readTablespaceArchive(name, oid, data);
                 }
             });
-            tar.finish();
             ControlFile control = importer.finish();
             if (control.checkPointCopy().thisTimeLineId() != result.startTimeline()) {
                 throw new IllegalStateException("backup timeline " + result.startTimeline() + " differs from pg_control's "

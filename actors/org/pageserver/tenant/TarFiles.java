@@ -1,78 +1,94 @@
 package org.pageserver.tenant;
 
-import org.pageserver.protocol.tar.TarReader;
+import java.io.IOException;
+import java.io.InputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
 /**
- * Feeds the tar archives of a base backup, as they stream in, to the importer. The data
+ * Feeds the tar archives of a base backup, as they stream in, to the importer (Apache Commons
+ * Compress reads the ustar, GNU and PAX forms pg_basebackup's server side writes). The data
  * directory's archive holds paths relative to it; a tablespace's archive holds paths relative to
  * the tablespace's location ({@code PG_15_202209061/<db>/<relfilenode>}), which become the paths
  * PostgreSQL sees them at through the link: {@code pg_tblspc/<oid>/PG_15_202209061/...}.
  */
-final class TarFiles implements TarReader.Listener {
+final class TarFiles {
     private final BaseBackupImport importer;
-    private TarReader reader;
-    /** What the current archive's paths are relative to: "" or "pg_tblspc/<oid>/". */
-    private String prefix = "";
+    private final byte[] buf = new byte[64 << 10];
 
     TarFiles(BaseBackupImport importer) {
         this.importer = importer;
     }
 
     /** The data directory's archive. */
-    void newArchive(String name) {
-        newArchive(name, "");
+    void readArchive(String name, InputStream data) throws IOException {
+        read(name, data, "");
     }
 
     /** A tablespace's archive: its files are under pg_tblspc/{@code tablespaceOid}/. */
-    void newTablespaceArchive(String name, int tablespaceOid) {
-        newArchive(name, "pg_tblspc/" + Integer.toUnsignedString(tablespaceOid) + "/");
+    void readTablespaceArchive(String name, int tablespaceOid, InputStream data) throws IOException {
+        read(name, data, "pg_tblspc/" + Integer.toUnsignedString(tablespaceOid) + "/");
     }
 
-    private void newArchive(String name, String pathPrefix) {
-        finishArchive();
-        prefix = pathPrefix;
-        reader = new TarReader(this);
-    }
-
-    void feed(byte[] buf, int off, int len) {
-        if (reader == null) {
-            throw new IllegalStateException("base backup data before any archive");
-        }
-        reader.feed(buf, off, len);
-    }
-
-    void finish() {
-        finishArchive();
-    }
-
-    private void finishArchive() {
-        if (reader != null) {
-            reader.finish();
-            reader = null;
-        }
-    }
-
-    @Override
-    public void entryStart(TarReader.Entry e) {
-        if (e.isDirectory()) {
-            importer.directory(prefix + e.name());
-        } else if (e.isFile()) {
-            importer.fileStart(prefix + e.name(), e.size());
-        } else if (e.type() == '2' && prefix.isEmpty()) {
-            // a tablespace's link, pg_tblspc/<oid> -> its location
-            importer.symlink(e.name(), e.linkName());
+    /**
+     * @throws IOException when {@code data} itself fails (the connection)
+     * @throws IllegalStateException when the bytes are not a tar archive
+     */
+    private void read(String name, InputStream data, String prefix) throws IOException {
+        TarArchiveInputStream tar = new TarArchiveInputStream(new NoClose(data));
+        TarArchiveEntry e;
+        while ((e = next(tar, name)) != null) {
+            if (e.isSymbolicLink()) {
+                // a tablespace's link, pg_tblspc/<oid> -> its location; first, because
+                // tarCreateHeader names a link to a directory with a trailing slash, which
+                // isDirectory() takes for a directory
+                if (!prefix.isEmpty()) {
+                    throw new IllegalStateException("symbolic link " + e.getName() + " in tablespace archive " + name);
+                }
+                importer.symlink(e.getName(), e.getLinkName());
+            } else if (e.isDirectory()) {
+                importer.directory(prefix + e.getName());
+            } else if (e.isFile()) {
+                importer.fileStart(prefix + e.getName(), e.getSize());
+                int n;
+                while ((n = tar.read(buf, 0, buf.length)) > 0) {
+                    importer.fileData(buf, 0, n);
+                }
+                importer.fileEnd();
+            }
         }
     }
 
-    @Override
-    public void entryData(byte[] buf, int off, int len) {
-        importer.fileData(buf, off, len);
+    /** The next entry; a header that does not parse is the archive's fault, not the connection's. */
+    private static TarArchiveEntry next(TarArchiveInputStream tar, String name) throws IOException {
+        try {
+            TarArchiveEntry e = tar.getNextEntry();
+            // the library reads a header whose checksum is wrong as if it were right
+            if (e != null && !e.isCheckSumOK()) {
+                throw new IllegalStateException("base backup archive " + name + " is not a valid tar: header of \""
+                    + e.getName() + "\" fails its checksum");
+            }
+            return e;
+        } catch (IllegalArgumentException malformedHeader) {
+            throw new IllegalStateException("base backup archive " + name + " is not a valid tar: "
+                + malformedHeader.getMessage(), malformedHeader);
+        } catch (IOException e) {
+            if (e.getMessage() != null && (e.getMessage().contains("Error detected parsing the header")
+                || e.getMessage().contains("Truncated TAR archive") || e.getMessage().contains("corrupted"))) {
+                throw new IllegalStateException("base backup archive " + name + " is not a valid tar: " + e.getMessage(), e);
+            }
+            throw e;
+        }
     }
 
-    @Override
-    public void entryEnd(TarReader.Entry e) {
-        if (e.isFile()) {
-            importer.fileEnd();
+    /** The archive's stream belongs to the connection: closing the tar reader must not close it. */
+    private static final class NoClose extends java.io.FilterInputStream {
+        NoClose(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public void close() {
         }
     }
 }

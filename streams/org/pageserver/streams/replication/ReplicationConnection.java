@@ -192,30 +192,20 @@ public final class ReplicationConnection implements AutoCloseable {
                 }
                 m = receive();
             }
-            boolean manifest = false;
-            while (true) {
-                m = receive();
-                if (m instanceof CopyData d) {
-                    ReplicationMessage r;
-                    try {
-                        r = ReplicationMessage.parseBackup(d.data());
-                    } catch (IllegalArgumentException e) {
-                        throw protocol(e.getMessage());
-                    }
-                    if (r instanceof ReplicationMessage.NewArchive a) {
-                        sink.archive(a.name(), a.tablespaceLocation());
-                    } else if (r instanceof ReplicationMessage.ArchiveData a && !manifest) {
-                        sink.data(a.payload(), a.offset(), a.length());
-                    } else if (r instanceof ReplicationMessage.ManifestStart) {
-                        manifest = true;
-                    }
-                } else if (m instanceof CopyDone) {
-                    break;
-                } else if (m instanceof BackendMessage.ErrorResponse e) {
-                    throw error(e);
-                } else {
-                    throw protocol("unexpected " + m.getClass().getSimpleName() + " in BASE_BACKUP");
+            // the archives, each read by the sink through an ArchiveInput until the next
+            // archive, the manifest or the end of the copy; the manifest is skipped
+            ReplicationMessage next = nextBackupMessage();
+            while (next instanceof ReplicationMessage.NewArchive a) {
+                ArchiveInput archive = new ArchiveInput();
+                sink.archive(a.name(), a.tablespaceLocation(), archive);
+                next = archive.drain();
+            }
+            while (next != null) {
+                if (!(next instanceof ReplicationMessage.ManifestStart || next instanceof ReplicationMessage.ArchiveData
+                    || next instanceof ReplicationMessage.Progress)) {
+                    throw protocol("unexpected " + next.getClass().getSimpleName() + " after the archives of BASE_BACKUP");
                 }
+                next = nextBackupMessage();
             }
             List<List<String>> end = readRows();
             if (end.size() != 1) {
@@ -226,6 +216,80 @@ public final class ReplicationConnection implements AutoCloseable {
                 Integer.parseInt(end.get(0).get(1)));
         } catch (IOException e) {
             throw lost(e);
+        }
+    }
+
+    /**
+     * The next message inside BASE_BACKUP's copy stream, or null at its CopyDone. An archive
+     * message without its data is a protocol error.
+     */
+    private ReplicationMessage nextBackupMessage() throws IOException {
+        BackendMessage m = receive();
+        if (m instanceof CopyData d) {
+            try {
+                return ReplicationMessage.parseBackup(d.data());
+            } catch (IllegalArgumentException e) {
+                throw protocol(e.getMessage());
+            }
+        }
+        if (m instanceof CopyDone) {
+            return null;
+        }
+        if (m instanceof BackendMessage.ErrorResponse e) {
+            throw error(e);
+        }
+        throw protocol("unexpected " + m.getClass().getSimpleName() + " in BASE_BACKUP");
+    }
+
+    /**
+     * One archive of BASE_BACKUP as a stream: the payloads of its 'd' messages, read off the
+     * socket as the reader asks (so a GB-sized archive never sits in memory), ending at the
+     * first message that is not this archive's data (progress messages are skipped).
+     */
+    private final class ArchiveInput extends InputStream {
+        private ReplicationMessage.ArchiveData current;
+        private int pos;
+        /** The message that ended the archive (null: the copy's end), once it did. */
+        private ReplicationMessage after;
+        private boolean ended;
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (len == 0) {
+                return 0;
+            }
+            while (current == null || pos == current.length()) {
+                if (ended) {
+                    return -1;
+                }
+                ReplicationMessage m = nextBackupMessage();
+                if (m instanceof ReplicationMessage.ArchiveData d) {
+                    current = d;
+                    pos = 0;
+                } else if (!(m instanceof ReplicationMessage.Progress)) {
+                    after = m;
+                    ended = true;
+                }
+            }
+            int n = Math.min(len, current.length() - pos);
+            System.arraycopy(current.payload(), current.offset() + pos, b, off, n);
+            pos += n;
+            return n;
+        }
+
+        /** Skips what the reader left (a tar's trailing zero blocks); returns the message after the archive. */
+        ReplicationMessage drain() throws IOException {
+            byte[] skip = new byte[8192];
+            while (read(skip, 0, skip.length) >= 0) {
+                // discarded
+            }
+            return after;
         }
     }
 

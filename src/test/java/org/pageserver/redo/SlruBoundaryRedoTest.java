@@ -3,7 +3,6 @@ package org.pageserver.redo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
@@ -15,11 +14,12 @@ import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.GZIPInputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SlruKind;
-import org.pageserver.protocol.tar.TarReader;
 import org.pageserver.protocol.wal.RmgrId;
 import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.protocol.wal.WalRecord;
@@ -68,28 +68,16 @@ class SlruBoundaryRedoTest {
         }
     }
 
-    static Map<String, byte[]> untar(byte[] tar) {
+    static Map<String, byte[]> untar(byte[] tar) throws IOException {
         Map<String, byte[]> files = new TreeMap<>();
-        ByteArrayOutputStream cur = new ByteArrayOutputStream();
-        TarReader t = new TarReader(new TarReader.Listener() {
-            @Override
-            public void entryStart(TarReader.Entry e) {
-                cur.reset();
-            }
-
-            @Override
-            public void entryData(byte[] buf, int off, int len) {
-                cur.write(buf, off, len);
-            }
-
-            @Override
-            public void entryEnd(TarReader.Entry e) {
+        try (TarArchiveInputStream t = new TarArchiveInputStream(new java.io.ByteArrayInputStream(tar))) {
+            TarArchiveEntry e;
+            while ((e = t.getNextEntry()) != null) {
                 if (e.isFile()) {
-                    files.put(e.name(), cur.toByteArray());
+                    files.put(e.getName(), t.readAllBytes());
                 }
             }
-        });
-        t.feed(tar, 0, tar.length);
+        }
         return files;
     }
 

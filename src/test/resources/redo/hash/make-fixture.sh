@@ -7,8 +7,8 @@
 # inserts of many duplicates (INSERT, ADD_OVFL_PAGE), enough rows to split buckets many times
 # (SPLIT_ALLOCATE_PAGE, SPLIT_PAGE, SPLIT_COMPLETE), deletes and VACUUM (DELETE, SPLIT_CLEANUP,
 # MOVE_PAGE_CONTENTS, SQUEEZE_PAGE, UPDATE_META_PAGE), index scans killing dead tuples then
-# inserts into their full page (VACUUM_ONE_PAGE), reuse of freed overflow pages, and REINDEX
-# INDEX CONCURRENTLY. The WAL from start_lsn to end_lsn is kept gzipped (wal.gz, from the start
+# inserts into their full page (VACUUM_ONE_PAGE), reuse of freed overflow pages, REINDEX INDEX
+# CONCURRENTLY, and an index created with 1024 buckets. The WAL from start_lsn to end_lsn is kept gzipped (wal.gz, from the start
 # of first_segment).
 set -euo pipefail
 BIN=/usr/lib/postgresql/15/bin
@@ -84,6 +84,12 @@ create table r (k int);
 insert into r select generate_series(1, 300);
 create index r_k on r using hash (k);
 reindex index concurrently r_k;
+-- an index over what the planner takes for 300000 rows: 1024 initial buckets, a bucket
+-- count past the splitpoint groups of one phase
+create table big (k int);
+insert into big values (1);
+update pg_class set reltuples = 300000, relpages = 1 where relname = 'big';
+create index big_k on big using hash (k);
 -- an unlogged hash index: only its init fork is logged
 create unlogged table hu (k int);
 create index hu_k on hu using hash (k);

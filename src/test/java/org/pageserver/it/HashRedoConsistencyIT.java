@@ -59,6 +59,12 @@ class HashRedoConsistencyIT {
         insert into r select generate_series(1, 1000);
         create index r_k on r using hash (k);
         reindex index concurrently r_k;
+        -- an index over what the planner takes for 300000 rows: 1024 initial buckets, a bucket
+        -- count past the splitpoint groups of one phase
+        create table big (k int);
+        insert into big values (1);
+        update pg_class set reltuples = 300000, relpages = 1 where relname = 'big';
+        create index big_k on big using hash (k);
         -- an unlogged hash index: only its init fork is logged
         create unlogged table hu (k int);
         create index hu_k on hu using hash (k);

@@ -83,15 +83,45 @@ class HashRedoTest {
         Map<String, Integer> perType = new TreeMap<>();
         hash().forEach(r -> perType.merge(HashXlog.identify(r.info()), 1, Integer::sum));
         System.out.println("HashRedoTest: Hash records " + perType + ", images compared " + c.checked);
-        assertEquals(Map.ofEntries(Map.entry("INIT_META_PAGE", 4), Map.entry("INIT_BITMAP_PAGE", 4),
-            Map.entry("INSERT", 4851), Map.entry("ADD_OVFL_PAGE", 9), Map.entry("SPLIT_ALLOCATE_PAGE", 9),
+        assertEquals(Map.ofEntries(Map.entry("INIT_META_PAGE", 5), Map.entry("INIT_BITMAP_PAGE", 5),
+            Map.entry("INSERT", 4852), Map.entry("ADD_OVFL_PAGE", 9), Map.entry("SPLIT_ALLOCATE_PAGE", 9),
             Map.entry("SPLIT_PAGE", 11), Map.entry("SPLIT_COMPLETE", 9), Map.entry("MOVE_PAGE_CONTENTS", 1),
             Map.entry("SQUEEZE_PAGE", 5), Map.entry("DELETE", 85), Map.entry("SPLIT_CLEANUP", 9),
             Map.entry("UPDATE_META_PAGE", 2), Map.entry("VACUUM_ONE_PAGE", 1)), perType);
-        assertEquals(Map.ofEntries(Map.entry("Hash/0x0", 4), Map.entry("Hash/0x10", 8), Map.entry("Hash/0x20", 2162),
+        assertEquals(Map.ofEntries(Map.entry("Hash/0x0", 5), Map.entry("Hash/0x10", 10), Map.entry("Hash/0x20", 2164),
             Map.entry("Hash/0x30", 9), Map.entry("Hash/0x40", 9), Map.entry("Hash/0x60", 6), Map.entry("Hash/0x70", 2),
             Map.entry("Hash/0x80", 15), Map.entry("Hash/0x90", 85), Map.entry("Hash/0xa0", 3), Map.entry("Hash/0xb0", 2),
             Map.entry("Hash/0xc0", 2)), c.checked);
+    }
+
+    /**
+     * The metapages initialized from each INIT_META_PAGE's estimate: 64 buckets (fill factor
+     * 10) and 8 for the two indexes created on empty tables (taken for ten pages of rows), 2
+     * for the concurrent rebuild over 300 rows, 1024 over "300000 rows", 2 for the unlogged one.
+     */
+    @Test
+    void initialBucketCountsFollowTheEstimate() {
+        List<Integer> maxBuckets = new ArrayList<>();
+        for (WalRecord r : hash()) {
+            if (r.rmgrInfo() == HashXlog.XLOG_HASH_INIT_META_PAGE) {
+                byte[] page = new byte[Page.BLCKSZ];
+                WalRedo.redoBlock(r, 0, page);
+                maxBuckets.add(Page.u32(page, HashPage.HASHM_MAXBUCKET));
+            }
+        }
+        assertEquals(List.of(63, 7, 1, 1023, 1), maxBuckets);
+    }
+
+    /** _hash_spareindex and _hash_get_totalbuckets: the phase holding bucket n ends at or past n, the one before it not. */
+    @Test
+    void splitpointPhases() {
+        for (int n = 1; n <= 1 << 20; n += n < 5000 ? 1 : 997) {
+            int phase = HashPage.spareIndex(n);
+            assertTrue(HashPage.getTotalBuckets(phase) >= n, "phase " + phase + " of " + n);
+            assertTrue(phase == 0 || HashPage.getTotalBuckets(phase - 1) < n, "phase " + phase + " of " + n);
+        }
+        assertEquals(13, HashPage.spareIndex(1024)); // the last of group 10's four phases
+        assertEquals(1024 + 256, HashPage.getTotalBuckets(14));
     }
 
     /** The init fork of the unlogged index: its metapage and bitmap page are rebuilt too. */

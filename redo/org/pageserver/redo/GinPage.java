@@ -45,10 +45,6 @@ final class GinPage {
         Page.put16(b, off + 2, blkno);
     }
 
-    static int rightlink(byte[] p) {
-        return Page.u32(p, Page.special(p));
-    }
-
     static void setRightlink(byte[] p, int blkno) {
         Page.put32(p, Page.special(p), blkno);
     }

@@ -26,16 +26,16 @@ import org.pageserver.protocol.wal.WalRecord;
  * ginxlogDeleteListPages (64): GinMetaPageData, ndeleted i32 @56
  * </pre>
  */
-public final class GinXlog {
-    public static final int XLOG_GIN_CREATE_PTREE = 0x10;
-    public static final int XLOG_GIN_INSERT = 0x20;
-    public static final int XLOG_GIN_SPLIT = 0x30;
-    public static final int XLOG_GIN_VACUUM_PAGE = 0x40;
-    public static final int XLOG_GIN_DELETE_PAGE = 0x50;
-    public static final int XLOG_GIN_UPDATE_META_PAGE = 0x60;
-    public static final int XLOG_GIN_INSERT_LISTPAGE = 0x70;
-    public static final int XLOG_GIN_DELETE_LISTPAGE = 0x80;
-    public static final int XLOG_GIN_VACUUM_DATA_LEAF_PAGE = 0x90;
+final class GinXlog {
+    static final int XLOG_GIN_CREATE_PTREE = 0x10;
+    static final int XLOG_GIN_INSERT = 0x20;
+    static final int XLOG_GIN_SPLIT = 0x30;
+    static final int XLOG_GIN_VACUUM_PAGE = 0x40;
+    static final int XLOG_GIN_DELETE_PAGE = 0x50;
+    static final int XLOG_GIN_UPDATE_META_PAGE = 0x60;
+    static final int XLOG_GIN_INSERT_LISTPAGE = 0x70;
+    static final int XLOG_GIN_DELETE_LISTPAGE = 0x80;
+    static final int XLOG_GIN_VACUUM_DATA_LEAF_PAGE = 0x90;
 
     static final int GIN_INSERT_ISDATA = 0x01;
     static final int GIN_INSERT_ISLEAF = 0x02;
@@ -312,7 +312,7 @@ public final class GinXlog {
      *
      * @throws RedoException naming the record and its LSN
      */
-    public static void check(WalRecord r) {
+    static void check(WalRecord r) {
         int op = r.rmgrInfo();
         switch (op) {
             case XLOG_GIN_CREATE_PTREE -> {

@@ -54,6 +54,8 @@ CREATE INDEX docs_arr ON docs USING gin (arr) WITH (fastupdate = off);
 INSERT INTO docs SELECT g, 'common word' || (g % 20) || ' ' || md5(g::text),
   jsonb_build_object('k', g % 2, 'tag', 'x' || (g % 50)), array[g % 2, g % 7, g]
   FROM generate_series(1, 150) g;
+-- a row of 400 words: its pending tuples make a sublist of several pages
+INSERT INTO docs SELECT 9999, (SELECT string_agg(md5(i::text), ' ') FROM generate_series(1, 400) i), '{}', '{}';
 SELECT gin_clean_pending_list('docs_tsv'::regclass);
 DELETE FROM docs WHERE id % 4 = 0 OR id BETWEEN 50 AND 90;
 VACUUM docs;

@@ -32,6 +32,8 @@ class GinRedoConsistencyIT {
         insert into docs select g, 'common word' || (g % 50) || ' ' || md5(g::text),
           jsonb_build_object('k', g % 2, 'tag', 'x' || (g % 100)), array[g % 2, g % 7, g]
           from generate_series(1, 5000) g;
+        -- a row of 400 words: its pending tuples make a sublist of several pages
+        insert into docs select 9999, (select string_agg(md5(i::text), ' ') from generate_series(1, 400) i), '{}', '{}';
         select gin_clean_pending_list('docs_tsv'::regclass) >= 0;
         delete from docs where id % 4 = 0 or id between 1000 and 1500;
         vacuum docs;
@@ -91,6 +93,14 @@ class GinRedoConsistencyIT {
             System.out.println("GinRedoConsistencyIT: Gin images compared per record type " + checked
                 + ", per resource manager " + result.checkedPerRmgr() + ", records decoded " + result.records());
             assertEquals(List.of(), result.mismatches());
+            // both trees, leaf and internal: the paths of ginRedoInsert; internal splits: the
+            // child whose split they finish (block 3)
+            String dump = pg.pgWaldump("-s", start.toString(), "-e", end.toString(), "-r", "Gin");
+            for (String desc : List.of("INSERT isdata: F isleaf: T", "INSERT isdata: F isleaf: F",
+                "INSERT isdata: T isleaf: T", "INSERT isdata: T isleaf: F", "SPLIT isrootsplit: F isdata: F isleaf: F",
+                "SPLIT isrootsplit: T isdata: F isleaf: F", "SPLIT isrootsplit: F isdata: T isleaf: T")) {
+                assertTrue(dump.contains("desc: " + desc), desc + " not written");
+            }
             for (Map.Entry<String, String> t : TYPES.entrySet()) {
                 assertTrue(written.getOrDefault(t.getKey(), 0) > 0, t.getKey() + " not written: " + written);
                 // VACUUM_PAGE's one block is always a full-page image to apply (REGBUF_FORCE_IMAGE),

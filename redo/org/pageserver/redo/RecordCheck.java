@@ -16,11 +16,11 @@ import org.pageserver.protocol.wal.WalRecord;
  * <p>What is checked, per resource manager:
  * <ul>
  * <li>the ones redone or followed here (XLOG, Transaction, Storage, CLOG, Database, Tablespace, MultiXact,
- *     RelMap, Standby, Heap2, Heap, Btree, Hash, Sequence, CommitTs): the record type, the main data
+ *     RelMap, Standby, Heap2, Heap, Btree, Hash, Gin, Sequence, CommitTs): the record type, the main data
  *     length (the SizeOf* of its xl_* struct), the block ids the redo routine reads, and the
  *     data of each block it does not restore from a full-page image (tuples, offset arrays,
  *     metadata, as many as the main data counts); XLOG_FPI blocks must carry an image;</li>
- * <li>the ones PostgreSQL has but this server does not redo yet (Gin, Gist,
+ * <li>the ones PostgreSQL has but this server does not redo yet (Gist,
  *     SPGist, BRIN, ReplicationOrigin, Generic, LogicalMessage): accepted; reads of their pages
  *     fail with "redo of &lt;rmgr&gt; records is not supported yet" until they are;</li>
  * <li>any other id (22 to 127 unused; 128 to 255 custom resource managers, whose record
@@ -162,7 +162,7 @@ public final class RecordCheck {
     /** Resource managers PostgreSQL 15 has whose records are accepted without being redone. */
     private static boolean notRedone(int rmid) {
         return switch (rmid) {
-            case RmgrId.RM_GIN_ID, RmgrId.RM_GIST_ID, RmgrId.RM_SPGIST_ID,
+            case RmgrId.RM_GIST_ID, RmgrId.RM_SPGIST_ID,
                 RmgrId.RM_BRIN_ID, RmgrId.RM_REPLORIGIN_ID, RmgrId.RM_GENERIC_ID, RmgrId.RM_LOGICALMSG_ID -> true;
             default -> false;
         };
@@ -177,6 +177,7 @@ public final class RecordCheck {
             return;
         }
         if (rmid == RmgrId.RM_HASH_ID) { HashXlog.check(r); return; }
+        if (rmid == RmgrId.RM_GIN_ID) { GinXlog.check(r); return; }
         if (rmid < 0 || rmid > RmgrId.RM_MAX_BUILTIN_ID) {
             throw new RedoException("record of unknown resource manager " + rmid + (rmid >= 128
                 ? " (a custom resource manager: its records cannot be redone here)" : ""), r.startLsn());

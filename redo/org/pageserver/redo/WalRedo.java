@@ -32,6 +32,7 @@ public final class WalRedo {
         return switch (record.rmid()) {
             case RmgrId.RM_XLOG_ID, RmgrId.RM_HEAP_ID, RmgrId.RM_HEAP2_ID, RmgrId.RM_SEQ_ID -> true;
             case RmgrId.RM_HASH_ID -> true;
+            case RmgrId.RM_GIN_ID -> true;
             case RmgrId.RM_BTREE_ID -> BtreeRedo.canRedo(record)
                 || record.blocks().stream().allMatch(b -> b.hasImage() && b.applyImage());
             default -> record.blocks().stream().allMatch(b -> b.hasImage() && b.applyImage());
@@ -92,6 +93,7 @@ public final class WalRedo {
                     yield true;
                 }
                 case RmgrId.RM_HASH_ID -> HashRedo.redo(record, blockId, page);
+                case RmgrId.RM_GIN_ID -> GinRedo.redo(record, blockId, page);
                 default -> throw new RedoException("redo of " + RmgrId.name(record.rmid())
                     + " records is not supported yet (xl_info 0x" + Integer.toHexString(record.info())
                     + "; only their full-page images are)", record.startLsn());

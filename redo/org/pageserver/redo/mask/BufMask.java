@@ -27,6 +27,7 @@ public final class BufMask {
             case RmgrId.RM_HEAP_ID, RmgrId.RM_HEAP2_ID -> heapMask(p, blkno);
             case RmgrId.RM_BTREE_ID -> btreeMask(p);
             case RmgrId.RM_HASH_ID -> HashMask.hashMask(p);
+            case RmgrId.RM_GIN_ID -> GinMask.mask(p);
             case RmgrId.RM_SEQ_ID -> {
                 // seq_mask (sequence.c)
                 maskPageLsnAndChecksum(p);

@@ -20,7 +20,8 @@ import org.pageserver.protocol.wal.WalRecord;
  *     length (the SizeOf* of its xl_* struct), the block ids the redo routine reads, and the
  *     data of each block it does not restore from a full-page image (tuples, offset arrays,
  *     metadata, as many as the main data counts); XLOG_FPI blocks must carry an image;</li>
- * <li>the ones PostgreSQL has but this server does not redo yet (Tablespace, Hash, Gin, Gist,
+ * <li>Gist: {@link GistXlog#check}, the same checks and no block its redo does not read;</li>
+ * <li>the ones PostgreSQL has but this server does not redo yet (Tablespace, Hash, Gin,
  *     SPGist, BRIN, ReplicationOrigin, Generic, LogicalMessage): accepted; reads of their pages
  *     fail with "redo of &lt;rmgr&gt; records is not supported yet" until they are;</li>
  * <li>any other id (22 to 127 unused; 128 to 255 custom resource managers, whose record
@@ -158,7 +159,7 @@ public final class RecordCheck {
     /** Resource managers PostgreSQL 15 has whose records are accepted without being redone. */
     private static boolean notRedone(int rmid) {
         return switch (rmid) {
-            case RmgrId.RM_TBLSPC_ID, RmgrId.RM_HASH_ID, RmgrId.RM_GIN_ID, RmgrId.RM_GIST_ID, RmgrId.RM_SPGIST_ID,
+            case RmgrId.RM_TBLSPC_ID, RmgrId.RM_HASH_ID, RmgrId.RM_GIN_ID, RmgrId.RM_SPGIST_ID,
                 RmgrId.RM_BRIN_ID, RmgrId.RM_REPLORIGIN_ID, RmgrId.RM_GENERIC_ID, RmgrId.RM_LOGICALMSG_ID -> true;
             default -> false;
         };
@@ -170,6 +171,10 @@ public final class RecordCheck {
     public static void check(WalRecord r) {
         int rmid = r.rmid();
         if (notRedone(rmid)) {
+            return;
+        }
+        if (rmid == RmgrId.RM_GIST_ID) {
+            GistXlog.check(r);
             return;
         }
         if (rmid < 0 || rmid > RmgrId.RM_MAX_BUILTIN_ID) {

@@ -96,10 +96,15 @@ class GistRedoTest {
         assertEquals(expected, decoded);
     }
 
-    /** gist_mask hides the NSN; the split pages' NSN (the original page's) is checked here unmasked. */
+    /**
+     * gist_mask hides the NSN and F_FOLLOW_RIGHT; the split pages' NSN (the original page's) and
+     * flags (F_FOLLOW_RIGHT on all but the last page outside a root split) are checked here
+     * unmasked, against the images the primary took when it wrote the record.
+     */
     @Test
-    void splitPagesGetTheOriginalPagesNsnAndRightLinks() {
+    void splitPagesGetTheOriginalPagesNsnFlagsAndRightLinks() {
         int compared = 0;
+        int followRight = 0;
         for (WalRecord r : gist(GistXlog.XLOG_GIST_PAGE_SPLIT)) {
             GistXlog.GistxlogPageSplit xlrec = GistXlog.GistxlogPageSplit.parse(r);
             for (int i = 1; i <= xlrec.npage(); i++) {
@@ -108,15 +113,18 @@ class GistRedoTest {
                 WalRedo.redoBlock(r, i, page);
                 byte[] image = b.restoreImage(r.startLsn());
                 assertEquals(GistPage.nsn(image), GistPage.nsn(page), "NSN of block " + i + " at " + r.startLsn());
+                assertEquals(GistPage.flags(image), GistPage.flags(page), "flags of block " + i + " at " + r.startLsn());
                 assertEquals(xlrec.orignsn(), GistPage.nsn(page));
                 assertEquals(r.endLsn().value(), Page.lsn(page));
                 int right = i < xlrec.npage() && b.blkno() != GistPage.GIST_ROOT_BLKNO ? r.block(i + 1).blkno()
                     : b.blkno() == GistPage.GIST_ROOT_BLKNO ? GistPage.INVALID_BLOCK_NUMBER : xlrec.origrlink();
                 assertEquals(right, GistPage.rightlink(page));
                 compared++;
+                followRight += (GistPage.flags(page) & GistPage.F_FOLLOW_RIGHT) != 0 ? 1 : 0;
             }
         }
         assertTrue(compared > 100, compared + " split pages");
+        assertTrue(followRight > 10, followRight + " split pages with F_FOLLOW_RIGHT");
     }
 
     /** A copy of {@code r} with block {@code id} replaced (or removed when {@code b} is null). */

@@ -16,12 +16,12 @@ public final class GistPage {
     public static final int F_DELETED = 1 << 1;
     public static final int F_FOLLOW_RIGHT = 1 << 3;
     public static final int F_HAS_GARBAGE = 1 << 4;
-    public static final int GIST_PAGE_ID = 0xFF81;
-    public static final int SIZE_OF_OPAQUE = 16;
+    static final int GIST_PAGE_ID = 0xFF81;
+    static final int SIZE_OF_OPAQUE = 16;
     /** GIST_ROOT_BLKNO. */
-    public static final int GIST_ROOT_BLKNO = 0;
+    static final int GIST_ROOT_BLKNO = 0;
     /** InvalidBlockNumber. */
-    public static final int INVALID_BLOCK_NUMBER = 0xFFFFFFFF;
+    static final int INVALID_BLOCK_NUMBER = 0xFFFFFFFF;
     /** sizeof(GISTDeletedPageContents). */
     static final int SIZE_OF_DELETED_PAGE_CONTENTS = 8;
 
@@ -40,7 +40,7 @@ public final class GistPage {
         return (flags(p) & F_LEAF) != 0;
     }
 
-    public static long nsn(byte[] p) {
+    static long nsn(byte[] p) {
         int s = Page.special(p);
         return ((long) Page.u32(p, s) << 32) | (Page.u32(p, s + 4) & 0xFFFFFFFFL);
     }
@@ -52,7 +52,7 @@ public final class GistPage {
         Page.put32(p, s + 4, (int) nsn);
     }
 
-    public static int rightlink(byte[] p) {
+    static int rightlink(byte[] p) {
         return Page.u32(p, Page.special(p) + 8);
     }
 

@@ -53,7 +53,8 @@ final class GistRedo {
     }
 
     private static RedoException noBlock(WalRecord r, int blockId) {
-        return new RedoException("Gist " + GistXlog.name(r.info()) + " record changes no block " + blockId, r.startLsn());
+        return new RedoException("Gist " + GistXlog.name(r.info()) + " record changes no block " + blockId,
+            r.startLsn());
     }
 
     /**
@@ -61,9 +62,10 @@ final class GistRedo {
      * parent gets the record's LSN as its NSN and loses F_FOLLOW_RIGHT.
      */
     static void clearFollowRight(WalRecord r, byte[] page) {
-        if (Page.special(page) > Page.BLCKSZ - GistPage.SIZE_OF_OPAQUE) {
-            throw new RedoException("Gist " + GistXlog.name(r.info()) + " redo: the left child has no GiST special space"
-                + " (pd_special " + Page.special(page) + ")", r.startLsn());
+        int special = Page.special(page);
+        if (special < Page.SIZE_OF_PAGE_HEADER_DATA || special > Page.BLCKSZ - GistPage.SIZE_OF_OPAQUE) {
+            throw new RedoException("Gist " + GistXlog.name(r.info()) + " redo: the left child has no GiST special"
+                + " space (pd_special " + special + ")", r.startLsn());
         }
         GistPage.setNsn(page, r.endLsn().value());
         GistPage.setFlags(page, GistPage.flags(page) & ~GistPage.F_FOLLOW_RIGHT);

@@ -23,13 +23,13 @@ import org.pageserver.protocol.wal.WalRecord;
  * ASSIGN_LSN: a dummy int, never read
  * </pre>
  */
-public final class GistXlog {
-    public static final int XLOG_GIST_PAGE_UPDATE = 0x00;
-    public static final int XLOG_GIST_DELETE = 0x10;
-    public static final int XLOG_GIST_PAGE_REUSE = 0x20;
-    public static final int XLOG_GIST_PAGE_SPLIT = 0x30;
-    public static final int XLOG_GIST_PAGE_DELETE = 0x60;
-    public static final int XLOG_GIST_ASSIGN_LSN = 0x70;
+final class GistXlog {
+    static final int XLOG_GIST_PAGE_UPDATE = 0x00;
+    static final int XLOG_GIST_DELETE = 0x10;
+    static final int XLOG_GIST_PAGE_REUSE = 0x20;
+    static final int XLOG_GIST_PAGE_SPLIT = 0x30;
+    static final int XLOG_GIST_PAGE_DELETE = 0x60;
+    static final int XLOG_GIST_ASSIGN_LSN = 0x70;
 
     static final int SIZE_OF_GISTXLOG_PAGE_UPDATE = 4;
     static final int SIZE_OF_GISTXLOG_DELETE = 6;
@@ -102,8 +102,8 @@ public final class GistXlog {
             int pos = from;
             for (int i = 0; i < expected; i++) {
                 if (pos + SIZE_OF_INDEX_TUPLE > data.length) {
-                    throw malformed(r, "block " + blockId + " data of " + data.length + " bytes ends inside index tuple "
-                        + (i + 1) + " of " + expected);
+                    throw malformed(r, "block " + blockId + " data of " + data.length + " bytes ends inside index"
+                        + " tuple " + (i + 1) + " of " + expected);
                 }
                 int size = Page.u16(data, pos + 6) & INDEX_SIZE_MASK;
                 if (size < SIZE_OF_INDEX_TUPLE || pos + size > data.length) {
@@ -218,7 +218,7 @@ public final class GistXlog {
      *
      * @throws RedoException naming the record and its LSN
      */
-    public static void check(WalRecord r) {
+    static void check(WalRecord r) {
         int info = r.rmgrInfo();
         if (name(info) == null) {
             throw new RedoException("unknown " + RmgrId.name(r.rmid()) + " record type (xl_info 0x"

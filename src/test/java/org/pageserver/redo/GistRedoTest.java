@@ -85,12 +85,14 @@ class GistRedoTest {
     @Test
     void everyRecordTypeIsDecodedAsOftenAsPgWaldumpCountsIt() throws IOException {
         Map<String, Integer> expected = new TreeMap<>();
-        Matcher m = Pattern.compile("(?m)^Gist/(\\w+)\\s+(\\d+)").matcher(Files.readString(DIR.resolve("pg_waldump-stats.txt")));
+        String stats = Files.readString(DIR.resolve("pg_waldump-stats.txt"));
+        Matcher m = Pattern.compile("(?m)^Gist/(\\w+)\\s+(\\d+)").matcher(stats);
         while (m.find()) {
             expected.put(m.group(1), Integer.parseInt(m.group(2)));
         }
         Map<String, Integer> decoded = new TreeMap<>();
-        records.stream().filter(r -> r.rmid() == RmgrId.RM_GIST_ID).forEach(r -> decoded.merge(GistXlog.name(r.info()), 1, Integer::sum));
+        records.stream().filter(r -> r.rmid() == RmgrId.RM_GIST_ID)
+            .forEach(r -> decoded.merge(GistXlog.name(r.info()), 1, Integer::sum));
         assertEquals(List.of("ASSIGN_LSN", "DELETE", "PAGE_DELETE", "PAGE_REUSE", "PAGE_SPLIT", "PAGE_UPDATE"),
             List.copyOf(expected.keySet()));
         assertEquals(expected, decoded);
@@ -113,7 +115,8 @@ class GistRedoTest {
                 WalRedo.redoBlock(r, i, page);
                 byte[] image = b.restoreImage(r.startLsn());
                 assertEquals(GistPage.nsn(image), GistPage.nsn(page), "NSN of block " + i + " at " + r.startLsn());
-                assertEquals(GistPage.flags(image), GistPage.flags(page), "flags of block " + i + " at " + r.startLsn());
+                assertEquals(GistPage.flags(image), GistPage.flags(page), "flags of block " + i + " at "
+                    + r.startLsn());
                 assertEquals(xlrec.orignsn(), GistPage.nsn(page));
                 assertEquals(r.endLsn().value(), Page.lsn(page));
                 int right = i < xlrec.npage() && b.blkno() != GistPage.GIST_ROOT_BLKNO ? r.block(i + 1).blkno()
@@ -228,7 +231,8 @@ class GistRedoTest {
     void unknownTypesAreRefused() {
         WalRecord r = gist(GistXlog.XLOG_GIST_ASSIGN_LSN).get(0);
         for (int info : new int[] {0x40, 0x50, 0x80, 0xF0}) {
-            refused(withMain(r, info, r.mainData()), "unknown Gist record type (xl_info 0x" + Integer.toHexString(info) + ")");
+            refused(withMain(r, info, r.mainData()),
+                "unknown Gist record type (xl_info 0x" + Integer.toHexString(info) + ")");
         }
     }
 
@@ -242,25 +246,30 @@ class GistRedoTest {
             WalRecord r = gist((int) c[0]).get(0);
             int need = (int) c[2];
             refused(withMain(r, r.info(), Arrays.copyOf(r.mainData(), need - 1)),
-                "malformed Gist " + c[1] + " record: main data of " + (need - 1) + " bytes, at least " + need + " needed");
+                "malformed Gist " + c[1] + " record: main data of " + (need - 1) + " bytes, at least " + need
+                    + " needed");
             refused(withMain(r, r.info(), null), "main data of 0 bytes");
         }
         // DELETE: its offsets are in the main data too
         WalRecord d = gist(GistXlog.XLOG_GIST_DELETE).get(0);
-        refused(withMain(d, d.info(), Arrays.copyOf(d.mainData(), d.mainData().length - 1)), "offsets to delete announced");
+        refused(withMain(d, d.info(), Arrays.copyOf(d.mainData(), d.mainData().length - 1)),
+            "offsets to delete announced");
     }
 
     @Test
     void shortOrOverlongBlockDataIsRefused() {
         WalRecord u = gist(GistXlog.XLOG_GIST_PAGE_UPDATE).stream().filter(r -> r.block(0).data() != null
-            && !r.block(0).applyImage() && GistXlog.GistxlogPageUpdate.parse(r).ntoinsert() > 0).findFirst().orElseThrow();
+            && !r.block(0).applyImage() && GistXlog.GistxlogPageUpdate.parse(r).ntoinsert() > 0).findFirst()
+            .orElseThrow();
         byte[] d = u.block(0).data();
-        refused(withBlock(u, 0, withData(u.block(0), Arrays.copyOf(d, d.length - 1))), "malformed Gist PAGE_UPDATE record: block 0");
+        refused(withBlock(u, 0, withData(u.block(0), Arrays.copyOf(d, d.length - 1))),
+            "malformed Gist PAGE_UPDATE record: block 0");
         refused(withBlock(u, 0, withData(u.block(0), Arrays.copyOf(d, d.length + 8))), "bytes after its");
         refused(withBlock(u, 0, withData(u.block(0), null)), "block 0 data of 0 bytes");
         WalRecord s = gist(GistXlog.XLOG_GIST_PAGE_SPLIT).get(0);
         byte[] sd = s.block(2).data();
-        refused(withBlock(s, 2, withData(s.block(2), Arrays.copyOf(sd, sd.length - 1))), "malformed Gist PAGE_SPLIT record: block 2");
+        refused(withBlock(s, 2, withData(s.block(2), Arrays.copyOf(sd, sd.length - 1))),
+            "malformed Gist PAGE_SPLIT record: block 2");
         refused(withBlock(s, 2, withData(s.block(2), Arrays.copyOf(sd, 3))), "block 2 data of 3 bytes, no tuple count");
         byte[] many = sd.clone();
         Page.put32(many, 0, 100_000);
@@ -278,7 +287,8 @@ class GistRedoTest {
         WalRecord s = gist(GistXlog.XLOG_GIST_PAGE_SPLIT).get(0);
         refused(withBlock(s, 2, null), "malformed Gist PAGE_SPLIT record: no block 2");
         int npage = GistXlog.GistxlogPageSplit.parse(s).npage();
-        refused(withBlock(s, npage + 1, asBlock(s.block(1), npage + 1, s.block(1).data())), "block " + (npage + 1) + ", which");
+        refused(withBlock(s, npage + 1, asBlock(s.block(1), npage + 1, s.block(1).data())),
+            "block " + (npage + 1) + ", which");
         WalRecord pd = gist(GistXlog.XLOG_GIST_PAGE_DELETE).get(0);
         refused(withBlock(pd, 1, null), "malformed Gist PAGE_DELETE record: no block 1");
         WalRecord reuse = gist(GistXlog.XLOG_GIST_PAGE_REUSE).get(0);

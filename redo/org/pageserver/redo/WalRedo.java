@@ -33,6 +33,7 @@ public final class WalRedo {
             case RmgrId.RM_XLOG_ID, RmgrId.RM_HEAP_ID, RmgrId.RM_HEAP2_ID, RmgrId.RM_SEQ_ID -> true;
             case RmgrId.RM_HASH_ID -> true;
             case RmgrId.RM_GIN_ID -> true;
+            case RmgrId.RM_GIST_ID -> true;
             case RmgrId.RM_BTREE_ID -> BtreeRedo.canRedo(record)
                 || record.blocks().stream().allMatch(b -> b.hasImage() && b.applyImage());
             default -> record.blocks().stream().allMatch(b -> b.hasImage() && b.applyImage());
@@ -68,6 +69,9 @@ public final class WalRedo {
             if (!Page.isNew(page)) {
                 Page.setLsn(page, end);
             }
+            if (record.rmid() == RmgrId.RM_GIST_ID) { // gistRedoClearFollowRight changes a restored child too
+                GistRedo.redoRestored(record, blockId, page);
+            }
             return;
         }
         if (!b.willInit() && Long.compareUnsigned(Page.lsn(page), end) >= 0) {
@@ -94,6 +98,7 @@ public final class WalRedo {
                 }
                 case RmgrId.RM_HASH_ID -> HashRedo.redo(record, blockId, page);
                 case RmgrId.RM_GIN_ID -> GinRedo.redo(record, blockId, page);
+                case RmgrId.RM_GIST_ID -> GistRedo.redo(record, blockId, page);
                 default -> throw new RedoException("redo of " + RmgrId.name(record.rmid())
                     + " records is not supported yet (xl_info 0x" + Integer.toHexString(record.info())
                     + "; only their full-page images are)", record.startLsn());

@@ -16,12 +16,12 @@ import org.pageserver.protocol.wal.WalRecord;
  * <p>What is checked, per resource manager:
  * <ul>
  * <li>the ones redone or followed here (XLOG, Transaction, Storage, CLOG, Database, MultiXact,
- *     RelMap, Standby, Heap2, Heap, Btree, Sequence, CommitTs): the record type, the main data
+ *     RelMap, Standby, Heap2, Heap, Btree, Sequence, CommitTs, SPGist): the record type, the main data
  *     length (the SizeOf* of its xl_* struct), the block ids the redo routine reads, and the
  *     data of each block it does not restore from a full-page image (tuples, offset arrays,
  *     metadata, as many as the main data counts); XLOG_FPI blocks must carry an image;</li>
  * <li>the ones PostgreSQL has but this server does not redo yet (Tablespace, Hash, Gin, Gist,
- *     SPGist, BRIN, ReplicationOrigin, Generic, LogicalMessage): accepted; reads of their pages
+ *     BRIN, ReplicationOrigin, Generic, LogicalMessage): accepted; reads of their pages
  *     fail with "redo of &lt;rmgr&gt; records is not supported yet" until they are;</li>
  * <li>any other id (22 to 127 unused; 128 to 255 custom resource managers, whose record
  *     formats an extension defines): refused.</li>
@@ -158,7 +158,7 @@ public final class RecordCheck {
     /** Resource managers PostgreSQL 15 has whose records are accepted without being redone. */
     private static boolean notRedone(int rmid) {
         return switch (rmid) {
-            case RmgrId.RM_TBLSPC_ID, RmgrId.RM_HASH_ID, RmgrId.RM_GIN_ID, RmgrId.RM_GIST_ID, RmgrId.RM_SPGIST_ID,
+            case RmgrId.RM_TBLSPC_ID, RmgrId.RM_HASH_ID, RmgrId.RM_GIN_ID, RmgrId.RM_GIST_ID,
                 RmgrId.RM_BRIN_ID, RmgrId.RM_REPLORIGIN_ID, RmgrId.RM_GENERIC_ID, RmgrId.RM_LOGICALMSG_ID -> true;
             default -> false;
         };
@@ -172,6 +172,7 @@ public final class RecordCheck {
         if (notRedone(rmid)) {
             return;
         }
+        if (rmid == RmgrId.RM_SPGIST_ID) { SpgXlog.check(r); return; }
         if (rmid < 0 || rmid > RmgrId.RM_MAX_BUILTIN_ID) {
             throw new RedoException("record of unknown resource manager " + rmid + (rmid >= 128
                 ? " (a custom resource manager: its records cannot be redone here)" : ""), r.startLsn());

@@ -4,8 +4,10 @@
 # A primary with wal_consistency_checking = 'spgist' (every SPGist record carries an image of
 # each page it changes, taken on the primary after the change) runs a compact workload writing
 # every SPGist record type: text with long common prefixes (PICKSPLIT, MOVE_LEAFS, SPLIT_TUPLE,
-# ADD_NODE), quad-tree and k-d tree points, inet, NULLs, deletes and VACUUM (VACUUM_LEAF,
+# ADD_NODE, moving inner tuples off full pages), values longer than a page, quad-tree and k-d
+# tree points, inet, NULLs, deletes and VACUUM (VACUUM_LEAF, DEAD chain heads replaced later,
 # VACUUM_REDIRECT; VACUUM_ROOT on an index whose root is still a leaf), REINDEX CONCURRENTLY.
+# SpgRedoTest counts the records taking each path of spg_redo.
 # Kept: the WAL from start_lsn (wal.gz, its segments concatenated) and, in fixture.properties,
 # the number of records of each SPGist type as pg_waldump counts them.
 set -euo pipefail
@@ -64,6 +66,15 @@ DELETE FROM grid WHERE p[0] < 12 AND p[1] < 12;
 VACUUM grid;
 INSERT INTO grid SELECT point(12 + g % 12, g / 12 % 24) FROM generate_series(0, 143) g;
 INSERT INTO grid SELECT point(g % 12, g / 12) FROM generate_series(0, 143) g;
+-- 40 short chains under one inner tuple, every other one deleted whole: VACUUM leaves their heads
+-- DEAD; values too big for the room left on their page then move there with replaceDead
+CREATE TABLE chains (t text);
+CREATE INDEX chains_spg ON chains USING spgist (t);
+INSERT INTO chains SELECT 'k' || chr(48 + g % 40) || '/' || g FROM generate_series(1, 400) g;
+DELETE FROM chains WHERE ascii(substr(t, 2, 1)) % 2 = 0;
+VACUUM chains;
+INSERT INTO chains SELECT 'k' || chr(49 + 2 * (g % 20)) || '/' || md5(g::text) FROM generate_series(1, 150) g;
+INSERT INTO chains SELECT 'k' || chr(48 + 2 * (g % 20)) || '/' || repeat('y', 3000) || g FROM generate_series(1, 20) g;
 CREATE TABLE pts (id int, p point);
 CREATE INDEX pts_quad ON pts USING spgist (p);
 CREATE INDEX pts_kd ON pts USING spgist (p kd_point_ops);

@@ -10,8 +10,10 @@ import org.pageserver.redo.ConsistencyCheck;
 
 /**
  * SP-GiST redo against PostgreSQL's own wal_consistency_checking images: text (long common
- * prefixes, so inner tuples split and grow nodes), quad-tree and k-d tree points, inet, NULLs,
- * deletes and VACUUM, an unlogged index and REINDEX CONCURRENTLY. For every SPGist record
+ * prefixes, so inner tuples split and grow nodes, on their page or moved off it; values longer
+ * than a page), quad-tree and k-d tree points, inet, NULLs, deletes and VACUUM (DEAD chain
+ * heads, redirects turned placeholders, a root that is a leaf), an unlogged index and REINDEX
+ * CONCURRENTLY. For every SPGist record
  * carrying a consistency image our redo of the page before it equals the image after spg_mask,
  * and every record passes the ingest check.
  *
@@ -32,6 +34,30 @@ class SpgRedoConsistencyIT {
         insert into words (w) select 'http://www.' || chr(33 + g % 90) || g from generate_series(1, 600) g;
         insert into words (w) select repeat(chr(97 + g % 26), 100 + g % 400) || g from generate_series(1, 600) g;
         insert into words (w) select null from generate_series(1, 800);
+        -- 900-byte values in 12 groups: inner tuples with long prefixes fill inner pages, so new
+        -- next characters move them (ADD_NODE to another page); values leaving the prefixes
+        -- every 100 characters split them again and again, mostly on their parent's page
+        insert into words (w) select repeat(chr(65 + g % 12), 900) || chr(33 + g % 5) || g
+          from generate_series(1, 300) g;
+        insert into words (w) select repeat(chr(65 + g % 12), 900) || chr(40 + g % 50) || g
+          from generate_series(1, 300) g;
+        insert into words (w) select repeat(chr(65 + g % 12), 100 * (1 + g / 12 % 8)) || 'x' || g
+          from generate_series(1, 192) g;
+        insert into words (w) select repeat(chr(65 + g % 12), 100 * (1 + g / 12 % 8)) || chr(48 + g % 10) || g
+          from generate_series(1, 480) g;
+        -- values longer than a page: picksplits chop prefixes off them, on a fresh leaf page
+        insert into words (w) select repeat('~', 20000) || g from generate_series(1, 3) g;
+        -- short chains deleted whole leave DEAD heads, replaced in place or, for values too big
+        -- for their page, moved away with replaceDead
+        create table chains (t text);
+        create index chains_spg on chains using spgist (t);
+        insert into chains select 'k' || chr(48 + g % 75) || '/' || g from generate_series(1, 1500) g;
+        delete from chains where ascii(substr(t, 2, 1)) % 2 = 0;
+        vacuum chains;
+        insert into chains select 'k' || chr(49 + 2 * (g % 37)) || '/' || md5(g::text) from generate_series(1, 600) g;
+        insert into chains select 'k' || chr(48 + 2 * (g % 38)) || '/' || repeat('y', 3000) || g
+          from generate_series(1, 76) g;
+        insert into chains select 'k' || chr(48 + 2 * (g % 38)) || '/' || g from generate_series(1, 300) g;
         create table pts (id int, p point);
         create index pts_quad on pts using spgist (p);
         create index pts_kd on pts using spgist (p kd_point_ops);
@@ -53,6 +79,13 @@ class SpgRedoConsistencyIT {
         delete from pts where id % 2 = 1;
         vacuum pts;
         vacuum words, nets;
+        create table grid (p point);
+        create index grid_spg on grid using spgist (p);
+        insert into grid select point(g % 24, g / 24) from generate_series(0, 575) g;
+        delete from grid where p[0] < 12 and p[1] < 12;
+        vacuum grid;
+        insert into grid select point(12 + g % 12, g / 12 % 24) from generate_series(0, 143) g;
+        insert into grid select point(g % 12, g / 12) from generate_series(0, 143) g;
         create table tiny (p point);
         create index tiny_spg on tiny using spgist (p);
         insert into tiny select point(g, g) from generate_series(1, 60) g;

@@ -105,9 +105,8 @@ class SpgRedoTest {
     /**
      * How many records of the fixture take each path of spg_redo, so none is left untested
      * unnoticed. Not among them: records with isBuild set (an index build logs full-page images
-     * instead), and MOVE_LEAFS replacing a DEAD chain head, which needs the head's page to fill up
-     * again after VACUUM before the next insert reaches that chain (its redo differs from the
-     * other MOVE_LEAFS only in counting one tuple to insert).
+     * instead, so PostgreSQL never writes them), and ADD_NODE with the parent on the page the
+     * tuple moves to (see below).
      */
     @Test
     void theFixtureTakesEveryPathOfTheRedoPostgresCanWrite() {
@@ -122,6 +121,7 @@ class SpgRedoTest {
             SpgxlogAddLeaf x = SpgxlogAddLeaf.parse(r);
             return x.offnumHeadLeaf() == x.offnumLeaf();
         });
+        count(paths, "MOVE_LEAFS replaceDead", SpgXlog.XLOG_SPGIST_MOVE_LEAFS, r -> SpgxlogMoveLeafs.parse(r).replaceDead());
         count(paths, "PICKSPLIT initSrc", SpgXlog.XLOG_SPGIST_PICKSPLIT, r -> SpgxlogPickSplit.parse(r).initSrc());
         count(paths, "ADD_LEAF with parent", SpgXlog.XLOG_SPGIST_ADD_LEAF, r -> SpgxlogAddLeaf.parse(r).offnumParent() != 0);
         count(paths, "MOVE_LEAFS newPage", SpgXlog.XLOG_SPGIST_MOVE_LEAFS, r -> SpgxlogMoveLeafs.parse(r).newPage());

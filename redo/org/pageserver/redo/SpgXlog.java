@@ -168,7 +168,7 @@ public final class SpgXlog {
     }
 
     /** spgxlogMoveLeafs: leaf tuples moved to another page; block 0 source, 1 destination, 2 parent. */
-    public record SpgxlogMoveLeafs(int nMoves, boolean newPage, boolean replaceDead, boolean storesNulls,
+    public record SpgxlogMoveLeafs(boolean newPage, boolean replaceDead, boolean storesNulls,
                                    int offnumParent, int nodeI, SpgxlogState stateSrc, int[] toDelete,
                                    int[] toInsert, byte[][] leafTuples) {
         public static SpgxlogMoveLeafs parse(WalRecord r) {
@@ -183,7 +183,7 @@ public final class SpgXlog {
             for (int i = 0; i < nInsert; i++) {
                 leafs[i] = in.leafTuple("leaf tuple " + (i + 1) + " of " + nInsert);
             }
-            return new SpgxlogMoveLeafs(nMoves, m[2] != 0, replaceDead, m[4] != 0, Page.u16(m, 6), Page.u16(m, 8),
+            return new SpgxlogMoveLeafs(m[2] != 0, replaceDead, m[4] != 0, Page.u16(m, 6), Page.u16(m, 8),
                 SpgxlogState.read(m, 12), toDelete, toInsert, leafs);
         }
 
@@ -264,24 +264,24 @@ public final class SpgXlog {
         }
     }
 
-    /** spgxlogVacuumRoot: tuples deleted from a root page that is a leaf. */
-    public record SpgxlogVacuumRoot(SpgxlogState stateSrc, int[] toDelete) {
+    /** spgxlogVacuumRoot: tuples deleted from a root page that is a leaf (its stateSrc is not read by redo). */
+    public record SpgxlogVacuumRoot(int[] toDelete) {
         public static SpgxlogVacuumRoot parse(WalRecord r) {
             Reader in = new Reader(r, SIZE_OF_SPGXLOG_VACUUM_ROOT);
-            byte[] m = in.main();
-            return new SpgxlogVacuumRoot(SpgxlogState.read(m, 4), in.offsets(Page.u16(m, 0), "offsets to delete"));
+            return new SpgxlogVacuumRoot(in.offsets(Page.u16(in.main(), 0), "offsets to delete"));
         }
     }
 
     /**
      * spgxlogVacuumRedirect: redirects older than every snapshot become placeholders, and the
      * placeholders from {@code firstPlaceholder} (0: none) to the end of the page are removed.
+     * (newestRedirectXid only serves hot standby conflicts: no page reads it.)
      */
-    public record SpgxlogVacuumRedirect(int firstPlaceholder, int newestRedirectXid, int[] itemToPlaceholder) {
+    public record SpgxlogVacuumRedirect(int firstPlaceholder, int[] itemToPlaceholder) {
         public static SpgxlogVacuumRedirect parse(WalRecord r) {
             Reader in = new Reader(r, SIZE_OF_SPGXLOG_VACUUM_REDIRECT);
             byte[] m = in.main();
-            return new SpgxlogVacuumRedirect(Page.u16(m, 2), Page.u32(m, 4),
+            return new SpgxlogVacuumRedirect(Page.u16(m, 2),
                 in.offsets(Page.u16(m, 0), "offsets of redirects to become placeholders"));
         }
     }

@@ -162,8 +162,7 @@ public final class RecordCheck {
     /** Resource managers PostgreSQL 15 has whose records are accepted without being redone. */
     private static boolean notRedone(int rmid) {
         return switch (rmid) {
-            case RmgrId.RM_SPGIST_ID,
-                RmgrId.RM_BRIN_ID, RmgrId.RM_REPLORIGIN_ID, RmgrId.RM_GENERIC_ID, RmgrId.RM_LOGICALMSG_ID -> true;
+            case RmgrId.RM_BRIN_ID, RmgrId.RM_REPLORIGIN_ID, RmgrId.RM_GENERIC_ID, RmgrId.RM_LOGICALMSG_ID -> true;
             default -> false;
         };
     }
@@ -179,6 +178,7 @@ public final class RecordCheck {
         if (rmid == RmgrId.RM_HASH_ID) { HashXlog.check(r); return; }
         if (rmid == RmgrId.RM_GIN_ID) { GinXlog.check(r); return; }
         if (rmid == RmgrId.RM_GIST_ID) { GistXlog.check(r); return; }
+        if (rmid == RmgrId.RM_SPGIST_ID) { SpgXlog.check(r); return; }
         if (rmid < 0 || rmid > RmgrId.RM_MAX_BUILTIN_ID) {
             throw new RedoException("record of unknown resource manager " + rmid + (rmid >= 128
                 ? " (a custom resource manager: its records cannot be redone here)" : ""), r.startLsn());

@@ -34,6 +34,7 @@ public final class WalRedo {
             case RmgrId.RM_HASH_ID -> true;
             case RmgrId.RM_GIN_ID -> true;
             case RmgrId.RM_GIST_ID -> true;
+            case RmgrId.RM_SPGIST_ID -> true;
             case RmgrId.RM_BTREE_ID -> BtreeRedo.canRedo(record)
                 || record.blocks().stream().allMatch(b -> b.hasImage() && b.applyImage());
             default -> record.blocks().stream().allMatch(b -> b.hasImage() && b.applyImage());
@@ -99,6 +100,7 @@ public final class WalRedo {
                 case RmgrId.RM_HASH_ID -> HashRedo.redo(record, blockId, page);
                 case RmgrId.RM_GIN_ID -> GinRedo.redo(record, blockId, page);
                 case RmgrId.RM_GIST_ID -> GistRedo.redo(record, blockId, page);
+                case RmgrId.RM_SPGIST_ID -> SpgRedo.redo(record, blockId, page);
                 default -> throw new RedoException("redo of " + RmgrId.name(record.rmid())
                     + " records is not supported yet (xl_info 0x" + Integer.toHexString(record.info())
                     + "; only their full-page images are)", record.startLsn());

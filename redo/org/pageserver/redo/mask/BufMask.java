@@ -29,6 +29,7 @@ public final class BufMask {
             case RmgrId.RM_HASH_ID -> HashMask.hashMask(p);
             case RmgrId.RM_GIN_ID -> GinMask.mask(p);
             case RmgrId.RM_GIST_ID -> GistMask.gistMask(p);
+            case RmgrId.RM_SPGIST_ID -> SpgMask.mask(p);
             case RmgrId.RM_SEQ_ID -> {
                 // seq_mask (sequence.c)
                 maskPageLsnAndChecksum(p);

@@ -20,8 +20,9 @@ import org.pageserver.protocol.wal.WalRecord;
  *     length (the SizeOf* of its xl_* struct), the block ids the redo routine reads, and the
  *     data of each block it does not restore from a full-page image (tuples, offset arrays,
  *     metadata, as many as the main data counts); XLOG_FPI blocks must carry an image;</li>
+ * <li>BRIN and Generic: their own check ({@link BrinXlog#check}, {@link GenericXlog#check});</li>
  * <li>the ones PostgreSQL has but this server does not redo yet (Tablespace, Hash, Gin, Gist,
- *     SPGist, BRIN, ReplicationOrigin, Generic, LogicalMessage): accepted; reads of their pages
+ *     SPGist, ReplicationOrigin, LogicalMessage): accepted; reads of their pages
  *     fail with "redo of &lt;rmgr&gt; records is not supported yet" until they are;</li>
  * <li>any other id (22 to 127 unused; 128 to 255 custom resource managers, whose record
  *     formats an extension defines): refused.</li>
@@ -159,7 +160,7 @@ public final class RecordCheck {
     private static boolean notRedone(int rmid) {
         return switch (rmid) {
             case RmgrId.RM_TBLSPC_ID, RmgrId.RM_HASH_ID, RmgrId.RM_GIN_ID, RmgrId.RM_GIST_ID, RmgrId.RM_SPGIST_ID,
-                RmgrId.RM_BRIN_ID, RmgrId.RM_REPLORIGIN_ID, RmgrId.RM_GENERIC_ID, RmgrId.RM_LOGICALMSG_ID -> true;
+                RmgrId.RM_REPLORIGIN_ID, RmgrId.RM_LOGICALMSG_ID -> true;
             default -> false;
         };
     }
@@ -170,6 +171,14 @@ public final class RecordCheck {
     public static void check(WalRecord r) {
         int rmid = r.rmid();
         if (notRedone(rmid)) {
+            return;
+        }
+        if (rmid == RmgrId.RM_BRIN_ID) {
+            BrinXlog.check(r);
+            return;
+        }
+        if (rmid == RmgrId.RM_GENERIC_ID) {
+            GenericXlog.check(r);
             return;
         }
         if (rmid < 0 || rmid > RmgrId.RM_MAX_BUILTIN_ID) {

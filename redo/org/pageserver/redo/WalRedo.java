@@ -31,6 +31,8 @@ public final class WalRedo {
     public static boolean canRedo(WalRecord record) {
         return switch (record.rmid()) {
             case RmgrId.RM_XLOG_ID, RmgrId.RM_HEAP_ID, RmgrId.RM_HEAP2_ID, RmgrId.RM_SEQ_ID -> true;
+            case RmgrId.RM_BRIN_ID -> true;
+            case RmgrId.RM_GENERIC_ID -> true;
             case RmgrId.RM_BTREE_ID -> BtreeRedo.canRedo(record)
                 || record.blocks().stream().allMatch(b -> b.hasImage() && b.applyImage());
             default -> record.blocks().stream().allMatch(b -> b.hasImage() && b.applyImage());
@@ -90,6 +92,8 @@ public final class WalRedo {
                     SeqRedo.redo(record, page);
                     yield true;
                 }
+                case RmgrId.RM_BRIN_ID -> BrinRedo.redo(record, blockId, page);
+                case RmgrId.RM_GENERIC_ID -> GenericRedo.redo(record, blockId, page);
                 default -> throw new RedoException("redo of " + RmgrId.name(record.rmid())
                     + " records is not supported yet (xl_info 0x" + Integer.toHexString(record.info())
                     + "; only their full-page images are)", record.startLsn());

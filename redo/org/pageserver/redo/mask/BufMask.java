@@ -26,6 +26,8 @@ public final class BufMask {
         switch (rmid) {
             case RmgrId.RM_HEAP_ID, RmgrId.RM_HEAP2_ID -> heapMask(p, blkno);
             case RmgrId.RM_BTREE_ID -> btreeMask(p);
+            case RmgrId.RM_BRIN_ID -> BrinMask.mask(p);
+            case RmgrId.RM_GENERIC_ID -> GenericMask.mask(p);
             case RmgrId.RM_SEQ_ID -> {
                 // seq_mask (sequence.c)
                 maskPageLsnAndChecksum(p);

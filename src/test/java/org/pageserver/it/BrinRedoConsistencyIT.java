@@ -26,6 +26,7 @@ class BrinRedoConsistencyIT {
         insert into bt select g, g, 'a' || g, repeat('x', 800) from generate_series(1, 1500) g;
         create index bt_k on bt using brin (k) with (pages_per_range = 1);
         create index bt_s on bt using brin (s) with (pages_per_range = 4);
+        create index bt_multi on bt using brin (k int4_minmax_multi_ops, id int4_bloom_ops) with (pages_per_range = 8);
         -- summaries widened: minmax of an int keeps its size (samepage), of a text grows
         update bt set k = -k where id % 97 = 0;
         update bt set s = repeat('z', 300 + id % 200) where id % 5 = 0;
@@ -44,7 +45,8 @@ class BrinRedoConsistencyIT {
         insert into ubt select generate_series(1, 10000);
         create index ubt_k on ubt using brin (k) with (pages_per_range = 2);
         insert into ubt select generate_series(1, 1000);
-        create table at (k int) with (fillfactor = 10);
+        -- autovacuum will not vacuum at (whose cleanup summarizes too): only the work items do
+        create table at (k int) with (fillfactor = 10, autovacuum_enabled = off);
         insert into at select generate_series(1, 200);
         create index at_k on at using brin (k) with (pages_per_range = 1, autosummarize = on);
         insert into at select generate_series(201, 2000);

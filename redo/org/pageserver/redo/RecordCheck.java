@@ -16,13 +16,15 @@ import org.pageserver.protocol.wal.WalRecord;
  * <p>What is checked, per resource manager:
  * <ul>
  * <li>the ones redone or followed here (XLOG, Transaction, Storage, CLOG, Database, Tablespace, MultiXact,
- *     RelMap, Standby, Heap2, Heap, Btree, Hash, Gin, Sequence, CommitTs): the record type, the main data
+ *     RelMap, Standby, Heap2, Heap, Btree, Sequence, CommitTs): the record type, the main data
  *     length (the SizeOf* of its xl_* struct), the block ids the redo routine reads, and the
  *     data of each block it does not restore from a full-page image (tuples, offset arrays,
  *     metadata, as many as the main data counts); XLOG_FPI blocks must carry an image;</li>
- * <li>the ones PostgreSQL has but this server does not redo yet (Gist,
- *     SPGist, BRIN, ReplicationOrigin, Generic, LogicalMessage): accepted; reads of their pages
- *     fail with "redo of &lt;rmgr&gt; records is not supported yet" until they are;</li>
+ * <li>the index access methods and generic WAL (Hash, Gin, Gist, SPGist, BRIN, Generic): the
+ *     same, by their own parsers ({@link HashXlog#check}, {@link GinXlog#check},
+ *     {@link GistXlog#check}, {@link SpgXlog#check}, {@link BrinXlog#check},
+ *     {@link GenericXlog#check}), which redo decodes its records with too;</li>
+ * <li>the ones that change no page (ReplicationOrigin, LogicalMessage): accepted;</li>
  * <li>any other id (22 to 127 unused; 128 to 255 custom resource managers, whose record
  *     formats an extension defines): refused.</li>
  * </ul>
@@ -159,10 +161,10 @@ public final class RecordCheck {
         };
     }
 
-    /** Resource managers PostgreSQL 15 has whose records are accepted without being redone. */
+    /** Resource managers PostgreSQL 15 has whose records change no page and are accepted unchecked. */
     private static boolean notRedone(int rmid) {
         return switch (rmid) {
-            case RmgrId.RM_BRIN_ID, RmgrId.RM_REPLORIGIN_ID, RmgrId.RM_GENERIC_ID, RmgrId.RM_LOGICALMSG_ID -> true;
+            case RmgrId.RM_REPLORIGIN_ID, RmgrId.RM_LOGICALMSG_ID -> true;
             default -> false;
         };
     }
@@ -175,10 +177,20 @@ public final class RecordCheck {
         if (notRedone(rmid)) {
             return;
         }
-        if (rmid == RmgrId.RM_HASH_ID) { HashXlog.check(r); return; }
-        if (rmid == RmgrId.RM_GIN_ID) { GinXlog.check(r); return; }
-        if (rmid == RmgrId.RM_GIST_ID) { GistXlog.check(r); return; }
-        if (rmid == RmgrId.RM_SPGIST_ID) { SpgXlog.check(r); return; }
+        switch (rmid) {
+            case RmgrId.RM_HASH_ID -> HashXlog.check(r);
+            case RmgrId.RM_GIN_ID -> GinXlog.check(r);
+            case RmgrId.RM_GIST_ID -> GistXlog.check(r);
+            case RmgrId.RM_SPGIST_ID -> SpgXlog.check(r);
+            case RmgrId.RM_BRIN_ID -> BrinXlog.check(r);
+            case RmgrId.RM_GENERIC_ID -> GenericXlog.check(r);
+            default -> checkShape(r);
+        }
+    }
+
+    /** The resource managers of the SHAPES table: record type, main data, blocks, block data, effects. */
+    private static void checkShape(WalRecord r) {
+        int rmid = r.rmid();
         if (rmid < 0 || rmid > RmgrId.RM_MAX_BUILTIN_ID) {
             throw new RedoException("record of unknown resource manager " + rmid + (rmid >= 128
                 ? " (a custom resource manager: its records cannot be redone here)" : ""), r.startLsn());

@@ -31,10 +31,8 @@ public final class WalRedo {
     public static boolean canRedo(WalRecord record) {
         return switch (record.rmid()) {
             case RmgrId.RM_XLOG_ID, RmgrId.RM_HEAP_ID, RmgrId.RM_HEAP2_ID, RmgrId.RM_SEQ_ID -> true;
-            case RmgrId.RM_HASH_ID -> true;
-            case RmgrId.RM_GIN_ID -> true;
-            case RmgrId.RM_GIST_ID -> true;
-            case RmgrId.RM_SPGIST_ID -> true;
+            case RmgrId.RM_HASH_ID, RmgrId.RM_GIN_ID, RmgrId.RM_GIST_ID, RmgrId.RM_SPGIST_ID, RmgrId.RM_BRIN_ID,
+                RmgrId.RM_GENERIC_ID -> true;
             case RmgrId.RM_BTREE_ID -> BtreeRedo.canRedo(record)
                 || record.blocks().stream().allMatch(b -> b.hasImage() && b.applyImage());
             default -> record.blocks().stream().allMatch(b -> b.hasImage() && b.applyImage());
@@ -101,9 +99,12 @@ public final class WalRedo {
                 case RmgrId.RM_GIN_ID -> GinRedo.redo(record, blockId, page);
                 case RmgrId.RM_GIST_ID -> GistRedo.redo(record, blockId, page);
                 case RmgrId.RM_SPGIST_ID -> SpgRedo.redo(record, blockId, page);
-                default -> throw new RedoException("redo of " + RmgrId.name(record.rmid())
-                    + " records is not supported yet (xl_info 0x" + Integer.toHexString(record.info())
-                    + "; only their full-page images are)", record.startLsn());
+                case RmgrId.RM_BRIN_ID -> BrinRedo.redo(record, blockId, page);
+                case RmgrId.RM_GENERIC_ID -> GenericRedo.redo(record, blockId, page);
+                // (XLOG's page records are all full-page images, restored above)
+                default -> throw new RedoException(RmgrId.name(record.rmid()) + " record (xl_info 0x"
+                    + Integer.toHexString(record.info()) + ") has no page redo: PostgreSQL's changes no page",
+                    record.startLsn());
             };
         } catch (IllegalStateException | IndexOutOfBoundsException e) {
             throw new RedoException(RmgrId.name(record.rmid()) + " redo: " + e.getMessage(), record.startLsn());

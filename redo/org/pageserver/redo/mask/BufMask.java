@@ -30,6 +30,8 @@ public final class BufMask {
             case RmgrId.RM_GIN_ID -> GinMask.mask(p);
             case RmgrId.RM_GIST_ID -> GistMask.gistMask(p);
             case RmgrId.RM_SPGIST_ID -> SpgMask.mask(p);
+            case RmgrId.RM_BRIN_ID -> BrinMask.mask(p);
+            case RmgrId.RM_GENERIC_ID -> GenericMask.mask(p);
             case RmgrId.RM_SEQ_ID -> {
                 // seq_mask (sequence.c)
                 maskPageLsnAndChecksum(p);

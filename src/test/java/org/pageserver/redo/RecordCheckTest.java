@@ -1,6 +1,7 @@
 package org.pageserver.redo;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -132,12 +133,22 @@ class RecordCheckTest {
     }
 
     @Test
-    void resourceManagersNotRedoneYetPass() {
+    void resourceManagersThatChangeNoPagePassUnchecked() {
         WalRecord r = records.get(0);
-        for (int rmid : new int[] {RmgrId.RM_BRIN_ID,
-            RmgrId.RM_GENERIC_ID, RmgrId.RM_LOGICALMSG_ID}) {
+        for (int rmid : new int[] {RmgrId.RM_REPLORIGIN_ID, RmgrId.RM_LOGICALMSG_ID}) {
             assertDoesNotThrow(() -> RecordCheck.check(with(r, rmid, 0xF0, new byte[0])));
         }
+    }
+
+    @Test
+    void brinAndGenericRecordsGetTheirOwnCheck() {
+        WalRecord r = records.get(0);
+        assertEquals("unknown BRIN record type (xl_info 0xf0) at " + r.startLsn(),
+            assertThrows(RedoException.class, () -> RecordCheck.check(with(r, RmgrId.RM_BRIN_ID, 0xF0, new byte[0])))
+                .getMessage());
+        assertEquals("unknown Generic record type (xl_info 0xf0) at " + r.startLsn(),
+            assertThrows(RedoException.class, () -> RecordCheck.check(with(r, RmgrId.RM_GENERIC_ID, 0xF0, new byte[0])))
+                .getMessage());
     }
     // ---- block data: one case per kind of garbage ----
 

@@ -13,8 +13,8 @@ import org.pageserver.protocol.pgwire.PgMessage;
 
 /**
  * What the protocol driver of a connection ({@link PgServerStage}) offers the handlers of its
- * sub-protocols ({@link SimpleQuery}, {@link ExtendedQuery}, {@link CopyBothMode}), as Neon's
- * postgres_backend offers its page-service handler: writing
+ * sub-protocols ({@link SimpleQuery}, {@link ExtendedQuery}, {@link CopyBothMode},
+ * {@link CopyOutMode}), as Neon's postgres_backend offers its page-service handler: writing
  * with backpressure, reading the next client message, running a statement through the session,
  * entering and leaving copy mode. All calls, and all the callbacks they take, run on the
  * connection's stage.

@@ -3,7 +3,7 @@ package org.pageserver.streams.pgwire;
 import org.pageserver.protocol.pgwire.FrontendMessage;
 
 /**
- * A COPY sub-protocol in progress ({@link CopyBothMode}). While it is the
+ * A COPY sub-protocol in progress ({@link CopyBothMode}, {@link CopyOutMode}). While it is the
  * connection's current one ({@link Backend#enterCopy} to {@link Backend#leaveCopy}) the driver
  * hands it the client's messages, cancel requests and the end of the connection.
  */

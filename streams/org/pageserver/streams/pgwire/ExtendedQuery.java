@@ -53,8 +53,8 @@ final class ExtendedQuery {
         final Bind bind;
         QueryResult result;
         int position;
-        /** A copy-both result's flow runs once: set when an Execute started it. */
-        boolean copyStarted;
+        /** A streamed result (copy-both, copy-out, sequence) runs once: set when an Execute started it. */
+        boolean streamed;
 
         Portal(Prepared statement, Bind bind) {
             this.statement = statement;
@@ -295,13 +295,13 @@ final class ExtendedQuery {
                 backend.send(backend::readNextMessage, backend.commandComplete(c.commandTag()));
             } else if (r instanceof QueryResult.Error err) {
                 fail(Backend.errorResponse(err));
-            } else if (r instanceof QueryResult.CopyBoth cb) {
-                if (p.copyStarted) {
+            } else {
+                if (p.streamed) {
                     fail(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE, "portal \"" + e.portal() + "\" cannot be run again");
                     return;
                 }
-                p.copyStarted = true;
-                CopyBothMode.start(backend, cb, backend::readNextMessage, this::fail);
+                p.streamed = true;
+                StreamedResult.start(backend, r, backend::readNextMessage, this::fail);
             }
         });
     }

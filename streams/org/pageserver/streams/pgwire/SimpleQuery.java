@@ -53,8 +53,8 @@ final class SimpleQuery {
             backend.send(this::next, backend.commandComplete(c.commandTag()));
         } else if (r instanceof QueryResult.Error e) {
             fail(Backend.errorResponse(e));
-        } else if (r instanceof QueryResult.CopyBoth cb) {
-            CopyBothMode.start(backend, cb, this::next, this::fail);
+        } else {
+            StreamedResult.start(backend, r, this::next, this::fail);
         }
     }
 }

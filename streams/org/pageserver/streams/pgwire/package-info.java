@@ -9,10 +9,12 @@
  * {@link org.pageserver.streams.pgwire.Authenticator} pick trust or SCRAM-SHA-256. Each
  * sub-protocol has its own handler with its own state, reached through the driver's
  * {@code Backend} face: {@code SimpleQuery}, {@code ExtendedQuery} (prepared statements and
- * portals), {@code CopyBothMode}. The {@link org.pageserver.streams.pgwire.PgSessionHandler} opens a
+ * portals), {@code CopyBothMode}, {@code CopyOutMode}. The {@link org.pageserver.streams.pgwire.PgSessionHandler} opens a
  * {@link org.pageserver.streams.pgwire.PgSession} that answers each SQL statement with a
- * {@link org.pageserver.streams.pgwire.QueryResult} (rows, a command tag, an error, or a copy-both
- * {@code Flow<ByteString, ByteString, ?>} for streaming sub-protocols such as pagestream).
+ * {@link org.pageserver.streams.pgwire.QueryResult}: rows, a command tag, an error, a copy-both
+ * {@code Flow<ByteString, ByteString, ?>} for streaming sub-protocols such as pagestream, a
+ * copy-out {@code Source<ByteString, ?>} read as fast as the client reads, or a sequence of
+ * result sets and copy-outs (the shape of BASE_BACKUP's answer).
  *
  * <p>Errors: protocol garbage ends only that connection (FATAL ErrorResponse, then close); a
  * failing handler gives an ERROR and the connection stays usable.

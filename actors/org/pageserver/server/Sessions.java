@@ -19,6 +19,7 @@ import org.pageserver.Settings;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.pgwire.SqlState;
+import org.pageserver.protocol.pgwire.StartupOptions;
 import org.pageserver.streams.pgwire.Authenticator;
 import org.pageserver.streams.pgwire.Column;
 import org.pageserver.streams.pgwire.PgSession;
@@ -91,9 +92,20 @@ public final class Sessions implements PgSessionHandler {
         return g != null && g.contains("*");
     }
 
+    /**
+     * A connection with the startup parameter {@code replication} gets a {@link ReplicationSession};
+     * a bad value of it, or of the tenant options such a connection takes, refuses the
+     * connection (FATAL 22023) as PostgreSQL refuses a bad startup packet.
+     */
     @Override
     public PgSession open(SessionInfo info) {
-        return sql -> query(info, sql);
+        PgSession commands = sql -> query(info, sql);
+        StartupOptions.Replication mode = StartupOptions.replication(info.parameters().get("replication"));
+        if (mode == StartupOptions.Replication.NONE) {
+            return commands;
+        }
+        return new ReplicationSession(system, tenants, STATUS_TIMEOUT, id -> mayRead(info.user(), id), info, mode,
+            commands);
     }
 
     private CompletionStage<QueryResult> query(SessionInfo info, String sql) {

@@ -27,7 +27,7 @@ import org.pageserver.storage.TenantStore;
  */
 public final class TenantSupervisor {
 
-    public sealed interface Command permits GetPage, GetRelSize, GetDbSize, GetStatus, GetPageCache,
+    public sealed interface Command permits GetPage, GetRelSize, GetDbSize, GetStatus, GetPageCache, GetIdentity,
         WalStatusReceived {
     }
 
@@ -52,6 +52,14 @@ public final class TenantSupervisor {
     }
 
     public record GetStatus(SystemId systemId, ActorRef<TenantStatus> replyTo) implements Command {
+    }
+
+    /** What a replication connection's IDENTIFY_SYSTEM and SHOW answer from. */
+    public record GetIdentity(ActorRef<Identity> replyTo) implements Command {
+    }
+
+    /** The primary's identity as the tenant follows it: its timeline and wal_segment_size. */
+    public record Identity(SystemId systemId, int timeline, int walSegSize) {
     }
 
     /** One row of the {@code status} command. */
@@ -101,6 +109,10 @@ public final class TenantSupervisor {
             })
             .onMessage(GetPageCache.class, m -> {
                 m.replyTo().tell(pageCache);
+                return Behaviors.same();
+            })
+            .onMessage(GetIdentity.class, m -> {
+                m.replyTo().tell(new Identity(meta.systemId(), meta.timeline(), meta.walSegSize()));
                 return Behaviors.same();
             })
             .onMessage(GetStatus.class, m -> {

@@ -5,17 +5,22 @@ import java.util.Collections;
 import java.util.List;
 
 import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 import org.pageserver.protocol.pgwire.SqlState;
 
 /** What a {@link PgSession} answers to one SQL statement. */
 public sealed interface QueryResult {
 
+    /** What a {@link Sequence} is made of. */
+    sealed interface Part extends QueryResult {
+    }
+
     /**
      * A result set: RowDescription, one DataRow per row, CommandComplete. Values are text; a
      * null element is SQL NULL. {@code commandTag} null means "SELECT n".
      */
-    record Rows(List<Column> columns, List<List<String>> rows, String commandTag) implements QueryResult {
+    record Rows(List<Column> columns, List<List<String>> rows, String commandTag) implements Part {
         public Rows {
             columns = List.copyOf(columns);
             List<List<String>> copy = new ArrayList<>(rows.size());
@@ -76,6 +81,46 @@ public sealed interface QueryResult {
 
         public CopyBoth(Flow<ByteString, ByteString, ?> flow) {
             this(flow, null);
+        }
+    }
+
+    /**
+     * COPY TO STDOUT: CopyOutResponse (overall format 0 and no columns: an opaque byte stream, as
+     * PostgreSQL 15's BASE_BACKUP announces its archives), every element of {@code data} as
+     * CopyData (cut into pieces of at most 64 kB and of the server's maximum message size), then
+     * CopyDone and CommandComplete({@code commandTag}). The next element is asked for only once
+     * the previous one has been written, so a client that reads slowly slows the source down
+     * instead of filling the server's memory. A failure of the source ends the copy with an
+     * ErrorResponse (SQLSTATE from a PgProtocolException, else XX000), as a CancelRequest does
+     * (57014); the connection stays usable. The source is materialized once per result.
+     */
+    record CopyOut(Source<ByteString, ?> data, String commandTag) implements Part {
+        public CopyOut {
+            if (data == null) {
+                throw new IllegalArgumentException("data is null");
+            }
+            if (commandTag == null) {
+                commandTag = "COPY 0";
+            }
+        }
+    }
+
+    /**
+     * Several results answering one statement, in order, then CommandComplete({@code commandTag}):
+     * how PostgreSQL 15's BASE_BACKUP answers (its start position and tablespaces as result sets,
+     * the archives as one COPY OUT, its end position as a result set). A {@link Rows} part goes
+     * out as on its own (RowDescription, DataRows, CommandComplete with its tag: PostgreSQL's
+     * BASE_BACKUP says "SELECT"); a {@link CopyOut} part as CopyOutResponse, CopyData...,
+     * CopyDone, without a CommandComplete of its own (its tag is not sent). A failing part ends
+     * the statement with its ErrorResponse. In the extended protocol a Sequence is described as
+     * NoData and its rows are sent in text.
+     */
+    record Sequence(List<Part> parts, String commandTag) implements QueryResult {
+        public Sequence {
+            parts = List.copyOf(parts);
+            if (commandTag == null) {
+                throw new IllegalArgumentException("commandTag is null");
+            }
         }
     }
 }

@@ -28,6 +28,8 @@ final class ToySessionHandler implements PgSessionHandler {
     final AtomicInteger cancelled = new AtomicInteger();
     /** Elements produced by the "infinite" copy flow so far. */
     final AtomicLong produced = new AtomicLong();
+    /** Bytes produced by the "copy out" sources so far. */
+    final AtomicLong copyOutProduced = new AtomicLong();
 
     @Override
     public PgSession open(SessionInfo info) {
@@ -139,7 +141,66 @@ final class ToySessionHandler implements PgSessionHandler {
             return done(new QueryResult.CopyBoth(Flow.<ByteString>create().delay(Duration.ofMillis(50),
                     org.apache.pekko.stream.DelayOverflowStrategy.backpressure())));
         }
+        if (q.startsWith("copy out ")) {
+            return done(copyOut(q.substring("copy out ".length()).trim()));
+        }
+        if (q.equals("backup")) {
+            // the shape of PostgreSQL 15's BASE_BACKUP answer
+            List<Column> pos = List.of(Column.text("recptr"), Column.int8("tli"));
+            return done(new QueryResult.Sequence(List.of(
+                    new QueryResult.Rows(pos, List.of(List.of("0/2000028", "1")), "SELECT"),
+                    new QueryResult.CopyOut(Source.from(List.of(ByteString.fromString("tar "),
+                            ByteString.fromString("bytes\n"))), null),
+                    new QueryResult.Rows(pos, List.of(List.of("0/2000100", "1")), "SELECT")), "BASE_BACKUP"));
+        }
         return done(new QueryResult.Error(SqlState.SYNTAX_ERROR, "toy handler does not know \"" + sql + "\""));
+    }
+
+    /**
+     * {@code copy out <n> <size>}: n elements of size bytes, byte j of element i being
+     * (i + j) % 251; {@code copy out lines <n>}: n text lines; {@code copy out forever};
+     * {@code copy out fail} and {@code copy out fail 22023}: two elements, then the source
+     * fails (with that SQLSTATE).
+     */
+    private QueryResult copyOut(String what) {
+        String[] w = what.split(" ");
+        if (w[0].equals("lines")) {
+            int n = Integer.parseInt(w[1]);
+            return new QueryResult.CopyOut(Source.range(1, n).map(i -> ByteString.fromString("line " + i + "\n")),
+                    "COPY " + n);
+        }
+        if (w[0].equals("forever")) {
+            return new QueryResult.CopyOut(counted(Source.repeat(ByteString.fromArrayUnsafe(new byte[8192]))), null);
+        }
+        if (w[0].equals("fail")) {
+            RuntimeException failure = w.length > 1 ? new PgProtocolException(w[1], "source failed with " + w[1])
+                    : new IllegalStateException("source exploded");
+            // fails when the third element is asked for, after the first two were written
+            return new QueryResult.CopyOut(Source.from(List.of("a", "b", "c")).map(e -> {
+                if (e.equals("c")) {
+                    throw failure;
+                }
+                return ByteString.fromString(e);
+            }), "COPY 2");
+        }
+        int n = Integer.parseInt(w[0]);
+        int size = Integer.parseInt(w[1]);
+        return new QueryResult.CopyOut(counted(Source.range(0, n - 1).map(i -> element(i, size))), "COPY " + n);
+    }
+
+    static ByteString element(int i, int size) {
+        byte[] b = new byte[size];
+        for (int j = 0; j < size; j++) {
+            b[j] = (byte) ((i + j) % 251);
+        }
+        return ByteString.fromArrayUnsafe(b);
+    }
+
+    private Source<ByteString, ?> counted(Source<ByteString, ?> s) {
+        return s.map(b -> {
+            copyOutProduced.addAndGet(b.size());
+            return b;
+        });
     }
 
     private static CompletionStage<QueryResult> done(QueryResult r) {

@@ -1,0 +1,231 @@
+package org.pageserver.server;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Predicate;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.SystemId;
+import org.pageserver.protocol.pgwire.PgProtocolException;
+import org.pageserver.protocol.pgwire.SqlState;
+import org.pageserver.protocol.pgwire.StartupOptions;
+import org.pageserver.protocol.replication.ReplicationCommand;
+import org.pageserver.protocol.replication.ReplicationCommandParser;
+import org.pageserver.streams.pgwire.Column;
+import org.pageserver.streams.pgwire.PgSession;
+import org.pageserver.streams.pgwire.QueryResult;
+import org.pageserver.streams.pgwire.SessionInfo;
+import org.pageserver.tenant.TenantSupervisor;
+import org.pageserver.tenant.Tenants;
+
+/**
+ * A replication connection (startup parameter {@code replication=true} or {@code database}), as
+ * a walsender answers one: the replication commands of PostgreSQL 15 as simple queries
+ * (exec_replication_command), about one tenant. The tenant and the LSN come from the startup
+ * options ({@code PGOPTIONS='-c system_id=<id> -c lsn=<lsn>'}); without system_id the one tenant
+ * the user may read is meant.
+ *
+ * <p>IDENTIFY_SYSTEM and SHOW (wal_segment_size, data_directory_mode: what pg_basebackup and
+ * pg_receivewal ask) are answered from the tenant; READ_REPLICATION_SLOT finds no slot (the
+ * pageserver has none). BASE_BACKUP and START_REPLICATION are not served yet (0A000); slots
+ * cannot be created or dropped. On a {@code replication=database} connection other queries are
+ * the ordinary commands; on a physical one they are refused, as a walsender refuses SQL.
+ */
+final class ReplicationSession implements PgSession {
+
+    static final List<Column> IDENTIFY_SYSTEM_COLUMNS = List.of(Column.text("systemid"), Column.int4("timeline"),
+        Column.text("xlogpos"), Column.text("dbname"));
+    static final List<Column> READ_REPLICATION_SLOT_COLUMNS = List.of(Column.text("slot_type"),
+        Column.text("restart_lsn"), Column.int8("restart_tli"));
+    /** The mode a data directory made from this server's backups should have (PostgreSQL's default). */
+    static final String DATA_DIRECTORY_MODE = "0700";
+
+    private final ActorSystem<?> system;
+    private final ActorRef<Tenants.Command> tenants;
+    private final Duration timeout;
+    private final Predicate<SystemId> mayRead;
+    private final SessionInfo info;
+    private final StartupOptions.Replication mode;
+    /** The ordinary commands, for SQL on a replication=database connection. */
+    private final PgSession sql;
+    /** From the options; null: the only tenant. */
+    private final SystemId systemId;
+    /** From the options; null: the tenant's newest. */
+    private final Lsn lsn;
+
+    ReplicationSession(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, Duration timeout,
+                       Predicate<SystemId> mayRead, SessionInfo info, StartupOptions.Replication mode, PgSession sql) {
+        this.system = system;
+        this.tenants = tenants;
+        this.timeout = timeout;
+        this.mayRead = mayRead;
+        this.info = info;
+        this.mode = mode;
+        this.sql = sql;
+        Map<String, String> settings = StartupOptions.settings(info.parameters().get("options"));
+        this.systemId = setting(settings, "system_id", SystemId::parse);
+        this.lsn = setting(settings, "lsn", Lsn::parse);
+    }
+
+    private interface Parser<T> {
+        T parse(String text);
+    }
+
+    /** A startup option's value, or null; a bad one refuses the connection (FATAL 22023). */
+    private static <T> T setting(Map<String, String> settings, String name, Parser<T> parser) {
+        String v = settings.get(name);
+        if (v == null) {
+            return null;
+        }
+        try {
+            return parser.parse(v);
+        } catch (RuntimeException e) {
+            throw new PgProtocolException(SqlState.INVALID_PARAMETER_VALUE,
+                "invalid value for parameter \"" + name + "\": \"" + v + "\"");
+        }
+    }
+
+    @Override
+    public CompletionStage<QueryResult> query(String text) {
+        if (!ReplicationCommandParser.isReplicationCommand(text)) {
+            if (mode == StartupOptions.Replication.DATABASE) {
+                return sql.query(text);
+            }
+            return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED,
+                "cannot execute SQL commands in WAL sender for physical replication"));
+        }
+        ReplicationCommand c;
+        try {
+            c = ReplicationCommandParser.parse(text);
+        } catch (PgProtocolException e) {
+            return done(new QueryResult.Error(e.sqlState(), e.getMessage()));
+        }
+        if (c instanceof ReplicationCommand.IdentifySystem) {
+            return identifySystem();
+        }
+        if (c instanceof ReplicationCommand.Show s) {
+            return show(s.name());
+        }
+        if (c instanceof ReplicationCommand.ReadReplicationSlot) {
+            return done(new QueryResult.Rows(READ_REPLICATION_SLOT_COLUMNS, List.of(Arrays.asList(null, null, null))));
+        }
+        if (c instanceof ReplicationCommand.TimelineHistory t) {
+            return done(new QueryResult.Error(SqlState.UNDEFINED_FILE,
+                "the pageserver keeps no timeline history files (asked for timeline " + t.timeline() + ")"));
+        }
+        if (c instanceof ReplicationCommand.CreateReplicationSlot || c instanceof ReplicationCommand.DropReplicationSlot) {
+            return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED,
+                "the pageserver has no replication slots: it keeps every WAL record it stores"));
+        }
+        String name = c instanceof ReplicationCommand.BaseBackup ? "BASE_BACKUP" : "START_REPLICATION";
+        return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED,
+            name + " is not served by the pageserver yet"));
+    }
+
+    private CompletionStage<QueryResult> identifySystem() {
+        return tenant().thenCompose(status -> identity(status.systemId()).thenApply(id -> {
+            Lsn pos = lsn != null ? lsn : status.lastRecordLsn().isValid() ? status.lastRecordLsn()
+                : status.consistentLsn();
+            String dbname = mode == StartupOptions.Replication.DATABASE ? info.database() : null;
+            return (QueryResult) new QueryResult.Rows(IDENTIFY_SYSTEM_COLUMNS, List.of(Arrays.asList(id.systemId().toString(),
+                Integer.toString(id.timeline()), pos.toString(), dbname)));
+        }));
+    }
+
+    private CompletionStage<QueryResult> show(String name) {
+        switch (name) {
+            case "wal_segment_size":
+                return tenant().thenCompose(status -> identity(status.systemId()))
+                    .thenApply(id -> showResult(name, walSegmentSize(id.walSegSize())));
+            case "data_directory_mode":
+                return done(showResult(name, DATA_DIRECTORY_MODE));
+            default:
+                return done(new QueryResult.Error(SqlState.UNDEFINED_OBJECT,
+                    "unrecognized configuration parameter \"" + name + "\""));
+        }
+    }
+
+    /** As a SHOW of a GUC: one text column named after it, one row. */
+    private static QueryResult showResult(String name, String value) {
+        return new QueryResult.Rows(List.of(Column.text(name)), List.of(List.of(value)), "SHOW");
+    }
+
+    /** As PostgreSQL shows a size in bytes: in the largest unit that divides it ("16MB"). */
+    static String walSegmentSize(int bytes) {
+        if (bytes % (1 << 30) == 0) {
+            return (bytes >> 30) + "GB";
+        }
+        if (bytes % (1 << 20) == 0) {
+            return (bytes >> 20) + "MB";
+        }
+        if (bytes % 1024 == 0) {
+            return (bytes >> 10) + "kB";
+        }
+        return bytes + "B";
+    }
+
+    /** The tenant meant: the one named in the options, else the only one this user may read. */
+    private CompletionStage<TenantSupervisor.TenantStatus> tenant() {
+        return AskPattern.<Tenants.Command, List<TenantSupervisor.TenantStatus>>ask(tenants, Tenants.GetStatus::new,
+                timeout, system.scheduler())
+            .thenApply(all -> {
+                List<TenantSupervisor.TenantStatus> visible = new ArrayList<>();
+                for (TenantSupervisor.TenantStatus s : all) {
+                    if (mayRead.test(s.systemId())) {
+                        visible.add(s);
+                    }
+                }
+                return choose(visible, systemId);
+            });
+    }
+
+    /** The tenant named, or the only one; a clear error otherwise. */
+    static TenantSupervisor.TenantStatus choose(List<TenantSupervisor.TenantStatus> visible, SystemId wanted) {
+        if (wanted != null) {
+            for (TenantSupervisor.TenantStatus s : visible) {
+                if (s.systemId().equals(wanted)) {
+                    return s;
+                }
+            }
+            throw new PgProtocolException(SqlState.UNDEFINED_OBJECT,
+                "unknown system_id " + wanted + ": no such tenant (run callmemaybe first)");
+        }
+        if (visible.size() == 1) {
+            return visible.get(0);
+        }
+        if (visible.isEmpty()) {
+            throw new PgProtocolException(SqlState.UNDEFINED_OBJECT,
+                "the pageserver has no tenant (run callmemaybe first)");
+        }
+        List<String> ids = new ArrayList<>();
+        for (TenantSupervisor.TenantStatus s : visible) {
+            ids.add(s.systemId().toString());
+        }
+        throw new PgProtocolException(SqlState.INVALID_PARAMETER_VALUE, "the pageserver has " + visible.size()
+            + " tenants (" + String.join(", ", ids) + "): choose one with PGOPTIONS='-c system_id=<id>'");
+    }
+
+    private CompletionStage<TenantSupervisor.Identity> identity(SystemId id) {
+        return AskPattern.<Tenants.Command, Optional<ActorRef<TenantSupervisor.Command>>>ask(tenants,
+                r -> new Tenants.GetTenant(id, r), timeout, system.scheduler())
+            .thenCompose(t -> {
+                if (t.isEmpty()) {
+                    throw new PgProtocolException(SqlState.UNDEFINED_OBJECT, "tenant " + id + " is gone");
+                }
+                return AskPattern.<TenantSupervisor.Command, TenantSupervisor.Identity>ask(t.get(),
+                    TenantSupervisor.GetIdentity::new, timeout, system.scheduler());
+            });
+    }
+
+    private static CompletionStage<QueryResult> done(QueryResult r) {
+        return CompletableFuture.completedFuture(r);
+    }
+}

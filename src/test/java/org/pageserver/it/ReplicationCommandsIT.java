@@ -1,0 +1,128 @@
+package org.pageserver.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.pageserver.protocol.Lsn;
+
+/**
+ * Replication connections to the pageserver with the real psql, answered as the primary answers
+ * them: IDENTIFY_SYSTEM and the SHOWs of pg_basebackup and pg_receivewal side by side with
+ * PostgreSQL's own answers; the tenant and LSN chosen by PGOPTIONS; clear errors for the rest.
+ */
+class ReplicationCommandsIT {
+    @TempDir
+    static Path tmp;
+    static PgCluster pg;
+    static TestPageServer ps;
+    static String systemId;
+
+    @BeforeAll
+    static void start() throws Exception {
+        pg = PgCluster.builder().start();
+        ps = TestPageServer.start(tmp.resolve("ps"));
+        systemId = ps.psql("callmemaybe " + pg.conninfo());
+    }
+
+    @AfterAll
+    static void stop() {
+        if (ps != null) {
+            ps.close();
+        }
+        if (pg != null) {
+            pg.close();
+        }
+    }
+
+    record Proc(int exit, String out, String err) {
+    }
+
+    /** psql -XAt on a replication connection; {@code options} is PGOPTIONS (null: none). */
+    static Proc psql(int port, String replication, String options, String sql) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("psql", "-X", "-At", "-v", "ON_ERROR_STOP=1",
+            "host=127.0.0.1 port=" + port + " user=postgres dbname=postgres replication=" + replication, "-c", sql));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().remove("PGOPTIONS");
+        if (options != null) {
+            pb.environment().put("PGOPTIONS", options);
+        }
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "psql timed out");
+        return new Proc(p.exitValue(), out.strip(), err.strip());
+    }
+
+    static String ok(Proc p) {
+        assertEquals(0, p.exit(), p.err());
+        return p.out();
+    }
+
+    @Test
+    void identifySystemAsThePrimaryAnswersIt() throws Exception {
+        String[] primary = ok(psql(pg.port(), "database", null, "IDENTIFY_SYSTEM")).split("\\|", -1);
+        String[] mine = ok(psql(ps.port(), "database", null, "IDENTIFY_SYSTEM")).split("\\|", -1);
+        assertEquals(4, mine.length);
+        assertEquals(systemId, mine[0]);
+        assertEquals(primary[0], mine[0], "systemid");
+        assertEquals(primary[1], mine[1], "timeline");
+        assertEquals(primary[3], mine[3], "dbname");
+        assertTrue(Lsn.parse(mine[2]).compareTo(Lsn.parse(primary[2])) <= 0, mine[2] + " beyond the primary's "
+            + primary[2]);
+        // a physical connection has no database: dbname is NULL
+        assertEquals("", ok(psql(ps.port(), "true", null, "IDENTIFY_SYSTEM")).split("\\|", -1)[3]);
+    }
+
+    @Test
+    void pgOptionsChooseTheTenantAndTheLsn() throws Exception {
+        String row = ok(psql(ps.port(), "on", "-c system_id=" + systemId + " -c lsn=0/3000028", "IDENTIFY_SYSTEM"));
+        assertEquals(systemId + "|1|0/3000028|", row);
+        Proc unknown = psql(ps.port(), "1", "-c system_id=42", "IDENTIFY_SYSTEM");
+        assertEquals(1, unknown.exit());
+        assertTrue(unknown.err().contains("unknown system_id 42: no such tenant"), unknown.err());
+        Proc badLsn = psql(ps.port(), "yes", "--lsn=nowhere", "IDENTIFY_SYSTEM");
+        assertEquals(2, badLsn.exit());
+        assertTrue(badLsn.err().contains("FATAL:  invalid value for parameter \"lsn\": \"nowhere\""), badLsn.err());
+    }
+
+    @Test
+    void showAnswersWhatPgBasebackupAndPgReceivewalAsk() throws Exception {
+        for (String name : List.of("wal_segment_size", "data_directory_mode")) {
+            assertEquals(ok(psql(pg.port(), "true", null, "SHOW " + name)), ok(psql(ps.port(), "true", null, "SHOW " + name)),
+                name);
+        }
+        Proc unknown = psql(ps.port(), "true", null, "SHOW shared_buffers");
+        assertTrue(unknown.err().contains("unrecognized configuration parameter \"shared_buffers\""), unknown.err());
+    }
+
+    @Test
+    void commandsNotServedAreClearErrors() throws Exception {
+        String[][] cases = {
+            {"true", "BASE_BACKUP (LABEL 'x')", "BASE_BACKUP is not served by the pageserver yet"},
+            {"true", "START_REPLICATION 0/3000000", "START_REPLICATION is not served by the pageserver yet"},
+            {"true", "CREATE_REPLICATION_SLOT s PHYSICAL", "the pageserver has no replication slots"},
+            {"true", "BASE_BACKUP (BOGUS)", "unrecognized base backup option: \"bogus\""},
+            {"true", "IDENTIFY_SYSTEM extra", "syntax error at or near \"extra\""},
+            {"true", "status", "cannot execute SQL commands in WAL sender for physical replication"},
+        };
+        for (String[] k : cases) {
+            Proc p = psql(ps.port(), k[0], null, k[1]);
+            assertEquals(1, p.exit(), k[1]);
+            assertTrue(p.err().contains("ERROR:  " + k[2]), k[1] + ": " + p.err());
+        }
+        // SQL on a replication=database connection is the ordinary commands
+        assertTrue(ok(psql(ps.port(), "database", null, "status")).startsWith(systemId + "|"));
+        Proc bad = psql(ps.port(), "maybe", null, "IDENTIFY_SYSTEM");
+        assertEquals(2, bad.exit());
+        assertTrue(bad.err().contains("FATAL:  invalid value for parameter \"replication\": \"maybe\""), bad.err());
+    }
+}

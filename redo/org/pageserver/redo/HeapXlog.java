@@ -54,6 +54,12 @@ final class HeapXlog {
     static final int XLH_DELETE_IS_SUPER = 1 << 3;
     static final int XLH_DELETE_IS_PARTITION_MOVE = 1 << 4;
     static final int XLH_LOCK_ALL_FROZEN_CLEARED = 1;
+    /** The infobits_set of delete, update and lock records: the tuple's new xmax flags. */
+    static final int XLHL_XMAX_IS_MULTI = 0x01;
+    static final int XLHL_XMAX_LOCK_ONLY = 0x02;
+    static final int XLHL_XMAX_EXCL_LOCK = 0x04;
+    static final int XLHL_XMAX_KEYSHR_LOCK = 0x08;
+    static final int XLHL_KEYS_UPDATED = 0x10;
     static final int XLH_FREEZE_XVAC = 0x02;
     static final int XLH_INVALID_XVAC = 0x04;
 

@@ -15,15 +15,12 @@ import org.pageserver.protocol.wal.WalRecord;
  * <p>PostgreSQL's redo functions change all blocks of a record in one call; here a call rebuilds
  * ONE block, so each record method does only the part of PostgreSQL's routine that touches the
  * block asked for. Some heap records also clear visibility map bits without registering the VM
- * page as a block (visibilitymap_clear in heap_xlog_insert and friends): {@link #implicitBlocks}
- * names those pages so they can be stored and rebuilt the same way.
+ * page as a block (visibilitymap_clear in heap_xlog_insert and friends), and a truncation
+ * clears the bits past its end in the last VM page it keeps: {@link #implicitBlocks} names those
+ * pages, so that the record is stored under them too ({@link PageChange#IMPLICIT_VISIBILITY_MAP})
+ * and {@link #redoImplicit} rebuilds them.
  */
 public final class WalRedo {
-    /** Block id under which an implicit (unregistered) VM page change is stored. */
-    public static final int IMPLICIT_VM_BLOCK_ID = 255;
-    /** Block id under which a change of an SLRU page (SlruRedo) is stored. */
-    public static final int SLRU_BLOCK_ID = 254;
-
     private WalRedo() {
     }
 

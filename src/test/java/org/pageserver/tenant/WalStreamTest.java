@@ -157,12 +157,12 @@ class WalStreamTest {
         }
         Set<String> stored = new TreeSet<>();
         java.util.concurrent.atomic.AtomicInteger clog = new java.util.concurrent.atomic.AtomicInteger();
-        store.forEachRecordEntry((rel, blkno, start, end, blockId) -> {
+        store.forEachRecordEntry((rel, blkno, start, end, change) -> {
             assertTrue(end.isAfter(start));
-            if (blockId == org.pageserver.redo.WalRedo.IMPLICIT_VM_BLOCK_ID) {
+            if (change == org.pageserver.redo.PageChange.IMPLICIT_VISIBILITY_MAP) {
                 return; // visibility map bits a heap record clears without registering the page
             }
-            if (blockId == org.pageserver.redo.WalRedo.SLRU_BLOCK_ID) {
+            if (change == org.pageserver.redo.PageChange.SLRU_PAGE) {
                 assertEquals(org.pageserver.protocol.SlruKind.XACT.rel(), rel, "commit log page of a commit or abort");
                 clog.incrementAndGet();
                 return;

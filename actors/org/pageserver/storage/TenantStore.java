@@ -233,7 +233,10 @@ public final class TenantStore implements AutoCloseable {
             return this;
         }
 
-        /** A WAL record, stored under one block it touches, keyed by its end LSN. */
+        /**
+         * A WAL record, stored under one page it changes, keyed by its end LSN. The value: a flags
+         * byte (FLAG_STARTS_CHAIN), the {@link PageChange} byte, the start LSN (u64), the raw record.
+         */
         public Batch putRecord(RelTag rel, int blkno, Lsn start, Lsn end, PageChange change, boolean startsChain,
                                byte[] raw) {
             byte[] v = new byte[10 + raw.length];

@@ -3,6 +3,7 @@ package org.pageserver.tenant;
 import org.pageserver.protocol.BufferTag;
 import org.pageserver.protocol.SlruKind;
 import org.pageserver.protocol.wal.WalRecord;
+import org.pageserver.redo.PageChange;
 import org.pageserver.redo.SlruRedo;
 import org.pageserver.redo.WalRedo;
 import org.pageserver.storage.PageHistory;
@@ -24,16 +25,16 @@ final class PageRebuild {
         for (PageHistory.StoredRecord s : history.records()) {
             // the CRC was checked when the record was received; RocksDB checksums what it stores since
             WalRecord r = WalRecord.decode(s.startLsn(), s.endLsn(), s.raw(), false);
-            if (s.blockId() == WalRedo.SLRU_BLOCK_ID) {
+            if (s.change() instanceof PageChange.RegisteredBlock b) {
+                WalRedo.redoBlock(r, b.blockId(), page, hintsLogged);
+            } else if (s.change() instanceof PageChange.ImplicitVisibilityMap) {
+                WalRedo.redoImplicit(r, blkno, page);
+            } else {
                 SlruKind kind = SlruKind.fromRel(tag.rel());
                 if (kind == null) {
                     throw new IllegalStateException("SLRU change stored under relation " + tag.rel());
                 }
                 SlruRedo.redo(r, kind, blkno, page);
-            } else if (s.blockId() == WalRedo.IMPLICIT_VM_BLOCK_ID) {
-                WalRedo.redoImplicit(r, blkno, page);
-            } else {
-                WalRedo.redoBlock(r, s.blockId(), page, hintsLogged);
             }
         }
         return page;

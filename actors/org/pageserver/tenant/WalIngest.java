@@ -14,6 +14,7 @@ import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.protocol.wal.WalRecord;
 import org.pageserver.protocol.SlruKind;
 import org.pageserver.redo.DatabaseRecord;
+import org.pageserver.redo.PageChange;
 import org.pageserver.redo.RecordCheck;
 import org.pageserver.redo.SlruRedo;
 import org.pageserver.redo.RedoException;
@@ -278,7 +279,7 @@ final class WalIngest {
                                 b.putImage(dst, blk, h.baseLsn(), h.baseImage());
                             }
                             for (PageHistory.StoredRecord sr : h.records()) {
-                                b.putRecord(dst, blk, sr.startLsn(), sr.endLsn(), sr.blockId(), sr.startsChain(), sr.raw());
+                                b.putRecord(dst, blk, sr.startLsn(), sr.endLsn(), sr.change(), sr.startsChain(), sr.raw());
                             }
                         }
                         if (b.sizeBytes() > COPY_BATCH_BYTES) {
@@ -326,11 +327,13 @@ final class WalIngest {
         private void index(TenantStore.Batch b, WalRecord r) {
             for (BlockRef ref : r.blocks()) {
                 boolean startsChain = ref.willInit() || (ref.hasImage() && ref.applyImage());
-                b.putRecord(ref.rel(), ref.blkno(), r.startLsn(), r.endLsn(), ref.blockId(), startsChain, r.raw());
+                b.putRecord(ref.rel(), ref.blkno(), r.startLsn(), r.endLsn(), new PageChange.RegisteredBlock(ref.blockId()),
+                    startsChain, r.raw());
                 extend(b, ref.rel(), ref.blkno(), r);
             }
             for (WalRedo.ImplicitBlock ib : WalRedo.implicitBlocks(r)) {
-                b.putRecord(ib.rel(), ib.blkno(), r.startLsn(), r.endLsn(), WalRedo.IMPLICIT_VM_BLOCK_ID, false, r.raw());
+                b.putRecord(ib.rel(), ib.blkno(), r.startLsn(), r.endLsn(), PageChange.IMPLICIT_VISIBILITY_MAP, false,
+                    r.raw());
                 if (relSize(ib.rel()) >= 0) {
                     extend(b, ib.rel(), ib.blkno(), r);
                 }
@@ -398,7 +401,7 @@ final class WalIngest {
                 } else if (!track && relSize(commitTs) >= 0) {
                     // every page starts from zeros if the module writes it again (SlruRedo.redo)
                     for (int p = 0; p < relSize(commitTs); p++) {
-                        b.putRecord(commitTs, p, r.startLsn(), r.endLsn(), WalRedo.SLRU_BLOCK_ID, true, r.raw());
+                        b.putRecord(commitTs, p, r.startLsn(), r.endLsn(), PageChange.SLRU_PAGE, true, r.raw());
                     }
                     b.dropRel(commitTs, r.endLsn());
                     relSizes.put(commitTs, -1);
@@ -407,7 +410,7 @@ final class WalIngest {
             }
             for (SlruRedo.SlruPage p : SlruRedo.pages(r, relSize(commitTs) >= 0)) {
                 RelTag rel = p.kind().rel();
-                b.putRecord(rel, p.pageno(), r.startLsn(), r.endLsn(), WalRedo.SLRU_BLOCK_ID, p.zeroes(), r.raw());
+                b.putRecord(rel, p.pageno(), r.startLsn(), r.endLsn(), PageChange.SLRU_PAGE, p.zeroes(), r.raw());
                 extend(b, rel, p.pageno(), r);
             }
             for (SlruRedo.Truncation t : SlruRedo.truncations(r)) {

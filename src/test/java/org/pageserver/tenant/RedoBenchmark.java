@@ -1,5 +1,6 @@
 package org.pageserver.tenant;
 
+import org.pageserver.redo.PageChange;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -251,7 +252,7 @@ public final class RedoBenchmark {
                 for (WalRecord r : chain) {
                     for (BlockRef ref : r.blocks()) {
                         if (ref.rel().equals(best.rel()) && ref.blkno() == best.blkno()) {
-                            b.putRecord(best.rel(), best.blkno(), r.startLsn(), r.endLsn(), ref.blockId(),
+                            b.putRecord(best.rel(), best.blkno(), r.startLsn(), r.endLsn(), new PageChange.RegisteredBlock(ref.blockId()),
                                 ref.willInit() || (ref.hasImage() && ref.applyImage()), r.raw());
                         }
                     }

@@ -129,18 +129,15 @@ class GinRedoTest {
     // ---- garbage ----
 
     static WalRecord withMain(WalRecord r, byte[] main) {
-        return new WalRecord(r.startLsn(), r.endLsn(), r.prevLsn(), r.xid(), r.rmid(), r.info(), r.origin(),
-            r.toplevelXid(), r.blocks(), main, r.raw());
+        return WalFixture.with(r, r.info(), r.blocks(), main);
     }
 
     static WalRecord withBlocks(WalRecord r, List<BlockRef> blocks) {
-        return new WalRecord(r.startLsn(), r.endLsn(), r.prevLsn(), r.xid(), r.rmid(), r.info(), r.origin(),
-            r.toplevelXid(), blocks, r.mainData(), r.raw());
+        return WalFixture.with(r, r.info(), blocks, r.mainData());
     }
 
     static BlockRef withData(BlockRef b, byte[] data) {
-        return new BlockRef(b.blockId(), b.rel(), b.blkno(), b.forkFlags(), b.hasImage(), b.applyImage(), b.bimgInfo(),
-            b.holeOffset(), b.holeLength(), b.imageData(), data);
+        return WalFixture.with(b, b.forkFlags(), data);
     }
 
     /** The first Gin record of the fixture of that type for which {@code which} holds. */

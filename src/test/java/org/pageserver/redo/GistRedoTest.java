@@ -112,13 +112,11 @@ class GistRedoTest {
             blocks.add(b);
             blocks.sort((x, y) -> Integer.compare(x.blockId(), y.blockId()));
         }
-        return new WalRecord(r.startLsn(), r.endLsn(), r.prevLsn(), r.xid(), r.rmid(), r.info(), r.origin(),
-            r.toplevelXid(), List.copyOf(blocks), r.mainData(), r.raw());
+        return WalFixture.with(r, r.info(), List.copyOf(blocks), r.mainData());
     }
 
     static WalRecord withMain(WalRecord r, int info, byte[] main) {
-        return new WalRecord(r.startLsn(), r.endLsn(), r.prevLsn(), r.xid(), r.rmid(), info, r.origin(),
-            r.toplevelXid(), r.blocks(), main, r.raw());
+        return WalFixture.with(r, info, r.blocks(), main);
     }
 
     static BlockRef withData(BlockRef b, byte[] data) {

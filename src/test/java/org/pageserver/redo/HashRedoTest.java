@@ -123,8 +123,7 @@ class HashRedoTest {
     // ---- garbage ----
 
     static WalRecord with(WalRecord r, byte[] main, List<BlockRef> blocks) {
-        return new WalRecord(r.startLsn(), r.endLsn(), r.prevLsn(), r.xid(), r.rmid(), r.info(), r.origin(),
-            r.toplevelXid(), blocks, main, r.raw());
+        return WalFixture.with(r, r.info(), blocks, main);
     }
 
     /** {@code r} with its block of the same id replaced by {@code b}. */

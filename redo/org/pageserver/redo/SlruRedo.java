@@ -53,9 +53,6 @@ public final class SlruRedo {
     static final int XLOG_MULTIXACT_ZERO_MEM_PAGE = 0x10;
     static final int XLOG_MULTIXACT_CREATE_ID = 0x20;
     static final int COMMIT_TS_ZEROPAGE = 0x00;
-    static final int XLOG_PARAMETER_CHANGE = 0x60;
-    /** offsetof(xl_parameter_change, track_commit_timestamp): six ints and wal_log_hints before it. */
-    static final int PARAMETER_CHANGE_TRACK_COMMIT_TS = 25;
 
     static final int CLOG_TRUNCATE = 0x10;
     static final int XLOG_MULTIXACT_TRUNCATE_ID = 0x30;
@@ -155,11 +152,8 @@ public final class SlruRedo {
      * record (CommitTsParameterChange follows it in redo).
      */
     public static Boolean commitTsParameter(WalRecord r) {
-        if (r.rmid() != RmgrId.RM_XLOG_ID || r.rmgrInfo() != XLOG_PARAMETER_CHANGE
-            || r.mainData() == null || r.mainData().length <= PARAMETER_CHANGE_TRACK_COMMIT_TS) {
-            return null;
-        }
-        return r.mainData()[PARAMETER_CHANGE_TRACK_COMMIT_TS] != 0;
+        org.pageserver.protocol.control.ControlFile.Parameters p = XlParameterChange.parse(r);
+        return p == null ? null : p.trackCommitTimestamp();
     }
 
     private static List<SlruPage> multixactPages(WalRecord r) {

@@ -29,10 +29,22 @@ public final class XlParameterChange {
         if (r.rmid() != RmgrId.RM_XLOG_ID || r.rmgrInfo() != XLOG_PARAMETER_CHANGE) {
             return null;
         }
-        byte[] d = r.mainData();
+        try {
+            return parse(r.mainData());
+        } catch (IllegalArgumentException e) {
+            throw new RedoException("malformed XLOG PARAMETER_CHANGE record: " + e.getMessage(), r.startLsn());
+        }
+    }
+
+    /**
+     * The settings in an xl_parameter_change (a record's main data, as the ingest keeps it).
+     *
+     * @throws IllegalArgumentException when it is shorter than the struct
+     */
+    public static ControlFile.Parameters parse(byte[] d) {
         if (d == null || d.length < SIZE) {
-            throw new RedoException("malformed XLOG PARAMETER_CHANGE record: " + (d == null ? 0 : d.length)
-                + " bytes of main data, expected " + SIZE, r.startLsn());
+            throw new IllegalArgumentException((d == null ? 0 : d.length) + " bytes of xl_parameter_change, expected "
+                + SIZE);
         }
         ByteBuffer b = ByteBuffer.wrap(d).order(ByteOrder.LITTLE_ENDIAN);
         return new ControlFile.Parameters(b.getInt(0), b.getInt(4), b.getInt(8), b.getInt(12), b.getInt(16),

@@ -176,8 +176,7 @@ public final class CheckPointTracker {
     private void applyMultiXact(WalRecord r) {
         XlMultiXactCreate c = XlMultiXactCreate.parse(r);
         if (c != null) {
-            int next = c.mid() + 1;
-            advanceMulti(next == 0 ? 1 : next, c.endOffset());
+            advanceMulti(SlruRedo.nextMulti(c.mid()), c.endOffset());
             for (int xid : c.xids()) {
                 advancePastXid(xid);
             }

@@ -53,6 +53,8 @@ class BaseBackupIT {
         "select md5(string_agg(t::text, ',' order by tid)) from pgbench_tellers t",
         "select md5(string_agg(t::text, ',' order by tid, bid, aid, delta, mtime)) from pgbench_history t");
 
+    static final String IN_TS = "select md5(string_agg(t::text, ',' order by id)) from in_ts t";
+
     /** A moment of the workload: the flush LSN and the checksums of the tables then. */
     record Moment(Lsn lsn, List<String> checksums) {
     }
@@ -63,6 +65,8 @@ class BaseBackupIT {
     SystemId id;
     TenantMeta meta;
     final List<Moment> moments = new ArrayList<>();
+    /** The checksum of the table in tablespace ts1 (written before the moments, never changed). */
+    String inTablespace;
     /** The sequence's last value at the third moment, when the prepared transaction is open. */
     long seqAtThird;
     /** After the hash index is built (its pages cannot be rebuilt yet) and before it is dropped. */
@@ -92,6 +96,12 @@ class BaseBackupIT {
                 create table mx (id int primary key, v int);
                 insert into mx select g, 0 from generate_series(1, 10) g;
                 """);
+            Path tablespace = pg.dir().resolve("ts1");
+            pg.run(List.of("mkdir", tablespace.toString()), true);
+            pg.psqlScript("create tablespace ts1 location '" + tablespace + "';\n"
+                + "create table in_ts (id int primary key, v text) tablespace ts1;\n"
+                + "insert into in_ts select g, md5(g::text) from generate_series(1, 2000) g;\n");
+            inTablespace = pg.psql(IN_TS);
             shareLockFromTwoSessions();
             pg.psqlScript("begin; insert into mx values (100, 1); prepare transaction 'open_at_third';");
             CompletableFuture<String> bench = CompletableFuture.supplyAsync(() -> {
@@ -247,6 +257,8 @@ class BaseBackupIT {
         restored(backup(third, false, "third"), r -> {
             assertEquals("open_at_third", r.psql("select gid from pg_prepared_xacts"));
             assertEquals("0", r.psql("select count(*) from ul"));
+            assertEquals(inTablespace, r.psql(IN_TS));
+            r.psql("insert into in_ts values (0, 'after')");
             assertTrue(Long.parseLong(r.psql("select last_value from seq")) >= seqAtThird);
             long txid = Long.parseLong(r.psql("select txid_current()"));
             assertTrue(txid > maxXid, "txid_current() " + txid + " after the primary's " + maxXid);

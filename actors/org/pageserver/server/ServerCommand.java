@@ -21,6 +21,14 @@ public sealed interface ServerCommand {
     }
 
     /**
+     * {@code controlfile <system_id> [<lsn>|latest]}: pg_control as a base backup at that LSN
+     * holds it, one row per line pg_controldata prints. {@code lsn} null: the latest.
+     */
+    record ControlFile(org.pageserver.protocol.SystemId systemId, org.pageserver.protocol.Lsn lsn)
+        implements ServerCommand {
+    }
+
+    /**
      * {@code SET ...}: drivers send session settings when they connect (pgjdbc:
      * extra_float_digits, application_name); they mean nothing here and are acknowledged.
      */
@@ -64,10 +72,27 @@ public sealed interface ServerCommand {
                 } catch (IllegalArgumentException e) {
                     throw new SyntaxError("usage: pagestream <system_id>: " + e.getMessage());
                 }
+            case "controlfile":
+                return controlFile(rest);
             default:
                 throw new SyntaxError("unknown command \"" + abbreviate(word)
-                    + "\"; this is a pageserver: try status, callmemaybe <conninfo> or pagestream <system_id>");
+                    + "\"; this is a pageserver: try status, callmemaybe <conninfo>, pagestream <system_id>"
+                    + " or controlfile <system_id> [<lsn>]");
         }
+    }
+
+    private static ControlFile controlFile(String rest) {
+        String[] args = rest.isEmpty() ? new String[0] : rest.split("\\s+");
+        if (args.length < 1 || args.length > 2) {
+            throw new SyntaxError("usage: controlfile <system_id> [<lsn>|latest]");
+        }
+        org.pageserver.protocol.SystemId id;
+        try {
+            id = org.pageserver.protocol.SystemId.parse(args[0]);
+        } catch (IllegalArgumentException e) {
+            throw new SyntaxError("usage: controlfile <system_id> [<lsn>|latest]: " + e.getMessage());
+        }
+        return new ControlFile(id, args.length == 2 ? org.pageserver.backup.BaseBackup.parseLsn(args[1]) : null);
     }
 
     private static int indexOfWhitespace(String s) {

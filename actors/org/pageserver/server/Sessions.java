@@ -16,6 +16,8 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.pageserver.Errors;
 import org.pageserver.Settings;
+import org.pageserver.backup.BaseBackup;
+import org.pageserver.backup.BaseBackupException;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.pgwire.SqlState;
@@ -26,6 +28,7 @@ import org.pageserver.streams.pgwire.PgSession;
 import org.pageserver.streams.pgwire.PgSessionHandler;
 import org.pageserver.streams.pgwire.QueryResult;
 import org.pageserver.streams.pgwire.SessionInfo;
+import org.pageserver.storage.TenantStore;
 import org.pageserver.tenant.PageCache;
 import org.pageserver.tenant.TenantSupervisor;
 import org.pageserver.tenant.Tenants;
@@ -114,6 +117,8 @@ public final class Sessions implements PgSessionHandler {
             cmd = ServerCommand.parse(sql);
         } catch (ServerCommand.SyntaxError e) {
             return done(new QueryResult.Error(SqlState.SYNTAX_ERROR, e.getMessage()));
+        } catch (BaseBackupException e) {
+            return done(new QueryResult.Error(e.sqlState(), e.getMessage()));
         }
         if (cmd instanceof ServerCommand.Set) {
             return done(new QueryResult.Command("SET"));
@@ -127,6 +132,13 @@ public final class Sessions implements PgSessionHandler {
                     "permission denied: callmemaybe needs a user granted \"*\" in pageserver.auth.tenants"));
             }
             return callMeMaybe(c.conninfo());
+        }
+        if (cmd instanceof ServerCommand.ControlFile c) {
+            if (!mayRead(info.user(), c.systemId())) {
+                return done(new QueryResult.Error(SqlState.INSUFFICIENT_PRIVILEGE,
+                    "permission denied for tenant " + c.systemId() + " to user \"" + info.user() + "\""));
+            }
+            return controlFile(c);
         }
         ServerCommand.PageStream p = (ServerCommand.PageStream) cmd;
         if (!mayRead(info.user(), p.systemId())) {
@@ -142,6 +154,43 @@ public final class Sessions implements PgSessionHandler {
                         TenantSupervisor.GetPageCache::new, STATUS_TIMEOUT, system.scheduler())
                     .thenApply(cache -> new QueryResult.CopyBoth(PageStreamFlow.create(system, cache,
                         p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH))));
+    }
+
+    static final List<Column> CONTROLFILE_COLUMNS = List.of(Column.text("field"), Column.text("value"));
+
+    /**
+     * pg_control as a base backup at the LSN would hold it: computed on the blocking dispatcher
+     * (it reads the store and the WAL since the last checkpoint), one row per pg_controldata
+     * line, times in the server's time zone as pg_controldata prints them.
+     */
+    private CompletionStage<QueryResult> controlFile(ServerCommand.ControlFile c) {
+        java.util.concurrent.Executor blocking = system.dispatchers()
+            .lookup(org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
+        return AskPattern.<Tenants.Command, Optional<ActorRef<TenantSupervisor.Command>>>ask(tenants,
+                r -> new Tenants.GetTenant(c.systemId(), r), STATUS_TIMEOUT, system.scheduler())
+            .thenCompose(t -> {
+                if (t.isEmpty()) {
+                    throw BaseBackupException.unknownTenant(c.systemId().toString());
+                }
+                return AskPattern.<TenantSupervisor.Command, TenantStore>ask(t.get(), TenantSupervisor.GetStore::new,
+                    STATUS_TIMEOUT, system.scheduler());
+            })
+            .thenApplyAsync(store -> {
+                List<List<String>> rows = new ArrayList<>();
+                for (Map.Entry<String, String> e : BaseBackup.prepare(store, c.lsn(), false).controlFile()
+                    .controlData(java.time.ZoneId.systemDefault())) {
+                    rows.add(List.of(e.getKey(), e.getValue()));
+                }
+                return (QueryResult) new QueryResult.Rows(CONTROLFILE_COLUMNS, rows);
+            }, blocking)
+            .exceptionally(e -> {
+                Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null
+                    ? e.getCause() : e;
+                if (cause instanceof BaseBackupException b) {
+                    return new QueryResult.Error(b.sqlState(), b.getMessage());
+                }
+                return new QueryResult.Error(SqlState.INTERNAL_ERROR, "controlfile failed: " + Errors.rootMessage(e));
+            });
     }
 
     private CompletionStage<QueryResult> status(String user) {

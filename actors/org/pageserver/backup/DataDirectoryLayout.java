@@ -53,7 +53,9 @@ final class DataDirectoryLayout {
 
     /** True when {@code path} (a file, or a directory with a trailing slash) goes into a backup. */
     static boolean carriedOver(String path) {
-        if (path.startsWith(WalStateFiles.PREFIX) || EXCLUDED_FILES.contains(path)) {
+        // "./": the data directory itself and paths under it as a primary's backup named
+        // them, which stores imported before TarFiles normalized names may hold
+        if (path.startsWith("./") || path.startsWith(WalStateFiles.PREFIX) || EXCLUDED_FILES.contains(path)) {
             return false;
         }
         for (String dir : EXCLUDED_DIR_CONTENTS) {

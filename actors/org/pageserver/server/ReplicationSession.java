@@ -35,7 +35,8 @@ import org.pageserver.tenant.Tenants;
  *
  * <p>IDENTIFY_SYSTEM and SHOW (wal_segment_size, data_directory_mode: what pg_basebackup and
  * pg_receivewal ask) are answered from the tenant; READ_REPLICATION_SLOT finds no slot (the
- * pageserver has none). BASE_BACKUP and START_REPLICATION are not served yet (0A000); slots
+ * pageserver has none). BASE_BACKUP sends the tenant's data directory as of the LSN
+ * ({@link #baseBackup}); START_REPLICATION is not served yet (0A000); slots
  * cannot be created or dropped. On a {@code replication=database} connection other queries are
  * the ordinary commands; on a physical one they are refused, as a walsender refuses SQL.
  */
@@ -50,6 +51,7 @@ final class ReplicationSession implements PgSession {
 
     private final ActorSystem<?> system;
     private final ActorRef<Tenants.Command> tenants;
+    private final BaseBackups backups;
     private final Duration timeout;
     private final Predicate<SystemId> mayRead;
     private final SessionInfo info;
@@ -61,10 +63,11 @@ final class ReplicationSession implements PgSession {
     /** From the options; null: the tenant's newest. */
     private final Lsn lsn;
 
-    ReplicationSession(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, Duration timeout,
+    ReplicationSession(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, BaseBackups backups, Duration timeout,
                        Predicate<SystemId> mayRead, SessionInfo info, StartupOptions.Replication mode, PgSession sql) {
         this.system = system;
         this.tenants = tenants;
+        this.backups = backups;
         this.timeout = timeout;
         this.mayRead = mayRead;
         this.info = info;
@@ -125,9 +128,90 @@ final class ReplicationSession implements PgSession {
             return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED,
                 "the pageserver has no replication slots: it keeps every WAL record it stores"));
         }
-        String name = c instanceof ReplicationCommand.BaseBackup ? "BASE_BACKUP" : "START_REPLICATION";
+        if (c instanceof ReplicationCommand.BaseBackup b) {
+            return baseBackup(b.options());
+        }
         return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED,
-            name + " is not served by the pageserver yet"));
+            "START_REPLICATION is not served by the pageserver yet"));
+    }
+
+    static final List<Column> POSITION_COLUMNS = List.of(Column.text("recptr"), Column.int8("tli"));
+    static final List<Column> TABLESPACE_COLUMNS = List.of(new Column("spcoid", org.pageserver.protocol.pgwire.PgType.OID),
+        Column.text("spclocation"), Column.int8("size"));
+    /** How often (bytes) a PROGRESS backup reports how far it is. */
+    static final long PROGRESS_INTERVAL = 1 << 20;
+    /** Archive bytes per 'd' message: with its type byte, within the 64 kB a CopyData carries. */
+    static final int DATA_MESSAGE_BYTES = 32 << 10;
+
+    /**
+     * BASE_BACKUP as PostgreSQL 15's walsender answers it to pg_basebackup: the start position
+     * (LSN and timeline), the tablespace list (one row: the data directory, its size in kB when
+     * PROGRESS is asked; tablespaces are in it, as in-place directories under pg_tblspc), the
+     * archives in one COPY OUT ('n' base.tar, its bytes in 'd' messages, 'p' progress), the end
+     * position. The backup is the pageserver's: the tenant's data directory as of the LSN of the
+     * connection's options (else its latest), which starts without replay; so start and end are
+     * that LSN, no checkpoint is made (CHECKPOINT, WAIT are moot), the WAL it needs is already
+     * in it (WAL, -X fetch), and no manifest is sent. What cannot be honoured is refused before
+     * any byte: a server-side target or compression (pg_basebackup compresses on its side with
+     * -z), MAX_RATE.
+     */
+    private CompletionStage<QueryResult> baseBackup(org.pageserver.protocol.replication.BaseBackupOptions o) {
+        if (o.target() != null && !o.target().equals("client")) {
+            return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED,
+                "backup target \"" + o.target() + "\" is not supported by the pageserver: it sends backups to the client"));
+        }
+        if (!o.compression().equals("none")) {
+            return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED, "server-side compression (" + o.compression()
+                + ") is not supported by the pageserver: compress on the client (pg_basebackup -z)"));
+        }
+        if (o.maxRate() != 0) {
+            return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED, "MAX_RATE is not supported by the pageserver"));
+        }
+        return tenant()
+            .thenCompose(status -> backups.prepareWithSize(status.systemId(), lsn, false)
+                .thenApply(p -> {
+                    String at = p.backup().lsn().toString();
+                    String tli = Long.toString(Integer.toUnsignedLong(
+                        p.backup().controlFile().checkPointCopy().thisTimeLineId()));
+                    List<String> base = Arrays.asList(null, null, o.progress() ? Long.toString(p.estimatedBytes() / 1024) : null);
+                    return (QueryResult) new QueryResult.Sequence(List.of(
+                        new QueryResult.Rows(POSITION_COLUMNS, List.of(List.of(at, tli)), "SELECT"),
+                        new QueryResult.Rows(TABLESPACE_COLUMNS, List.of(base), "SELECT"),
+                        new QueryResult.CopyOut(copyStream(backups.tar(status.systemId(), p.backup()), o.progress()),
+                            "COPY"),
+                        new QueryResult.Rows(POSITION_COLUMNS, List.of(List.of(at, tli)), "SELECT")), "BASE_BACKUP");
+                }))
+            .exceptionally(e -> {
+                PgProtocolException pe = BaseBackups.asProtocolError(e);
+                return new QueryResult.Error(pe.sqlState(), pe.getMessage());
+            });
+    }
+
+    /** The tar in PostgreSQL 15's copy-stream messages: 'n' once, then 'd' pieces, 'p' every megabyte. */
+    static org.apache.pekko.stream.javadsl.Source<org.apache.pekko.util.ByteString, org.apache.pekko.NotUsed> copyStream(
+        org.apache.pekko.stream.javadsl.Source<org.apache.pekko.util.ByteString, org.apache.pekko.NotUsed> tar,
+        boolean progress) {
+        byte[] begin = new org.pageserver.protocol.replication.ReplicationMessage.NewArchive("base.tar", null).toBytes();
+        return org.apache.pekko.stream.javadsl.Source.single(org.apache.pekko.util.ByteString.fromArrayUnsafe(begin))
+            .concat(tar.statefulMapConcat(() -> {
+                long[] done = {0, 0}; // bytes sent, bytes at the last progress message
+                return chunk -> {
+                    List<org.apache.pekko.util.ByteString> out = new ArrayList<>();
+                    byte[] bytes = chunk.toArrayUnsafe();
+                    for (int off = 0; off < bytes.length; off += DATA_MESSAGE_BYTES) {
+                        int n = Math.min(DATA_MESSAGE_BYTES, bytes.length - off);
+                        out.add(org.apache.pekko.util.ByteString.fromArrayUnsafe(
+                            org.pageserver.protocol.replication.ReplicationMessage.archiveData(bytes, off, n)));
+                    }
+                    done[0] += bytes.length;
+                    if (progress && done[0] - done[1] >= PROGRESS_INTERVAL) {
+                        done[1] = done[0];
+                        out.add(org.apache.pekko.util.ByteString.fromArrayUnsafe(
+                            new org.pageserver.protocol.replication.ReplicationMessage.Progress(done[0]).toBytes()));
+                    }
+                    return out;
+                };
+            }));
     }
 
     private CompletionStage<QueryResult> identifySystem() {

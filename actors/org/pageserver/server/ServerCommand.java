@@ -1,5 +1,6 @@
 package org.pageserver.server;
 
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -25,6 +26,14 @@ public sealed interface ServerCommand {
      * holds it, one row per line pg_controldata prints. {@code lsn} null: the latest.
      */
     record ControlFile(org.pageserver.protocol.SystemId systemId, org.pageserver.protocol.Lsn lsn)
+        implements ServerCommand {
+    }
+
+    /**
+     * {@code basebackup <system_id> [<lsn>|latest] [minimal]}: a tar of the data directory as
+     * of that LSN (CopyOut). {@code lsn} null: the latest.
+     */
+    record BaseBackup(org.pageserver.protocol.SystemId systemId, org.pageserver.protocol.Lsn lsn, boolean minimal)
         implements ServerCommand {
     }
 
@@ -74,10 +83,12 @@ public sealed interface ServerCommand {
                 }
             case "controlfile":
                 return controlFile(rest);
+            case "basebackup":
+                return baseBackup(rest);
             default:
                 throw new SyntaxError("unknown command \"" + abbreviate(word)
-                    + "\"; this is a pageserver: try status, callmemaybe <conninfo>, pagestream <system_id>"
-                    + " or controlfile <system_id> [<lsn>]");
+                    + "\"; this is a pageserver: try status, callmemaybe <conninfo>, pagestream <system_id>,"
+                    + " basebackup <system_id> [<lsn>|latest] [minimal] or controlfile <system_id> [<lsn>]");
         }
     }
 
@@ -93,6 +104,27 @@ public sealed interface ServerCommand {
             throw new SyntaxError("usage: controlfile <system_id> [<lsn>|latest]: " + e.getMessage());
         }
         return new ControlFile(id, args.length == 2 ? org.pageserver.backup.BaseBackup.parseLsn(args[1]) : null);
+    }
+
+    static final String BASEBACKUP_USAGE = "usage: basebackup <system_id> [<lsn>|latest] [minimal]";
+
+    private static BaseBackup baseBackup(String rest) {
+        List<String> args = new java.util.ArrayList<>(rest.isEmpty() ? List.of() : List.of(rest.split("\\s+")));
+        boolean minimal = !args.isEmpty() && args.get(args.size() - 1).equalsIgnoreCase("minimal");
+        if (minimal) {
+            args.remove(args.size() - 1);
+        }
+        if (args.isEmpty() || args.size() > 2) {
+            throw new SyntaxError(BASEBACKUP_USAGE);
+        }
+        org.pageserver.protocol.SystemId id;
+        try {
+            id = org.pageserver.protocol.SystemId.parse(args.get(0));
+        } catch (IllegalArgumentException e) {
+            throw new SyntaxError(BASEBACKUP_USAGE + ": " + e.getMessage());
+        }
+        return new BaseBackup(id, args.size() == 2 ? org.pageserver.backup.BaseBackup.parseLsn(args.get(1)) : null,
+            minimal);
     }
 
     private static int indexOfWhitespace(String s) {

@@ -35,7 +35,7 @@ import org.pageserver.tenant.Tenants;
 
 /**
  * The commands of the pgwire port, per connection: {@code status}, {@code callmemaybe},
- * {@code pagestream}. Authentication comes from {@code pageserver.auth}; authorization from
+ * {@code pagestream}, {@code basebackup}, {@code controlfile}. Authentication comes from {@code pageserver.auth}; authorization from
  * {@code pageserver.auth.tenants}: the system_ids each user may read ("*" for all). With trust
  * authentication every user may read every tenant.
  */
@@ -47,7 +47,7 @@ public final class Sessions implements PgSessionHandler {
 
     static final List<Column> STATUS_COLUMNS = List.of(Column.text("system_id"), Column.text("state"),
         Column.pgLsn("last_valid_lsn"), Column.pgLsn("last_record_lsn"), Column.pgLsn("durable_lsn"),
-        Column.pgLsn("consistent_lsn"), Column.text("primary"));
+        Column.pgLsn("consistent_lsn"), Column.text("primary"), Column.text("basebackups"));
 
     private final ActorSystem<?> system;
     private final ActorRef<Tenants.Command> tenants;
@@ -55,11 +55,13 @@ public final class Sessions implements PgSessionHandler {
     private final Authenticator authenticator;
     private final boolean trust;
     private final Map<String, Set<String>> grants;
+    private final BaseBackups backups;
 
     public Sessions(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, Settings settings) {
         this.system = system;
         this.tenants = tenants;
         this.settings = settings;
+        this.backups = new BaseBackups(system, tenants);
         Config auth = system.settings().config().getConfig("pageserver.auth");
         this.authenticator = Authenticator.fromConfig(auth);
         this.trust = !auth.hasPath("method") || auth.getString("method").equals("trust");
@@ -107,8 +109,8 @@ public final class Sessions implements PgSessionHandler {
         if (mode == StartupOptions.Replication.NONE) {
             return commands;
         }
-        return new ReplicationSession(system, tenants, STATUS_TIMEOUT, id -> mayRead(info.user(), id), info, mode,
-            commands);
+        return new ReplicationSession(system, tenants, backups, STATUS_TIMEOUT, id -> mayRead(info.user(), id), info,
+            mode, commands);
     }
 
     private CompletionStage<QueryResult> query(SessionInfo info, String sql) {
@@ -139,6 +141,13 @@ public final class Sessions implements PgSessionHandler {
                     "permission denied for tenant " + c.systemId() + " to user \"" + info.user() + "\""));
             }
             return controlFile(c);
+        }
+        if (cmd instanceof ServerCommand.BaseBackup b) {
+            if (!mayRead(info.user(), b.systemId())) {
+                return done(new QueryResult.Error(SqlState.INSUFFICIENT_PRIVILEGE,
+                    "permission denied for tenant " + b.systemId() + " to user \"" + info.user() + "\""));
+            }
+            return baseBackup(b);
         }
         ServerCommand.PageStream p = (ServerCommand.PageStream) cmd;
         if (!mayRead(info.user(), p.systemId())) {
@@ -193,6 +202,19 @@ public final class Sessions implements PgSessionHandler {
             });
     }
 
+    /**
+     * The tar as CopyOut data, once the request is checked: a bad one is an ErrorResponse
+     * before any byte.
+     */
+    private CompletionStage<QueryResult> baseBackup(ServerCommand.BaseBackup b) {
+        return backups.prepare(b.systemId(), b.lsn(), b.minimal())
+            .thenApply(backup -> (QueryResult) new QueryResult.CopyOut(backups.tar(b.systemId(), backup), "BASEBACKUP"))
+            .exceptionally(e -> {
+                org.pageserver.protocol.pgwire.PgProtocolException pe = BaseBackups.asProtocolError(e);
+                return new QueryResult.Error(pe.sqlState(), pe.getMessage());
+            });
+    }
+
     private CompletionStage<QueryResult> status(String user) {
         return AskPattern.<Tenants.Command, List<TenantSupervisor.TenantStatus>>ask(tenants, Tenants.GetStatus::new,
                 STATUS_TIMEOUT, system.scheduler())
@@ -204,7 +226,7 @@ public final class Sessions implements PgSessionHandler {
                     }
                     String state = s.error() == null ? s.state() : s.state() + ": " + s.error();
                     rows.add(List.of(s.systemId().toString(), state, lsn(s.lastValidLsn()), lsn(s.lastRecordLsn()),
-                        lsn(s.durableLsn()), lsn(s.consistentLsn()), s.primary()));
+                        lsn(s.durableLsn()), lsn(s.consistentLsn()), s.primary(), backups.running(s.systemId())));
                 }
                 return (QueryResult) new QueryResult.Rows(STATUS_COLUMNS, rows);
             })

@@ -439,6 +439,31 @@ class BaseBackupIT {
         });
     }
 
+    /** The checksum the backup stamps is PostgreSQL's own: the primary's checkpointed files carry the same. */
+    @Test
+    void pageChecksumsAreThePrimarysOwn() throws Exception {
+        int pages = 0;
+        try (var files = Files.list(pg.dataDir().resolve("base/5"))) {
+            for (Path file : files.toList()) {
+                RelFileName f = RelFileName.parse("base/5/" + file.getFileName());
+                if (f == null) {
+                    continue;
+                }
+                byte[] bytes = Files.readAllBytes(file);
+                for (int off = 0; off + 8192 <= bytes.length; off += 8192) {
+                    byte[] page = java.util.Arrays.copyOfRange(bytes, off, off + 8192);
+                    if (page[14] != 0 || page[15] != 0) {
+                        int blkno = (int) (f.firstBlock() + off / 8192);
+                        assertEquals((page[8] & 0xFF) | (page[9] & 0xFF) << 8, PageChecksum.compute(page, blkno),
+                            file + " block " + blkno);
+                        pages++;
+                    }
+                }
+            }
+        }
+        assertTrue(pages > 1000, pages + " pages");
+    }
+
     @Test
     void aMinimalBackupHoldsNoRelationFile() throws Exception {
         Path tar = backup(end, true, "minimal");

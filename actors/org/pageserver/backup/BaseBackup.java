@@ -71,6 +71,8 @@ public final class BaseBackup {
     static final int BLCKSZ = RelFileName.BLCKSZ;
     static final int FILE_MODE = 0600;
     static final int DIR_MODE = 040700;
+    /** A large backup says how far it is in the log about this often (after the file that crosses it). */
+    static final long PROGRESS_LOG_BYTES = 1L << 30;
 
     private final TenantStore store;
     private final TenantMeta meta;
@@ -304,6 +306,7 @@ public final class BaseBackup {
     private final class Tar {
         final TarArchiveOutputStream tar;
         private final Set<String> directories = new HashSet<>();
+        private long nextProgressLog = PROGRESS_LOG_BYTES;
 
         Tar(TarArchiveOutputStream tar) {
             this.tar = tar;
@@ -339,6 +342,11 @@ public final class BaseBackup {
 
         void end() throws IOException {
             tar.closeArchiveEntry();
+            long written = bytesWritten.get();
+            if (written >= nextProgressLog) {
+                LOG.info("base backup of tenant {} at {}: {} MB written", meta.systemId(), lsn, written >> 20);
+                nextProgressLog = written + PROGRESS_LOG_BYTES;
+            }
         }
 
         void file(String path, byte[] content) throws IOException {

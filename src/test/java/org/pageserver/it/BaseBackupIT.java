@@ -74,6 +74,8 @@ class BaseBackupIT {
     /** The end: the prepared transaction committed, everything checkpointed. */
     Lsn end;
     Moment last;
+    /** pg_dumpall of the primary at the end. */
+    List<String> dumpAtEnd;
     /** What the pageserver's {@code controlfile} answered for the third moment, psql -At. */
     String controlfileAtThird;
     /** The SQLSTATEs of bad controlfile requests, by request. */
@@ -131,6 +133,7 @@ class BaseBackupIT {
                 """);
             last = moment();
             end = last.lsn();
+            dumpAtEnd = dumpall(pg);
             ps.awaitDurable(end, Duration.ofSeconds(120));
             controlfileAtThird = ps.psql("controlfile " + id + " " + moments.get(2).lsn());
             controlfileErrors = controlfileErrors(ps);
@@ -422,7 +425,43 @@ class BaseBackupIT {
             }
         }
         assertTrue(pages > 1000, pages + " pages");
-        restored(tar, r -> assertEquals(last.checksums(), checksums(r)));
+        restored(tar, r -> {
+            assertEquals(last.checksums(), checksums(r));
+            List<String> restoredDump = dumpall(r);
+            if (!restoredDump.equals(dumpAtEnd)) {
+                java.util.Set<String> onlyPrimary = new java.util.LinkedHashSet<>(dumpAtEnd);
+                restoredDump.forEach(onlyPrimary::remove);
+                java.util.Set<String> onlyRestored = new java.util.LinkedHashSet<>(restoredDump);
+                dumpAtEnd.forEach(onlyRestored::remove);
+                throw new AssertionError("pg_dumpall differs: only in the primary's: " + onlyPrimary.stream().limit(20).toList()
+                    + "; only in the restored one's: " + onlyRestored.stream().limit(20).toList());
+            }
+        });
+    }
+
+    /** The checksum the backup stamps is PostgreSQL's own: the primary's checkpointed files carry the same. */
+    @Test
+    void pageChecksumsAreThePrimarysOwn() throws Exception {
+        int pages = 0;
+        try (var files = Files.list(pg.dataDir().resolve("base/5"))) {
+            for (Path file : files.toList()) {
+                RelFileName f = RelFileName.parse("base/5/" + file.getFileName());
+                if (f == null) {
+                    continue;
+                }
+                byte[] bytes = Files.readAllBytes(file);
+                for (int off = 0; off + 8192 <= bytes.length; off += 8192) {
+                    byte[] page = java.util.Arrays.copyOfRange(bytes, off, off + 8192);
+                    if (page[14] != 0 || page[15] != 0) {
+                        int blkno = (int) (f.firstBlock() + off / 8192);
+                        assertEquals((page[8] & 0xFF) | (page[9] & 0xFF) << 8, PageChecksum.compute(page, blkno),
+                            file + " block " + blkno);
+                        pages++;
+                    }
+                }
+            }
+        }
+        assertTrue(pages > 1000, pages + " pages");
     }
 
     @Test
@@ -490,6 +529,21 @@ class BaseBackupIT {
         }
         assertEquals(List.of("42704", "22023", "22P02", "22023", "55000", "42601", "42601"),
             new ArrayList<>(controlfileErrors.values()), controlfileErrors.toString());
+    }
+
+    /**
+     * pg_dumpall, less what differs by PostgreSQL's own design: unlogged tables' data (empty
+     * after a restore), a sequence's value (a restored
+     * one is up to 32 ahead, nextval logs ahead) and a tablespace's location (in the backup it is
+     * a directory in pg_tblspc, not a link to the primary's path), and the random key of
+     * pg_dump's \restrict lines.
+     */
+    static List<String> dumpall(PgCluster c) throws Exception {
+        String out = c.run(List.of(PgCluster.BIN.resolve("pg_dumpall").toString(), "-h", "127.0.0.1", "-p",
+            String.valueOf(c.port()), "-U", "postgres", "--no-unlogged-table-data"), false);
+        return java.util.Arrays.stream(out.split("\n"))
+            .filter(l -> !l.contains("pg_catalog.setval(") && !l.startsWith("CREATE TABLESPACE")
+                && !l.startsWith("\\restrict ") && !l.startsWith("\\unrestrict ")).toList();
     }
 
     /** Every entry of a tar: name and size, in tar order. */

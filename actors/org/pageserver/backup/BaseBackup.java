@@ -81,6 +81,9 @@ public final class BaseBackup {
     private final ShutdownState shutdown;
     private final long now;
     private final AtomicLong bytesWritten = new AtomicLong();
+    /** Built while the tar is written; its text once {@link #writeTo} returned. */
+    private final BackupManifest manifest = new BackupManifest();
+    private volatile byte[] manifestBytes;
 
     private BaseBackup(TenantStore store, TenantMeta meta, Lsn lsn, boolean minimal, ShutdownState shutdown, long now) {
         this.store = store;
@@ -158,6 +161,30 @@ public final class BaseBackup {
         return shutdown.controlFile();
     }
 
+    /** Where the WAL of the backup starts: its shutdown checkpoint record (the redo pointer of its pg_control). */
+    public Lsn walStart() {
+        return shutdown.wal().recordLsn();
+    }
+
+    /** Where the WAL of the backup ends: the end of that record. */
+    public Lsn walEnd() {
+        return walStart().plus(org.pageserver.protocol.wal.ShutdownCheckpointWal.RECORD_LENGTH);
+    }
+
+    /**
+     * The backup_manifest of the tar written (PostgreSQL's format: every regular file with its
+     * size and CRC32C, the WAL range), for pg_basebackup and pg_verifybackup.
+     *
+     * @throws IllegalStateException before {@link #writeTo} has finished
+     */
+    public byte[] manifest() {
+        byte[] m = manifestBytes;
+        if (m == null) {
+            throw new IllegalStateException("the backup manifest exists once the tar is written");
+        }
+        return m;
+    }
+
     /** Bytes of tar written so far (for progress reports; any thread may read it). */
     public long bytesWritten() {
         return bytesWritten.get();
@@ -203,21 +230,22 @@ public final class BaseBackup {
             for (SlruSegments.Segment s : slru) {
                 t.begin(s.path(), (long) s.pages() * BLCKSZ);
                 for (int p = 0; p < s.pages(); p++) {
-                    tar.write(slruPage(s.kind(), s.firstPage() + p));
+                    t.write(slruPage(s.kind(), s.firstPage() + p));
                 }
                 t.end();
             }
             long blocks = minimal ? 0 : writeRelations(t);
             byte[] firstPage = shutdown.wal().firstPage(shutdown.checkPoint());
             t.begin("pg_wal/" + shutdown.wal().fileName(), meta.walSegSize());
-            tar.write(firstPage);
+            t.write(firstPage);
             byte[] zeros = new byte[XLogPageHeader.XLOG_BLCKSZ];
             for (long n = firstPage.length; n < meta.walSegSize(); n += zeros.length) {
-                tar.write(zeros);
+                t.write(zeros);
             }
             t.end();
             t.file("global/pg_control", shutdown.controlFile().write());
             tar.finish();
+            manifestBytes = manifest.finish(shutdown.controlFile().checkPointCopy().thisTimeLineId(), walStart(), walEnd());
             buffered.flush();
             LOG.info("base backup of tenant {} at {}{}: {} files, {} SLRU segments, {} relation blocks, {} bytes in {} ms",
                 meta.systemId(), lsn, minimal ? " (minimal)" : "", files, slru.size(), blocks, bytesWritten.get(),
@@ -269,7 +297,7 @@ public final class BaseBackup {
                 if (checksums) {
                     PageChecksum.set(page, (int) b);
                 }
-                t.tar.write(page);
+                t.write(page);
             }
             t.end();
         }
@@ -304,9 +332,13 @@ public final class BaseBackup {
 
     /** The tar being written: entries with PostgreSQL's modes, parent directories before their files. */
     private final class Tar {
-        final TarArchiveOutputStream tar;
+        private final TarArchiveOutputStream tar;
         private final Set<String> directories = new HashSet<>();
         private long nextProgressLog = PROGRESS_LOG_BYTES;
+        /** The entry being written: its path, size and the CRC32C of its content so far (for the manifest). */
+        private String entryPath;
+        private long entrySize;
+        private final java.util.zip.CRC32C entryCrc = new java.util.zip.CRC32C();
 
         Tar(TarArchiveOutputStream tar) {
             this.tar = tar;
@@ -338,10 +370,20 @@ public final class BaseBackup {
             e.setMode(FILE_MODE);
             e.setModTime(now * 1000);
             tar.putArchiveEntry(e);
+            entryPath = path;
+            entrySize = size;
+            entryCrc.reset();
+        }
+
+        /** Content of the entry begun. */
+        void write(byte[] b) throws IOException {
+            tar.write(b);
+            entryCrc.update(b);
         }
 
         void end() throws IOException {
             tar.closeArchiveEntry();
+            manifest.addFile(entryPath, entrySize, now, (int) entryCrc.getValue());
             long written = bytesWritten.get();
             if (written >= nextProgressLog) {
                 LOG.info("base backup of tenant {} at {}: {} MB written", meta.systemId(), lsn, written >> 20);
@@ -351,7 +393,7 @@ public final class BaseBackup {
 
         void file(String path, byte[] content) throws IOException {
             begin(path, content.length);
-            tar.write(content);
+            write(content);
             end();
         }
     }

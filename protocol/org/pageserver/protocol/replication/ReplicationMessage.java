@@ -71,6 +71,9 @@ public sealed interface ReplicationMessage {
     }
 
     record ManifestStart() implements ReplicationMessage {
+        public byte[] toBytes() {
+            return new byte[] {'m'};
+        }
     }
 
     /** Now as PostgreSQL's TimestampTz. */

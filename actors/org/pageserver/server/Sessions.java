@@ -208,7 +208,7 @@ public final class Sessions implements PgSessionHandler {
      */
     private CompletionStage<QueryResult> baseBackup(ServerCommand.BaseBackup b) {
         return backups.prepare(b.systemId(), b.lsn(), b.minimal())
-            .thenApply(backup -> (QueryResult) new QueryResult.CopyOut(backups.tar(b.systemId(), backup), "BASEBACKUP"))
+            .thenApply(backup -> (QueryResult) new QueryResult.CopyOut(backups.tar(b.systemId(), backup), "COPY"))
             .exceptionally(e -> {
                 org.pageserver.protocol.pgwire.PgProtocolException pe = BaseBackups.asProtocolError(e);
                 return new QueryResult.Error(pe.sqlState(), pe.getMessage());

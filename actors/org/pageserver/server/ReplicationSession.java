@@ -173,8 +173,8 @@ final class ReplicationSession implements PgSession {
             return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED, "server-side compression (" + o.compression()
                 + ") is not supported by the pageserver: compress on the client (pg_basebackup -z)"));
         }
-        if (o.manifest().equals("force-encode") || (o.manifestChecksums() != null
-            && !o.manifestChecksums().equalsIgnoreCase("CRC32C"))) {
+        if (o.manifest().equals("force-encode") || (!o.manifest().equals("no")
+            && !o.manifestChecksums().equals("CRC32C"))) {
             return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED, "the pageserver writes backup manifests "
                 + "with CRC32C checksums and plain paths only (pg_basebackup's defaults)"));
         }

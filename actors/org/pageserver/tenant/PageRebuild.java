@@ -8,8 +8,11 @@ import org.pageserver.redo.SlruRedo;
 import org.pageserver.redo.WalRedo;
 import org.pageserver.storage.PageHistory;
 
-/** Rebuilds one page: its base image (or zeros) and then each record after it, in LSN order. */
-final class PageRebuild {
+/**
+ * Rebuilds one page: its base image (or zeros) and then each record after it, in LSN order. What
+ * GetPage@LSN serves, and what a base backup writes (org.pageserver.backup).
+ */
+public final class PageRebuild {
     static final int BLCKSZ = 8192;
 
     private PageRebuild() {
@@ -19,7 +22,7 @@ final class PageRebuild {
      * @param tag         the block being rebuilt (implicit VM changes and SLRU pages need it)
      * @param hintsLogged the primary WAL-logs hint bits (see TenantMeta)
      */
-    static byte[] rebuild(PageHistory history, BufferTag tag, boolean hintsLogged) {
+    public static byte[] rebuild(PageHistory history, BufferTag tag, boolean hintsLogged) {
         int blkno = tag.blkno();
         byte[] page = history.baseImage() != null ? history.baseImage().clone() : new byte[BLCKSZ];
         for (PageHistory.StoredRecord s : history.records()) {

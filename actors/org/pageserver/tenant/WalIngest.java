@@ -21,9 +21,11 @@ import org.pageserver.redo.RedoException;
 import org.pageserver.redo.StorageEffects;
 import org.pageserver.redo.TablespaceRecord;
 import org.pageserver.redo.WalRedo;
+import org.pageserver.redo.XlXactPrepare;
 import org.pageserver.storage.PageHistory;
 import org.pageserver.storage.StoreChanges;
 import org.pageserver.storage.TenantStore;
+import org.pageserver.storage.WalStateFiles;
 
 /**
  * The WAL-to-store path of one tenant, split in two halves so that the WAL-stream actor never
@@ -54,8 +56,7 @@ final class WalIngest {
      * kept as versions of {@link #CHECKPOINT_NEXT_XID_FILE} for after a reconnect; null: unknown yet.
      */
     private Integer checkpointNextXid;
-    /** Not a PostgreSQL file: the next xid of the last checkpoint, u32 little-endian. */
-    static final String CHECKPOINT_NEXT_XID_FILE = "pageserver/checkpoint_next_xid";
+    static final String CHECKPOINT_NEXT_XID_FILE = WalStateFiles.CHECKPOINT_NEXT_XID;
     /** End of the last record accepted: where the raw WAL stops if a record is refused. */
     private Lsn lastAcceptedEnd;
     /** Set once a record was refused or the WAL could not be decoded: nothing at or past it is stored. */
@@ -339,6 +340,7 @@ final class WalIngest {
                 }
             }
             indexSlru(b, r);
+            indexControlState(b, r);
             StorageEffects fx = StorageEffects.of(r);
             if (!fx.isEmpty()) {
                 applyStorageEffects(b, r, fx);
@@ -416,6 +418,32 @@ final class WalIngest {
             for (SlruRedo.Truncation t : SlruRedo.truncations(r)) {
                 org.slf4j.LoggerFactory.getLogger(WalIngest.class).info("{} truncated on the primary before page {} at {}:"
                     + " the pageserver keeps the pages before it", t.kind().dir, t.cutoffPage(), r.endLsn());
+            }
+        }
+
+        /**
+         * What a base backup needs of the WAL that is in no page: the last checkpoint and the
+         * last parameter change (WalStateFiles), and the two-phase
+         * state of prepared transactions, kept as {@code pg_twophase/<XID>} from the PREPARE
+         * record until the COMMIT PREPARED or ABORT PREPARED that finishes it (PostgreSQL
+         * writes those files only at a checkpoint, from the same bytes).
+         */
+        private void indexControlState(TenantStore.Batch b, WalRecord r) {
+            if (SlruRedo.checkpointNextXid(r) != null) {
+                byte[] v = new byte[8 + r.mainData().length];
+                java.nio.ByteBuffer.wrap(v).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(r.startLsn().value());
+                System.arraycopy(r.mainData(), 0, v, 8, r.mainData().length);
+                b.putFile(WalStateFiles.CHECKPOINT, r.endLsn(), v);
+            } else if (org.pageserver.redo.XlParameterChange.parse(r) != null) {
+                b.putFile(WalStateFiles.PARAMETER_CHANGE, r.endLsn(), r.mainData());
+            } else if (XlXactPrepare.isPrepare(r)) {
+                XlXactPrepare p = XlXactPrepare.parse(r);
+                b.putFile(p.path(), r.endLsn(), p.stateFile());
+            } else {
+                Integer finished = XlXactPrepare.finished(r);
+                if (finished != null) {
+                    b.putFile(XlXactPrepare.path(finished), r.endLsn(), null);
+                }
             }
         }
 

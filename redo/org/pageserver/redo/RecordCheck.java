@@ -172,7 +172,19 @@ public final class RecordCheck {
         // the SLRU pages it changes must be known: the whole xinfo chain of a commit or abort,
         // every member of a new multixact
         SlruRedo.pages(r, true);
+        // a base backup writes a PREPARE's data as the transaction's pg_twophase state file,
+        // and starts its counters past everything a checkpoint, NEXTOID, ASSIGNMENT or
+        // truncation record says (CheckPointTracker)
+        if (XlXactPrepare.isPrepare(r)) {
+            XlXactPrepare.parse(r);
+        }
+        new CheckPointTracker(CHECK_SEED).apply(r);
     }
+
+    /** Any CheckPoint: the tracker is run on one record only to check that it can read it. */
+    private static final org.pageserver.protocol.control.ControlFile.CheckPoint CHECK_SEED =
+        new org.pageserver.protocol.control.ControlFile.CheckPoint(org.pageserver.protocol.Lsn.INVALID, 1, 1, true,
+            3, 0, 1, 0, 3, 0, 1, 0, 0, 0, 0, 0);
 
     /**
      * xlog_redo (PG15): XLOG_FPI must restore every block from its image; FPI_FOR_HINT skips

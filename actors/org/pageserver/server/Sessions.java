@@ -18,6 +18,7 @@ import org.pageserver.Errors;
 import org.pageserver.Settings;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
+import org.pageserver.protocol.pagestream.PageStreamRequest;
 import org.pageserver.protocol.pgwire.SqlState;
 import org.pageserver.protocol.pgwire.StartupOptions;
 import org.pageserver.streams.pgwire.Authenticator;
@@ -141,7 +142,8 @@ public final class Sessions implements PgSessionHandler {
                 : AskPattern.<TenantSupervisor.Command, ActorRef<PageCache.Command>>ask(t.get(),
                         TenantSupervisor.GetPageCache::new, STATUS_TIMEOUT, system.scheduler())
                     .thenApply(cache -> new QueryResult.CopyBoth(PageStreamFlow.create(system, cache,
-                        p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH))));
+                        p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH), null,
+                        PageStreamRequest.MAX_SIZE)));
     }
 
     private CompletionStage<QueryResult> status(String user) {

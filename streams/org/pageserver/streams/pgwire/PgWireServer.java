@@ -37,7 +37,10 @@ public final class PgWireServer {
     /**
      * Server settings; {@link #DEFAULTS} suits production and tests.
      *
-     * @param maxMessageSize largest client message body accepted (larger: FATAL 54000)
+     * @param maxMessageSize largest body of a Query, Parse, Bind or FunctionCall (and of a CopyData
+     *        unless the copy bounds it lower); other messages have PostgreSQL's fixed bounds
+     *        ({@link org.pageserver.protocol.pgwire.MessageLimits}); past it: FATAL 08P01, refused
+     *        from the header
      * @param maxConnections connections beyond this get FATAL 53300 after their startup packet
      * @param serverVersion reported in ParameterStatus server_version
      * @param authenticationTimeout time allowed from connect to the end of authentication

@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 import org.apache.pekko.stream.Attributes;
@@ -79,7 +80,8 @@ final class PgServerStage extends GraphStage<FlowShape<ByteString, ByteString>> 
 
     /** What a connection needs from its server. */
     record Context(Authenticator authenticator, PgSessionHandler handler, PgWireServer.Settings settings,
-                   InetSocketAddress remote, ConnectionRegistry registry, boolean overLimit, Runnable onStop) {
+                   InetSocketAddress remote, ConnectionRegistry registry, boolean overLimit,
+                   LongAdder passwordFailures, Runnable onStop) {
     }
 
     private final Inlet<ByteString> in = Inlet.create("PgServer.in");
@@ -120,7 +122,7 @@ final class PgServerStage extends GraphStage<FlowShape<ByteString, ByteString>> 
 
         /** In phase STARTUP only. */
         private Authentication authentication = new Authentication(this, ctx.authenticator(),
-                ctx.registry(), ctx.remote(), ctx.overLimit(), this::authenticated);
+                ctx.registry(), ctx.remote(), ctx.overLimit(), ctx.passwordFailures(), this::authenticated);
         /** From authentication on: the connection's entry in the registry, its session and its queries. */
         private ConnectionRegistry.Key key;
         private StatementRunner statements;

@@ -527,6 +527,27 @@ class PgWireServerTest {
         }
     }
 
+    /** Wrong passwords and unknown users fail alike (28P01, the same words) and are counted; a success is not. */
+    @Test
+    void passwordFailuresAreCounted() throws Exception {
+        int sp = scram.localAddress().getPort();
+        long before = scram.passwordFailures();
+        List<String> messages = new ArrayList<>();
+        for (String[] k : new String[][] {{"alice", "wrong"}, {"nobody", "wonderland"}}) {
+            try (RawPgClient c = new RawPgClient("127.0.0.1", sp)) {
+                RawPgClient.ServerError e = assertThrows(RawPgClient.ServerError.class,
+                        () -> c.login(Map.of("user", k[0]), k[1]));
+                assertEquals("28P01", e.error.sqlState());
+                messages.add(e.error.message().replace(k[0], "<user>"));
+            }
+        }
+        assertEquals(messages.get(0), messages.get(1));
+        try (RawPgClient c = new RawPgClient("127.0.0.1", sp)) {
+            c.login(Map.of("user", "alice"), "wonderland");
+        }
+        assertEquals(before + 2, scram.passwordFailures());
+    }
+
     /** A SASL message past PG_MAX_AUTH_TOKEN_LENGTH is refused from its header, while authenticating. */
     @Test
     void saslMessagePastTheAuthTokenLengthIsRefused() throws Exception {

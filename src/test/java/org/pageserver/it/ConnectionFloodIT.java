@@ -34,15 +34,16 @@ import org.pageserver.protocol.SystemId;
  * attacker connected, and every file descriptor the attack took is released once it stops.
  *
  * <p>{@code -Dflood.seconds} sets how long the attack lasts (60 s by default, the issue's); the
- * baseline without it is a sixth of that. The server's auth-timeout is 20 s so that the idle and
- * slow connections are closed and reopened during the attack; max-connections is the default.
+ * baseline without it is a twelfth of that. The server's auth-timeout is 20 s so that the idle
+ * and slow connections are closed and reopened during the attack; max-connections is the
+ * default.
  */
 class ConnectionFloodIT {
     static final int IDLE = 2000;
     static final int SLOW = 200;
     static final int RANDOM = 100;
     static final Duration ATTACK = Duration.ofSeconds(Long.getLong("flood.seconds", 60));
-    static final Duration BASELINE = ATTACK.dividedBy(6);
+    static final Duration BASELINE = ATTACK.dividedBy(12);
     static final long HEAP_GROWTH_BOUND = 256L << 20;
     static final Duration P99_BOUND = Duration.ofSeconds(1);
     static final Duration MAX_WAIT_BOUND = Duration.ofSeconds(5);

@@ -30,6 +30,8 @@ public final class PageServer {
             ctx.pipeToSelf(PgWireServer.start(ctx.getSystem(), settings.listenHost(), settings.listenPort(),
                     sessions.authenticator(), sessions,
                     PgWireServer.Settings.DEFAULTS.withMaxConnections(settings.maxConnections())
+                        .withAuthenticationTimeout(settings.authTimeout())
+                        .withMaxMessageSize(settings.maxMessageSize())
                         .withDispatcher(Settings.SERVING_DISPATCHER)
                         .withTcp(TcpSettings.DEFAULTS.withIdleSpinNanos(settings.selectorIdleSpin().toNanos()))),
                 (b, e) -> e != null ? new BindFailed(e) : new Bound(b));

@@ -20,6 +20,7 @@ import org.pageserver.backup.BaseBackup;
 import org.pageserver.backup.BaseBackupException;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
+import org.pageserver.protocol.pagestream.PageStreamRequest;
 import org.pageserver.protocol.pgwire.SqlState;
 import org.pageserver.protocol.pgwire.StartupOptions;
 import org.pageserver.streams.pgwire.Authenticator;
@@ -162,7 +163,8 @@ public final class Sessions implements PgSessionHandler {
                 : AskPattern.<TenantSupervisor.Command, ActorRef<PageCache.Command>>ask(t.get(),
                         TenantSupervisor.GetPageCache::new, STATUS_TIMEOUT, system.scheduler())
                     .thenApply(cache -> new QueryResult.CopyBoth(PageStreamFlow.create(system, cache,
-                        p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH))));
+                        p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH), null,
+                        PageStreamRequest.MAX_SIZE)));
     }
 
     static final List<Column> CONTROLFILE_COLUMNS = List.of(Column.text("field"), Column.text("value"));

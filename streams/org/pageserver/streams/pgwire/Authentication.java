@@ -95,7 +95,7 @@ final class Authentication {
 
     private void onStartupMessage(StartupMessage s) {
         if (overLimit) {
-            throw new PgProtocolException(SqlState.TOO_MANY_CONNECTIONS, "sorry, too many clients already");
+            throw new PgProtocolException(SqlState.TOO_MANY_CONNECTIONS, "too many connections");
         }
         String user = s.user();
         if (user == null || user.isEmpty()) {

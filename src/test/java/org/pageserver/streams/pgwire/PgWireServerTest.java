@@ -735,7 +735,7 @@ class PgWireServerTest {
                 RawPgClient.ServerError e = assertThrows(RawPgClient.ServerError.class,
                         () -> c.login(Map.of("user", "c"), null));
                 assertEquals("53300", e.error.sqlState());
-                assertEquals("sorry, too many clients already", e.error.message());
+                assertEquals("too many connections", e.error.message());
                 assertTrue(c.isClosedByServer());
             }
             assertInstanceOf(DataRow.class, b.query("select 1").get(1));

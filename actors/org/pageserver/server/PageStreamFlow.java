@@ -10,6 +10,8 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.util.ByteString;
 import org.pageserver.Errors;
+import org.pageserver.metrics.GetPageResult;
+import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.pagestream.PageStreamRequest;
 import org.pageserver.protocol.pagestream.PageStreamResponse;
@@ -40,15 +42,21 @@ public final class PageStreamFlow {
     public static Flow<ByteString, ByteString, NotUsed> create(ActorSystem<?> system,
                                                                 ActorRef<PageCache.Command> tenant,
                                                                 SystemId systemId, Duration timeout,
-                                                                int pipelineDepth) {
+                                                                int pipelineDepth, TenantMetrics metrics) {
         return Flow.of(ByteString.class)
-            .mapAsync(pipelineDepth, frame -> answer(system, tenant, systemId, timeout, frame))
+            .mapAsync(pipelineDepth, frame -> answer(system, tenant, systemId, timeout, frame, metrics))
             .takeWhile(a -> !a.last(), true)
-            .map(Answer::bytes);
+            .map(Answer::bytes)
+            .watchTermination((mat, done) -> {
+                metrics.pagestreamOpened();
+                done.whenCompleteAsync((d, e) -> metrics.pagestreamClosed(), DIRECT);
+                return mat;
+            });
     }
 
     private static CompletionStage<Answer> answer(ActorSystem<?> system, ActorRef<PageCache.Command> tenant,
-                                                  SystemId id, Duration timeout, ByteString frame) {
+                                                  SystemId id, Duration timeout, ByteString frame,
+                                                  TenantMetrics metrics) {
         PageStreamRequest req;
         try {
             req = PageStreamRequest.parse(frame.toArray());
@@ -56,7 +64,7 @@ public final class PageStreamFlow {
             return CompletableFuture.completedFuture(
                 new Answer(ByteString.fromArrayUnsafe(new PageStreamResponse.Error(e.getMessage()).write()), true));
         }
-        return ask(system, tenant, id, timeout, req)
+        return ask(system, tenant, id, timeout, req, metrics)
             .handleAsync((r, e) -> new Answer(e != null
                 ? ByteString.fromArrayUnsafe(new PageStreamResponse.Error("request failed: " + Errors.rootMessage(e)).write())
                 : encode(r), false), DIRECT);
@@ -76,11 +84,19 @@ public final class PageStreamFlow {
     }
 
     static CompletionStage<PageStreamResponse> ask(ActorSystem<?> system, ActorRef<PageCache.Command> tenant,
-                                                   SystemId id, Duration timeout, PageStreamRequest req) {
+                                                   SystemId id, Duration timeout, PageStreamRequest req,
+                                                   TenantMetrics metrics) {
         if (req instanceof PageStreamRequest.GetPage g) {
+            long t0 = metrics.readsEnabled() ? System.nanoTime() : 0;
             return AskPattern.<PageCache.Command, PageCache.PageReply>ask(tenant,
                     r -> new PageCache.GetPage(g.rel(), g.blkno(), g.lsn(), g.latest(), r), timeout,
                     system.scheduler())
+                .whenCompleteAsync((r, e) -> {
+                    if (metrics.readsEnabled()) {
+                        metrics.getPage(e != null ? GetPageResult.TIMEOUT : r instanceof PageCache.Page ? GetPageResult.OK
+                            : GetPageResult.ofError(((PageCache.ReadFailed) r).message()), System.nanoTime() - t0);
+                    }
+                }, DIRECT)
                 .thenApplyAsync(r -> r instanceof PageCache.Page p ? new PageStreamResponse.Page(p.image())
                     : new PageStreamResponse.Error(((PageCache.ReadFailed) r).message()), DIRECT);
         }

@@ -16,6 +16,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.pageserver.Errors;
 import org.pageserver.Settings;
+import org.pageserver.metrics.Metrics;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.pgwire.SqlState;
@@ -52,8 +53,10 @@ public final class Sessions implements PgSessionHandler {
     private final Authenticator authenticator;
     private final boolean trust;
     private final Map<String, Set<String>> grants;
+    private final Metrics metrics;
 
-    public Sessions(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, Settings settings) {
+    public Sessions(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, Settings settings, Metrics metrics) {
+        this.metrics = metrics;
         this.system = system;
         this.tenants = tenants;
         this.settings = settings;
@@ -76,7 +79,7 @@ public final class Sessions implements PgSessionHandler {
         return authenticator;
     }
 
-    boolean mayRead(String user, SystemId id) {
+    public boolean mayRead(String user, SystemId id) {
         if (trust) {
             return true;
         }
@@ -84,7 +87,7 @@ public final class Sessions implements PgSessionHandler {
         return g != null && (g.contains("*") || g.contains(id.toString()));
     }
 
-    boolean mayReadAll(String user) {
+    public boolean mayReadAll(String user) {
         if (trust) {
             return true;
         }
@@ -141,7 +144,8 @@ public final class Sessions implements PgSessionHandler {
                 : AskPattern.<TenantSupervisor.Command, ActorRef<PageCache.Command>>ask(t.get(),
                         TenantSupervisor.GetPageCache::new, STATUS_TIMEOUT, system.scheduler())
                     .thenApply(cache -> new QueryResult.CopyBoth(PageStreamFlow.create(system, cache,
-                        p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH))));
+                        p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH,
+                        metrics.tenant(p.systemId())))));
     }
 
     private CompletionStage<QueryResult> status(String user) {

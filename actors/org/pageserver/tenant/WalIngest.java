@@ -47,6 +47,7 @@ final class WalIngest {
     private Lsn rawStart;
     private Lsn received;
     private long decodeErrors;
+    private long recordsDecoded;
     /** Relation sizes as last written (-1: dropped); touched only inside {@link Batch#write}, one at a time. */
     private final Map<RelTag, Integer> relSizes = new HashMap<>();
     /**
@@ -120,6 +121,7 @@ final class WalIngest {
                 r.startLsn());
         }
         lastAcceptedEnd = r.endLsn();
+        recordsDecoded++;
         pendingRecords.add(r);
     }
 
@@ -134,6 +136,11 @@ final class WalIngest {
     /** The record boundary up to which raw WAL and records are stored. */
     private Lsn boundary() {
         return Lsn.max(refusedBoundary != null ? refusedBoundary : decoder.resumeLsn(), rawStart);
+    }
+
+    /** Records decoded and accepted since this ingest started. */
+    long recordsDecoded() {
+        return recordsDecoded;
     }
 
     Lsn received() {

@@ -29,7 +29,8 @@ class ArchitectureTest {
             .layer("redo").definedBy("org.pageserver.redo..")
             .layer("streams").definedBy("org.pageserver.streams..")
             .layer("actors").definedBy("org.pageserver", "org.pageserver.tenant..", "org.pageserver.storage..",
-                "org.pageserver.server..", "org.pageserver.cli..", "org.pageserver.client..")
+                "org.pageserver.server..", "org.pageserver.cli..", "org.pageserver.client..",
+                "org.pageserver.metrics..", "org.pageserver.http..")
             .whereLayer("actors").mayNotBeAccessedByAnyLayer()
             .whereLayer("streams").mayOnlyBeAccessedByLayers("actors")
             .whereLayer("redo").mayOnlyBeAccessedByLayers("actors")

@@ -167,6 +167,7 @@ final class Authentication {
         scram = null;
         if (!outcome.success()) {
             log.info("password authentication failed for user \"{}\" from {}", startup.user(), remote);
+            registry.authenticationFailed();
             throw new PgProtocolException(SqlState.INVALID_PASSWORD,
                     "password authentication failed for user \"" + startup.user() + "\"");
         }

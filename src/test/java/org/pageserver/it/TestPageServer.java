@@ -37,6 +37,7 @@ public final class TestPageServer implements AutoCloseable {
         Map<String, Object> m = new java.util.HashMap<>(overrides);
         m.put("pageserver.listen", "127.0.0.1:" + port);
         m.put("pageserver.data-dir", dataDir.toString());
+        m.putIfAbsent("pageserver.http-listen", "127.0.0.1:" + PgCluster.freePort());
         m.putIfAbsent("pageserver.wait-lsn-timeout", "20s");
         m.putIfAbsent("pageserver.wal-receiver.reconnect-min-backoff", "100ms");
         m.putIfAbsent("pageserver.wal-receiver.reconnect-max-backoff", "1s");

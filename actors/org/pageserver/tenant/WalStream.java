@@ -164,7 +164,7 @@ public final class WalStream {
         metrics.streamStarted();
         metrics.durableAt(durable);
         pageCache.tell(new PageCache.WalWatermark(watermark));
-        ctx.getLog().info("WAL stream of {} starting at {}", meta.systemId(), start);
+        ctx.getLog().info("tenant {} connecting: WAL stream from {}", meta.systemId(), start);
         Pair<Pair<WalFeedback, UniqueKillSwitch>, ?> mat = sources.open(meta, start)
             .viaMat(KillSwitches.single(), Keep.both())
             .toMat(ActorSink.actorRefWithBackpressure(ctx.getSelf(), (ActorRef<Ack> ackTo, WalChunk c) -> (Command) new ChunkReceived(c, ackTo),

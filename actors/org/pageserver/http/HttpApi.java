@@ -59,7 +59,8 @@ public final class HttpApi implements org.apache.pekko.japi.function.Function<Ht
     /** callmemaybe may import a whole base backup before it answers. */
     static final Duration CALLMEMAYBE_TIMEOUT = Duration.ofHours(6);
     static final long MAX_BODY_BYTES = 64 * 1024;
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = new ObjectMapper()
+        .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final ContentType PROMETHEUS_TEXT = ContentTypes.parse(Metrics.TEXT_CONTENT_TYPE);
     private static final String TENANT_PREFIX = "/v1/tenant/";
 

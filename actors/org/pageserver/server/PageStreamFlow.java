@@ -43,15 +43,19 @@ public final class PageStreamFlow {
                                                                 ActorRef<PageCache.Command> tenant,
                                                                 SystemId systemId, Duration timeout,
                                                                 int pipelineDepth, TenantMetrics metrics) {
-        return Flow.of(ByteString.class)
+        Flow<ByteString, ByteString, NotUsed> flow = Flow.of(ByteString.class)
             .mapAsync(pipelineDepth, frame -> answer(system, tenant, systemId, timeout, frame, metrics))
             .takeWhile(a -> !a.last(), true)
-            .map(Answer::bytes)
-            .watchTermination((mat, done) -> {
-                metrics.pagestreamOpened();
-                done.whenCompleteAsync((d, e) -> metrics.pagestreamClosed(), DIRECT);
-                return mat;
-            });
+            .map(Answer::bytes);
+        if (!metrics.readsEnabled()) {
+            return flow;
+        }
+        // a stage every response crosses: off with the rest of the page path's metrics
+        return flow.watchTermination((mat, done) -> {
+            metrics.pagestreamOpened();
+            done.whenCompleteAsync((d, e) -> metrics.pagestreamClosed(), DIRECT);
+            return mat;
+        });
     }
 
     private static CompletionStage<Answer> answer(ActorSystem<?> system, ActorRef<PageCache.Command> tenant,
@@ -64,10 +68,19 @@ public final class PageStreamFlow {
             return CompletableFuture.completedFuture(
                 new Answer(ByteString.fromArrayUnsafe(new PageStreamResponse.Error(e.getMessage()).write()), true));
         }
-        return ask(system, tenant, id, timeout, req, metrics)
-            .handleAsync((r, e) -> new Answer(e != null
-                ? ByteString.fromArrayUnsafe(new PageStreamResponse.Error("request failed: " + Errors.rootMessage(e)).write())
-                : encode(r), false), DIRECT);
+        // timed in the stage that answers anyway: the metrics add no stage of their own
+        boolean timed = metrics.readsEnabled() && req instanceof PageStreamRequest.GetPage;
+        long t0 = timed ? System.nanoTime() : 0;
+        return ask(system, tenant, id, timeout, req)
+            .handleAsync((r, e) -> {
+                if (timed) {
+                    metrics.getPage(e != null ? GetPageResult.TIMEOUT : r instanceof PageStreamResponse.Error err
+                        ? GetPageResult.ofError(err.message()) : GetPageResult.OK, System.nanoTime() - t0);
+                }
+                return new Answer(e != null
+                    ? ByteString.fromArrayUnsafe(new PageStreamResponse.Error("request failed: " + Errors.rootMessage(e)).write())
+                    : encode(r), false);
+            }, DIRECT);
     }
 
     private static final ByteString GETPAGE_TAG = ByteString.fromArrayUnsafe(new byte[] {PageStreamResponse.TAG_GETPAGE});
@@ -84,19 +97,11 @@ public final class PageStreamFlow {
     }
 
     static CompletionStage<PageStreamResponse> ask(ActorSystem<?> system, ActorRef<PageCache.Command> tenant,
-                                                   SystemId id, Duration timeout, PageStreamRequest req,
-                                                   TenantMetrics metrics) {
+                                                   SystemId id, Duration timeout, PageStreamRequest req) {
         if (req instanceof PageStreamRequest.GetPage g) {
-            long t0 = metrics.readsEnabled() ? System.nanoTime() : 0;
             return AskPattern.<PageCache.Command, PageCache.PageReply>ask(tenant,
                     r -> new PageCache.GetPage(g.rel(), g.blkno(), g.lsn(), g.latest(), r), timeout,
                     system.scheduler())
-                .whenCompleteAsync((r, e) -> {
-                    if (metrics.readsEnabled()) {
-                        metrics.getPage(e != null ? GetPageResult.TIMEOUT : r instanceof PageCache.Page ? GetPageResult.OK
-                            : GetPageResult.ofError(((PageCache.ReadFailed) r).message()), System.nanoTime() - t0);
-                    }
-                }, DIRECT)
                 .thenApplyAsync(r -> r instanceof PageCache.Page p ? new PageStreamResponse.Page(p.image())
                     : new PageStreamResponse.Error(((PageCache.ReadFailed) r).message()), DIRECT);
         }

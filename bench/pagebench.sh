@@ -7,7 +7,7 @@
 # the benchmark client on CPU 0 and both servers on the other CPUs, so that the client's own CPU
 # time does not come out of the servers').
 # METRICS_COST=1: instead of PostgreSQL, a second pageserver with pageserver.metrics.enabled=false
-# follows the same primary, and the two are compared, alternating ROUNDS=2 times per connection
+# follows the same primary (SWAP=1: the first one has them off), and the two are compared, alternating ROUNDS=2 times per connection
 # count at 1 and 8 connections (MetricsCostBench): the cost of the GetPage path's metrics.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,7 +52,12 @@ PSQL=(psql -X -At -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres)
 "${PSQL[@]}" -c "create extension pageinspect" >/dev/null
 "${PSQL[@]}" -c "checkpoint" >/dev/null
 # by default a page cache of 65536 pages = 512 MB, the same memory as the primary's shared_buffers
-${SRV[@]+"${SRV[@]}"} java -Xmx2g -Dpageserver.page-cache-pages="$CACHE_PAGES" -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.http-listen="127.0.0.1:$(free_port)" -Dpageserver.data-dir="$B/ps" -jar target/pageserver.jar >"$B/ps.log" 2>&1 &
+# METRICS_COST=1 SWAP=1: the first pageserver is the one with the metrics off (to tell their cost
+# from any difference between the first and the second server)
+FIRST_METRICS=true
+SECOND_METRICS=false
+if [ "${SWAP:-0}" = 1 ]; then FIRST_METRICS=false; SECOND_METRICS=true; fi
+${SRV[@]+"${SRV[@]}"} java -Xmx2g -Dpageserver.metrics.enabled="$FIRST_METRICS" -Dpageserver.page-cache-pages="$CACHE_PAGES" -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.http-listen="127.0.0.1:$(free_port)" -Dpageserver.data-dir="$B/ps" -jar target/pageserver.jar >"$B/ps.log" 2>&1 &
 PS_PID=$!
 wait_port "$PSPORT" || { echo "pageserver did not start:"; cat "$B/ps.log"; exit 1; }
 PS=(psql -X -At -h 127.0.0.1 -p "$PSPORT" -U postgres -d postgres)
@@ -64,14 +69,16 @@ read -r SPC DB REL NB < <("${PSQL[@]}" -F ' ' -c "select 1663, (select oid from 
 if [ "$METRICS_COST" = 1 ]; then
   OFFPORT=$(free_port)
   # its own replication slot: the first pageserver's is in use
-  ${SRV[@]+"${SRV[@]}"} java -Xmx2g -Dpageserver.metrics.enabled=false -Dpageserver.wal-receiver.slot-prefix=pageserver_off_ \
-    -Dpageserver.http-listen=off -Dpageserver.page-cache-pages="$CACHE_PAGES" -Dpageserver.listen="127.0.0.1:$OFFPORT" \
+  ${SRV[@]+"${SRV[@]}"} java -Xmx2g -Dpageserver.metrics.enabled="$SECOND_METRICS" -Dpageserver.wal-receiver.slot-prefix=pageserver_2_ \
+    -Dpageserver.http-listen="127.0.0.1:$(free_port)" -Dpageserver.page-cache-pages="$CACHE_PAGES" -Dpageserver.listen="127.0.0.1:$OFFPORT" \
     -Dpageserver.data-dir="$B/ps-off" -jar target/pageserver.jar >"$B/ps-off.log" 2>&1 &
   OFF_PID=$!
   wait_port "$OFFPORT" || { echo "second pageserver did not start:"; cat "$B/ps-off.log"; exit 1; }
   psql -X -At -h 127.0.0.1 -p "$OFFPORT" -U postgres -d postgres -c "callmemaybe host=127.0.0.1 port=$PGPORT user=postgres" >/dev/null
-  echo "metrics on (pid $PS_PID) against metrics off (pid $OFF_PID): pgbench scale $SCALE, pgbench_accounts $NB blocks; page cache $CACHE_PAGES pages; ${SECS}s per run after 2s warm-up; $ROUNDS rounds; $(nproc) cores; client pinned: $PIN_CLIENT; $(date -u +%Y-%m-%d)"
-  ${CLI[@]+"${CLI[@]}"} java -cp "$CP" org.pageserver.client.MetricsCostBench "$PSPORT" "$PS_PID" "$OFFPORT" "$OFF_PID" \
+  ON=("$PSPORT" "$PS_PID"); OFF=("$OFFPORT" "$OFF_PID")
+  if [ "${SWAP:-0}" = 1 ]; then ON=("$OFFPORT" "$OFF_PID"); OFF=("$PSPORT" "$PS_PID"); fi
+  echo "metrics on (port ${ON[0]}, the $([ "${SWAP:-0}" = 1 ] && echo second || echo first) server) against metrics off (port ${OFF[0]}): pgbench scale $SCALE, pgbench_accounts $NB blocks; page cache $CACHE_PAGES pages; ${SECS}s per run after 2s warm-up; $ROUNDS rounds; $(nproc) cores; client pinned: $PIN_CLIENT; $(date -u +%Y-%m-%d)"
+  ${CLI[@]+"${CLI[@]}"} java -cp "$CP" org.pageserver.client.MetricsCostBench "${ON[@]}" "${OFF[@]}" \
     "$SYSID" "$SPC/$DB/$REL" "$NB" "$SECS" "$ROUNDS" 1 8
   exit 0
 fi

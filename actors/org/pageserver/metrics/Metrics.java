@@ -87,7 +87,7 @@ public final class Metrics {
     private Metrics(boolean readsEnabled, boolean jvm) {
         this.readsEnabled = readsEnabled;
         GaugeWithCallback.builder().name("pageserver_ingest_lag_seconds")
-            .help("age of the oldest WAL not stored yet, from the primary's send timestamps; 0 when caught up")
+            .help("age of the oldest WAL received and not stored yet, by the primary's send timestamps; 0 when all is stored")
             .labelNames("system_id")
             .callback(cb -> each(t -> cb.call(t.lagSeconds(), t.label()))).register(registry);
         GaugeWithCallback.builder().name("pageserver_disk_bytes").help("bytes on disk of the tenant's store")

@@ -54,10 +54,12 @@ public final class TenantMetrics {
     private long primaryWalEndValue;
     private long durableValue;
     /**
-     * The primary's send time (µs since 2000-01-01, PostgreSQL's TimestampTz) of the first
-     * chunk received while caught up: the oldest WAL not stored; 0 when caught up.
+     * The chunks received and not yet stored durably, oldest first: {end LSN, the primary's send
+     * time} (TimestampTz: µs since 2000-01-01). Owned by the WAL-stream actor.
      */
-    private volatile long behindSince;
+    private final java.util.ArrayDeque<long[]> unstored = new java.util.ArrayDeque<>();
+    /** The send time of the oldest chunk not stored yet; 0 when everything received is stored. */
+    private volatile long oldestUnstored;
 
     TenantMetrics(Metrics m, SystemId id) {
         this.m = m;
@@ -121,6 +123,9 @@ public final class TenantMetrics {
     /** A WAL stream (re)starts: its decoder counts records from 0 again. */
     public void streamStarted() {
         streamRecords = 0;
+        // what was not stored is received again
+        unstored.clear();
+        oldestUnstored = 0;
     }
 
     /**
@@ -141,8 +146,11 @@ public final class TenantMetrics {
             primaryWalEndValue = primaryEnd.value();
             primaryWalEnd.set(primaryWalEndValue);
         }
-        if (behindSince == 0 && sendTime != 0) {
-            behindSince = sendTime;
+        if (sendTime != 0) {
+            unstored.addLast(new long[] {received.value(), sendTime});
+            if (unstored.size() == 1) {
+                oldestUnstored = sendTime;
+            }
         }
         lagBytes.set(Math.max(0, primaryWalEndValue - durableValue));
     }
@@ -153,11 +161,11 @@ public final class TenantMetrics {
         walStoredRecords.inc(records);
         durableValue = durable.value();
         durableLsn.set(durableValue);
-        long lag = Math.max(0, primaryWalEndValue - durable.value());
-        lagBytes.set(lag);
-        if (lag == 0) {
-            behindSince = 0;
+        lagBytes.set(Math.max(0, primaryWalEndValue - durable.value()));
+        while (!unstored.isEmpty() && unstored.peekFirst()[0] <= durableValue) {
+            unstored.removeFirst();
         }
+        oldestUnstored = unstored.isEmpty() ? 0 : unstored.peekFirst()[1];
     }
 
     /** The durable position read from the store when a stream starts. */
@@ -175,7 +183,7 @@ public final class TenantMetrics {
     }
 
     double lagSeconds() {
-        long since = behindSince;
+        long since = oldestUnstored;
         if (since == 0) {
             return 0;
         }

@@ -33,6 +33,12 @@ public final class MetricsCostBench {
     record Run(double tps, double p50, double serverCpuUs) {
     }
 
+    static double median(double[] v) {
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
     static Run run(int port, long pid, SystemId id, RelTag rel, int nblocks, int seconds, int conns) throws Exception {
         PageBench.Opener opener = () -> {
             PageClient c = PageClient.connect("jdbc:postgresql://127.0.0.1:" + port + "/postgres", "postgres", null, id);
@@ -90,6 +96,8 @@ public final class MetricsCostBench {
             double offTps = 0;
             double onCpu = 0;
             double offCpu = 0;
+            double[] tpsRatios = new double[rounds];
+            double[] cpuRatios = new double[rounds];
             for (int round = 1; round <= rounds; round++) {
                 // alternate which goes first, so that neither always runs right after the other
                 Run on;
@@ -104,6 +112,8 @@ public final class MetricsCostBench {
                 System.out.printf("| %d | %d | %.0f | %.3f | %.1f | %.0f | %.3f | %.1f | %.3f | %.3f |%n", conns, round,
                     on.tps(), on.p50(), on.serverCpuUs(), off.tps(), off.p50(), off.serverCpuUs(), on.tps() / off.tps(),
                     on.serverCpuUs() / off.serverCpuUs());
+                tpsRatios[round - 1] = on.tps() / off.tps();
+                cpuRatios[round - 1] = on.serverCpuUs() / off.serverCpuUs();
                 onTps += on.tps();
                 offTps += off.tps();
                 onCpu += on.serverCpuUs();
@@ -111,6 +121,8 @@ public final class MetricsCostBench {
             }
             System.out.printf("| %d | mean | %.0f | | %.1f | %.0f | | %.1f | %.3f | %.3f |%n", conns, onTps / rounds,
                 onCpu / rounds, offTps / rounds, offCpu / rounds, onTps / offTps, onCpu / offCpu);
+            System.out.printf("| %d | median of the rounds' ratios | | | | | | | %.3f | %.3f |%n", conns,
+                median(tpsRatios), median(cpuRatios));
         }
         System.exit(0);
     }

@@ -89,10 +89,10 @@ public final class Metrics {
         GaugeWithCallback.builder().name("pageserver_ingest_lag_seconds")
             .help("age of the oldest WAL received and not stored yet, by the primary's send timestamps; 0 when all is stored")
             .labelNames("system_id")
-            .callback(cb -> each(t -> cb.call(t.lagSeconds(), t.label()))).register(registry);
+            .callback(cb -> each(t -> cb.call(t.lagSeconds(), t.systemId()))).register(registry);
         GaugeWithCallback.builder().name("pageserver_disk_bytes").help("bytes on disk of the tenant's store")
             .labelNames("system_id")
-            .callback(cb -> each(t -> t.store().ifPresent(s -> cb.call(s.diskBytes(), t.label())))).register(registry);
+            .callback(cb -> each(t -> t.store().ifPresent(s -> cb.call(s.diskBytes(), t.systemId())))).register(registry);
         storeCounter("pageserver_storage_flushes", "memtable flushes of the store", s -> s.events().flushes());
         storeCounter("pageserver_storage_flush_bytes", "bytes written by memtable flushes", s -> s.events().flushBytes());
         storeCounter("pageserver_storage_compactions", "compactions of the store", s -> s.events().compactions());
@@ -173,7 +173,7 @@ public final class Metrics {
     private void storeCounter(String name, String help,
                               java.util.function.ToLongFunction<org.pageserver.storage.TenantStore> value) {
         CounterWithCallback.builder().name(name).help(help).labelNames("system_id")
-            .callback(cb -> each(t -> t.store().ifPresent(s -> cb.call(value.applyAsLong(s), t.label()))))
+            .callback(cb -> each(t -> t.store().ifPresent(s -> cb.call(value.applyAsLong(s), t.systemId()))))
             .register(registry);
     }
 

@@ -97,10 +97,6 @@ public final class TenantMetrics {
         return Metrics.detached().tenant(id);
     }
 
-    String label() {
-        return label;
-    }
-
     public String systemId() {
         return label;
     }

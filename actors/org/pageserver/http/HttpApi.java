@@ -87,14 +87,35 @@ public final class HttpApi implements org.apache.pekko.japi.function.Function<Ht
 
     @Override
     public CompletionStage<HttpResponse> apply(HttpRequest req) {
+        if (req.getUri().path().equals("/v1/health")) {
+            return route(req, null);
+        }
+        if (!auth.checksPasswords()) {
+            return route(req, auth.authenticate(req));
+        }
+        // a password check is a PBKDF2 of the SCRAM secret's iterations: on the blocking pool,
+        // not on the dispatcher's threads
+        return CompletableFuture.supplyAsync(() -> auth.authenticate(req), blocking)
+            .thenCompose(user -> route(req, user))
+            .exceptionally(e -> {
+                Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null
+                    ? e.getCause() : e;
+                if (cause instanceof ApiError a) {
+                    req.discardEntityBytes(system);
+                    return a.response();
+                }
+                return json(StatusCodes.INTERNAL_SERVER_ERROR, error(Errors.rootMessage(cause)));
+            });
+    }
+
+    /** {@code user}: who authenticated (null for the health check, which needs nobody). */
+    private CompletionStage<HttpResponse> route(HttpRequest req, String user) {
         String path = req.getUri().path();
         HttpMethod method = req.method();
         try {
-            if (path.equals("/v1/health")) {
-                return only(method, HttpMethods.GET, this::health);
-            }
-            String user = auth.authenticate(req);
             switch (path) {
+                case "/v1/health":
+                    return only(method, HttpMethods.GET, this::health);
                 case "/metrics":
                     return only(method, HttpMethods.GET, () -> scrape(user));
                 case "/v1/status":

@@ -18,6 +18,7 @@ import org.pageserver.Errors;
 import org.pageserver.Settings;
 import org.pageserver.backup.BaseBackup;
 import org.pageserver.backup.BaseBackupException;
+import org.pageserver.metrics.Metrics;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.pagestream.PageStreamRequest;
@@ -57,8 +58,10 @@ public final class Sessions implements PgSessionHandler {
     private final boolean trust;
     private final Map<String, Set<String>> grants;
     private final BaseBackups backups;
+    private final Metrics metrics;
 
-    public Sessions(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, Settings settings) {
+    public Sessions(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, Settings settings, Metrics metrics) {
+        this.metrics = metrics;
         this.system = system;
         this.tenants = tenants;
         this.settings = settings;
@@ -82,7 +85,7 @@ public final class Sessions implements PgSessionHandler {
         return authenticator;
     }
 
-    boolean mayRead(String user, SystemId id) {
+    public boolean mayRead(String user, SystemId id) {
         if (trust) {
             return true;
         }
@@ -90,7 +93,7 @@ public final class Sessions implements PgSessionHandler {
         return g != null && (g.contains("*") || g.contains(id.toString()));
     }
 
-    boolean mayReadAll(String user) {
+    public boolean mayReadAll(String user) {
         if (trust) {
             return true;
         }
@@ -163,8 +166,8 @@ public final class Sessions implements PgSessionHandler {
                 : AskPattern.<TenantSupervisor.Command, ActorRef<PageCache.Command>>ask(t.get(),
                         TenantSupervisor.GetPageCache::new, STATUS_TIMEOUT, system.scheduler())
                     .thenApply(cache -> new QueryResult.CopyBoth(PageStreamFlow.create(system, cache,
-                        p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH), null,
-                        PageStreamRequest.MAX_SIZE)));
+                        p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH,
+                        metrics.tenant(p.systemId())), null, PageStreamRequest.MAX_SIZE)));
     }
 
     static final List<Column> CONTROLFILE_COLUMNS = List.of(Column.text("field"), Column.text("value"));

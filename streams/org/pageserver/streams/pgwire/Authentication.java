@@ -174,6 +174,7 @@ final class Authentication {
             // fails as a wrong password does, in as much time)
             passwordFailures.increment();
             log.info("password authentication failed for user \"{}\" from {}", startup.user(), remote);
+            registry.authenticationFailed();
             throw new PgProtocolException(SqlState.INVALID_PASSWORD,
                     "password authentication failed for user \"" + startup.user() + "\"");
         }

@@ -132,6 +132,9 @@ public final class PgWireServer {
                 : ActorAttributes.dispatcher(settings.dispatcher());
         CompletionStage<NioTcpServer> bound = NioTcpServer.bind(host, port, settings.tcp(), conn -> {
             boolean overLimit = open.incrementAndGet() > settings.maxConnections();
+            if (overLimit) {
+                registry.refused();
+            }
             PgServerStage.Context ctx = new PgServerStage.Context(auth, handler, settings,
                     conn.remoteAddress(), registry, overLimit, passwordFailures, open::decrementAndGet);
             log.debug("connection from {}", conn.remoteAddress());
@@ -167,6 +170,16 @@ public final class PgWireServer {
     /** Connections accepted and not yet closed (including ones still authenticating). */
     public int openConnections() {
         return open.get();
+    }
+
+    /** Connections refused because max-connections were open. */
+    public long refusedConnections() {
+        return registry.refusedCount();
+    }
+
+    /** Password authentications that failed (unknown users included). */
+    public long authenticationFailures() {
+        return registry.authFailureCount();
     }
 
     /** Stops accepting connections; open ones continue. */

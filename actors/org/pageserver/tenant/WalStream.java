@@ -89,14 +89,19 @@ public final class WalStream {
         }
     }
 
+    /**
+     * @param durableWal told every durable LSN the stream reaches, for the walsenders waiting
+     *                   for the stored WAL to grow
+     */
     public static Behavior<Command> create(TenantStore store, Settings settings, WalSourceFactory sources,
-                                           ActorRef<PageCache.Command> pageCache) {
+                                           ActorRef<PageCache.Command> pageCache,
+                                           ActorRef<DurableWal.Command> durableWal) {
         return Behaviors.setup(ctx -> {
             Executor blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
             ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> store.meta().orElseThrow(), blocking)
                     .thenApply(m -> new Positions(store.durableLsn(), store.lastRecordLsn(), m, null)),
                 (p, e) -> e != null ? new Positions(null, null, null, e) : p);
-            return new WalStream(ctx, store, settings, sources, pageCache, blocking).starting();
+            return new WalStream(ctx, store, settings, sources, pageCache, durableWal, blocking).starting();
         });
     }
 
@@ -105,6 +110,7 @@ public final class WalStream {
     private final Settings settings;
     private final WalSourceFactory sources;
     private final ActorRef<PageCache.Command> pageCache;
+    private final ActorRef<DurableWal.Command> durableWal;
     private final Executor blocking;
 
     private WalIngest ingest;
@@ -117,12 +123,14 @@ public final class WalStream {
     private String error;
 
     private WalStream(ActorContext<Command> ctx, TenantStore store, Settings settings, WalSourceFactory sources,
-                      ActorRef<PageCache.Command> pageCache, Executor blocking) {
+                      ActorRef<PageCache.Command> pageCache, ActorRef<DurableWal.Command> durableWal,
+                      Executor blocking) {
         this.ctx = ctx;
         this.store = store;
         this.settings = settings;
         this.sources = sources;
         this.pageCache = pageCache;
+        this.durableWal = durableWal;
         this.blocking = blocking;
     }
 
@@ -150,6 +158,7 @@ public final class WalStream {
         watermark = start;
         ingest = new WalIngest(store, meta.startLsn(), start, meta.walSegSize(), meta.hintsLogged());
         pageCache.tell(new PageCache.WalWatermark(watermark));
+        durableWal.tell(new DurableWal.Advanced(durable));
         ctx.getLog().info("WAL stream of {} starting at {}", meta.systemId(), start);
         Pair<Pair<WalFeedback, UniqueKillSwitch>, ?> mat = sources.open(meta, start)
             .viaMat(KillSwitches.single(), Keep.both())
@@ -212,6 +221,7 @@ public final class WalStream {
     private Behavior<Command> onWritten(BatchWritten m) {
         writing = false;
         durable = m.batch().durableLsn;
+        durableWal.tell(new DurableWal.Advanced(durable));
         if (feedback != null) {
             feedback.update(durable, durable, durable);
         }

@@ -1,6 +1,7 @@
 package org.pageserver.server;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -12,7 +13,6 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.pattern.Patterns;
 import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.javadsl.Flow;
-import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 import org.pageserver.protocol.Lsn;
@@ -111,9 +111,6 @@ final class WalSender {
     }
 
     static Flow<ByteString, ByteString, NotUsed> flow(WalSource wal, Lsn start, Duration keepaliveInterval) {
-        Sink<ByteString, ?> replies = Flow.of(ByteString.class)
-            .map(WalSender::standbyMessage)
-            .to(Sink.ignore());
         Source<ByteString, NotUsed> sent = Source.unfoldAsync(start, sentPtr -> wal.waitPast(sentPtr, keepaliveInterval)
             .thenCompose(end -> {
                 if (!end.isAfter(sentPtr)) {
@@ -127,7 +124,14 @@ final class WalSender {
                     return Optional.of(Pair.create(upTo, ByteString.fromArrayUnsafe(w)));
                 });
             }));
-        return Flow.fromSinkAndSourceCoupled(replies, sent);
+        // the standby's messages are checked and dropped; its CopyDone (the end of them) ends
+        // the merge, a bad one fails it, and a disconnect cancels both sides
+        return Flow.of(ByteString.class)
+            .mapConcat(m -> {
+                standbyMessage(m);
+                return List.<ByteString>of();
+            })
+            .merge(sent, true);
     }
 
     /** A message from the standby, checked and dropped; a malformed one ends the connection as PostgreSQL does. */

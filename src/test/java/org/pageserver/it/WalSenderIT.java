@@ -169,23 +169,66 @@ class WalSenderIT {
         assertTrue(r.out().contains("requested WAL segment 000000010000000000000001 has already been removed"), r.out());
     }
 
+    Result pgBasebackup(String options, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(PgCluster.BIN.resolve("pg_basebackup").toString(), "-h", "127.0.0.1",
+            "-p", String.valueOf(ps.port()), "-U", "postgres", "-X", "stream"));
+        cmd.addAll(List.of(args));
+        return run(Map.of("PGOPTIONS", options), 300, cmd.toArray(String[]::new));
+    }
+
     @Test
-    void pgBasebackupWithStreamedWalCompletesAndStarts() throws Exception {
-        for (String options : List.of("-c system_id=" + id + " -c lsn=" + followed, "-c system_id=" + id)) {
-            Path d = work.resolve("stream-" + (options.contains("lsn") ? "at" : "latest"));
-            Result r = run(Map.of("PGOPTIONS", options), 300, PgCluster.BIN.resolve("pg_basebackup").toString(), "-h",
-                "127.0.0.1", "-p", String.valueOf(ps.port()), "-U", "postgres", "-X", "stream", "-D", d.toString());
-            assertEquals(0, r.exit(), options + ": " + r.out());
-            Result v = run(Map.of(), 120, PgCluster.BIN.resolve("pg_verifybackup").toString(), d.toString());
-            assertEquals(0, v.exit(), v.out());
-            Path tar = work.resolve(d.getFileName() + ".tar");
-            Process t = new ProcessBuilder("tar", "-cf", tar.toString(), "-C", d.toString(), ".").redirectErrorStream(true)
-                .start();
-            assertEquals(0, finish(t, 120, "tar").exit());
-            try (PgCluster restored = PgCluster.fromTar(tar)) {
-                restored.start();
-                assertFalse(restored.psql(ACCOUNTS).isEmpty());
+    void pgBasebackupWithStreamedWalCompletesVerifiesAndStarts() throws Exception {
+        Path d = work.resolve("stream-plain");
+        Result r = pgBasebackup("-c system_id=" + id, "-D", d.toString());
+        assertEquals(0, r.exit(), r.out());
+        Result v = run(Map.of(), 120, PgCluster.BIN.resolve("pg_verifybackup").toString(), d.toString());
+        assertEquals(0, v.exit(), v.out());
+        Path tar = work.resolve("stream-plain.tar");
+        Process t = new ProcessBuilder("tar", "-cf", tar.toString(), "-C", d.toString(), ".").redirectErrorStream(true)
+            .start();
+        assertEquals(0, finish(t, 120, "tar").exit());
+        try (PgCluster restored = PgCluster.fromTar(tar)) {
+            restored.start();
+            assertFalse(restored.psql(ACCOUNTS).isEmpty());
+        }
+    }
+
+    /**
+     * At a past LSN the primary's WAL goes on in the backup's segment; what pg_basebackup
+     * streams (pg_wal.tar in tar format) must be the backup's segment, as base.tar holds it.
+     */
+    @Test
+    void theWalStreamedToPgBasebackupIsTheBackupsOwnSegment() throws Exception {
+        Path d = dir("stream-tar");
+        Result r = pgBasebackup("-c system_id=" + id + " -c lsn=" + followed, "-F", "t", "-D", d.toString());
+        assertEquals(0, r.exit(), r.out());
+        Map<String, byte[]> streamed = walEntries(d.resolve("pg_wal.tar"));
+        Map<String, byte[]> inBase = walEntries(d.resolve("base.tar"));
+        assertEquals(1, inBase.size(), inBase.keySet().toString());
+        String segment = inBase.keySet().iterator().next();
+        assertTrue(streamed.containsKey(segment), streamed.keySet() + " has no " + segment);
+        assertArrayEquals(inBase.get(segment), streamed.get(segment));
+        Lsn segmentStart = new Lsn(Long.parseLong(segment.substring(16, 24), 16) * SEG);
+        assertFalse(java.util.Arrays.equals(pg.walBytes(segmentStart, segmentStart.plus(8192), SEG),
+            java.util.Arrays.copyOf(streamed.get(segment), 8192)), "the primary's WAL was streamed");
+        try (PgCluster restored = PgCluster.fromTar(d.resolve("base.tar"))) {
+            restored.start();
+            assertFalse(restored.psql(ACCOUNTS).isEmpty());
+        }
+    }
+
+    /** The WAL segments in a tar (by file name), whatever directory they are in. */
+    static Map<String, byte[]> walEntries(Path tar) throws Exception {
+        Map<String, byte[]> out = new java.util.TreeMap<>();
+        try (org.apache.commons.compress.archivers.tar.TarArchiveInputStream in =
+                 new org.apache.commons.compress.archivers.tar.TarArchiveInputStream(Files.newInputStream(tar))) {
+            for (var e = in.getNextEntry(); e != null; e = in.getNextEntry()) {
+                String name = Path.of(e.getName()).getFileName().toString();
+                if (e.isFile() && name.matches("[0-9A-F]{24}")) {
+                    out.put(name, in.readAllBytes());
+                }
             }
         }
+        return out;
     }
 }

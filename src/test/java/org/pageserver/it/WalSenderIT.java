@@ -169,6 +169,41 @@ class WalSenderIT {
         assertTrue(r.out().contains("requested WAL segment 000000010000000000000001 has already been removed"), r.out());
     }
 
+    /**
+     * A stock standby made from the primary's own backup, with primary_conninfo pointing at
+     * the pageserver (hot-standby feedback on): its walreceiver streams from the pageserver and
+     * it reaches the primary's data after a load.
+     */
+    @Test
+    void aStandbyFollowsThePrimaryThroughThePageserver() throws Exception {
+        Path d = dir("standby-source");
+        Result b = run(Map.of(), 300, PgCluster.BIN.resolve("pg_basebackup").toString(), "-h", "127.0.0.1", "-p",
+            String.valueOf(pg.port()), "-U", "postgres", "-X", "fetch", "-F", "t", "-D", d.toString());
+        assertEquals(0, b.exit(), b.out());
+        try (PgCluster standby = PgCluster.fromTar(d.resolve("base.tar"))) {
+            Path data = standby.dataDir();
+            Path extra = work.resolve("standby.conf");
+            Files.writeString(extra, "primary_conninfo = 'host=127.0.0.1 port=" + ps.port()
+                + " user=postgres options=''-c system_id=" + id + "'''\nhot_standby_feedback = on\n");
+            Result w = run(Map.of(), 30, "sh", "-c", "touch " + data.resolve("standby.signal") + " && cat " + extra
+                + " >> " + data.resolve("postgresql.conf"));
+            assertEquals(0, w.exit(), w.out());
+            standby.start();
+            pg.pgbench("-n", "-c", "2", "-t", "300");
+            Lsn target = pg.flushLsn();
+            String expected = pg.psql(ACCOUNTS);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            Lsn replayed = Lsn.parse(standby.psql("select pg_last_wal_replay_lsn()"));
+            while (replayed.isBefore(target) && System.nanoTime() < deadline) {
+                replayed = Lsn.parse(standby.psql("select pg_last_wal_replay_lsn()"));
+            }
+            assertFalse(replayed.isBefore(target), "the standby replayed up to " + replayed + " only, not " + target);
+            assertEquals(expected, standby.psql(ACCOUNTS));
+            String log = Files.readString(standby.logFile());
+            assertTrue(log.contains("started streaming WAL from primary"), log);
+        }
+    }
+
     Result pgBasebackup(String options, String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(PgCluster.BIN.resolve("pg_basebackup").toString(), "-h", "127.0.0.1",
             "-p", String.valueOf(ps.port()), "-U", "postgres", "-X", "stream"));

@@ -166,6 +166,19 @@ public final class BaseBackup {
         return shutdown.wal().recordLsn();
     }
 
+    /** Where the backup's WAL segment starts (the segment after L's). */
+    public Lsn walSegmentStart() {
+        return shutdown.wal().segmentStart();
+    }
+
+    /**
+     * The first page of the backup's WAL segment as the tar holds it: the long page header and
+     * the shutdown checkpoint record; the rest of the segment is zeros.
+     */
+    public byte[] walFirstPage() {
+        return shutdown.wal().firstPage(shutdown.checkPoint());
+    }
+
     /** Where the WAL of the backup ends: the end of that record. */
     public Lsn walEnd() {
         return walStart().plus(org.pageserver.protocol.wal.ShutdownCheckpointWal.RECORD_LENGTH);
@@ -235,7 +248,7 @@ public final class BaseBackup {
                 t.end();
             }
             long blocks = minimal ? 0 : writeRelations(t);
-            byte[] firstPage = shutdown.wal().firstPage(shutdown.checkPoint());
+            byte[] firstPage = walFirstPage();
             t.begin("pg_wal/" + shutdown.wal().fileName(), meta.walSegSize());
             t.write(firstPage);
             byte[] zeros = new byte[XLogPageHeader.XLOG_BLCKSZ];

@@ -60,6 +60,9 @@ final class BaseBackups {
     private final Executor blocking;
     /** Backups being streamed, per tenant. */
     private final Map<SystemId, Set<BaseBackup>> running = new ConcurrentHashMap<>();
+    /** The WAL of the last BASE_BACKUP of each replication connection still open. */
+    private final Map<Object, BackupWal> backupWal = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong backupWalSeq = new java.util.concurrent.atomic.AtomicLong();
 
     BaseBackups(ActorSystem<?> system, ActorRef<Tenants.Command> tenants) {
         this.system = system;
@@ -147,6 +150,46 @@ final class BaseBackups {
                 // the client is gone: nothing to tell it
             }
         }
+    }
+
+    /**
+     * The WAL of a base backup sent by BASE_BACKUP: its segment (the one after L's) holds only
+     * its shutdown checkpoint record, which the tar holds too, and which is not the primary's
+     * WAL of that segment. {@code requested} is the {@code lsn} option of the connection that
+     * asked for the backup (null: the latest); {@code seq} orders the backups.
+     */
+    record BackupWal(SystemId systemId, Lsn requested, int timeline, Lsn segmentStart, Lsn walEnd, byte[] firstPage,
+                     long seq) {
+        boolean holds(Lsn position) {
+            return !position.isBefore(segmentStart) && !position.isAfter(walEnd);
+        }
+    }
+
+    /** The backup's WAL, offered to START_REPLICATION while {@code connection} stays open (replacing its previous one). */
+    void offerWal(Object connection, SystemId id, Lsn requested, BaseBackup backup) {
+        backupWal.put(connection, new BackupWal(id, requested, backup.controlFile().checkPointCopy().thisTimeLineId(),
+            backup.walSegmentStart(), backup.walEnd(), backup.walFirstPage(), backupWalSeq.incrementAndGet()));
+    }
+
+    /** The connection is gone: its backup's WAL with it. */
+    void withdrawWal(Object connection) {
+        backupWal.remove(connection);
+    }
+
+    /**
+     * The WAL of the newest backup of the tenant, asked for with the same {@code lsn} option,
+     * on the same timeline, whose segment holds {@code position} up to its end: what
+     * pg_basebackup -X stream's second connection asks for while the backup runs.
+     */
+    Optional<BackupWal> walOf(SystemId id, Lsn requested, int timeline, Lsn position) {
+        BackupWal found = null;
+        for (BackupWal w : backupWal.values()) {
+            if (w.systemId().equals(id) && java.util.Objects.equals(w.requested(), requested) && w.timeline() == timeline
+                && w.holds(position) && (found == null || w.seq() > found.seq())) {
+                found = w;
+            }
+        }
+        return Optional.ofNullable(found);
     }
 
     /** The SQLSTATE a failure is reported with: the engine's own, else XX000. */

@@ -3,21 +3,28 @@ package org.pageserver.server;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
 import java.util.function.Predicate;
+import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
+import org.pageserver.Settings;
 import org.pageserver.backup.BaseBackup;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
+import org.pageserver.protocol.control.ControlFile;
 import org.pageserver.protocol.pgwire.PgProtocolException;
 import org.pageserver.protocol.pgwire.PgType;
 import org.pageserver.protocol.pgwire.SqlState;
@@ -26,10 +33,12 @@ import org.pageserver.protocol.replication.BaseBackupOptions;
 import org.pageserver.protocol.replication.ReplicationCommand;
 import org.pageserver.protocol.replication.ReplicationCommandParser;
 import org.pageserver.protocol.replication.ReplicationMessage;
+import org.pageserver.storage.TenantStore;
 import org.pageserver.streams.pgwire.Column;
 import org.pageserver.streams.pgwire.PgSession;
 import org.pageserver.streams.pgwire.QueryResult;
 import org.pageserver.streams.pgwire.SessionInfo;
+import org.pageserver.tenant.DurableWal;
 import org.pageserver.tenant.TenantSupervisor;
 import org.pageserver.tenant.Tenants;
 
@@ -42,9 +51,11 @@ import org.pageserver.tenant.Tenants;
  *
  * <p>IDENTIFY_SYSTEM and SHOW (wal_segment_size, data_directory_mode: what pg_basebackup and
  * pg_receivewal ask) are answered from the tenant; READ_REPLICATION_SLOT finds no slot (the
- * pageserver has none). BASE_BACKUP sends the tenant's data directory as of the LSN
- * ({@link #baseBackup}); START_REPLICATION is not served yet (0A000); slots
- * cannot be created or dropped. On a {@code replication=database} connection other queries are
+ * pageserver has none but this connection's temporary ones). BASE_BACKUP sends the tenant's
+ * data directory as of the LSN ({@link #baseBackup}); START_REPLICATION PHYSICAL streams its
+ * WAL as a walsender does ({@link #startReplication}, {@link WalSender}); TIMELINE_HISTORY
+ * finds no history file; temporary physical slots can be made (pg_basebackup -X stream makes
+ * one), no other. On a {@code replication=database} connection other queries are
  * the ordinary commands; on a physical one they are refused, as a walsender refuses SQL.
  */
 final class ReplicationSession implements PgSession {
@@ -55,6 +66,8 @@ final class ReplicationSession implements PgSession {
         Column.text("restart_lsn"), Column.int8("restart_tli"));
     /** The mode a data directory made from this server's backups should have (PostgreSQL's default). */
     static final String DATA_DIRECTORY_MODE = "0700";
+    /** The largest message a standby sends during START_REPLICATION: a status update, 34 bytes. */
+    static final int MAX_STANDBY_MESSAGE = 64;
 
     private final ActorSystem<?> system;
     private final ActorRef<Tenants.Command> tenants;
@@ -69,13 +82,20 @@ final class ReplicationSession implements PgSession {
     private final SystemId systemId;
     /** From the options; null: the tenant's newest. */
     private final Lsn lsn;
+    private final Duration keepaliveInterval;
+    private final Executor blocking;
+    /** Temporary physical slots made on this connection; they go with it. */
+    private final Set<String> temporarySlots = new HashSet<>();
 
     ReplicationSession(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, BaseBackups backups, Duration timeout,
-                       Predicate<SystemId> mayRead, SessionInfo info, StartupOptions.Replication mode, PgSession sql) {
+                       Duration keepaliveInterval, Predicate<SystemId> mayRead, SessionInfo info,
+                       StartupOptions.Replication mode, PgSession sql) {
         this.system = system;
         this.tenants = tenants;
         this.backups = backups;
         this.timeout = timeout;
+        this.keepaliveInterval = keepaliveInterval;
+        this.blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
         this.mayRead = mayRead;
         this.info = info;
         this.mode = mode;
@@ -124,22 +144,113 @@ final class ReplicationSession implements PgSession {
         if (c instanceof ReplicationCommand.Show s) {
             return show(s.name());
         }
-        if (c instanceof ReplicationCommand.ReadReplicationSlot) {
-            return done(new QueryResult.Rows(READ_REPLICATION_SLOT_COLUMNS, List.of(Arrays.asList(null, null, null))));
+        if (c instanceof ReplicationCommand.ReadReplicationSlot r) {
+            String type = temporarySlots.contains(r.slot()) ? "physical" : null;
+            return done(new QueryResult.Rows(READ_REPLICATION_SLOT_COLUMNS, List.of(Arrays.asList(type, null, null))));
         }
         if (c instanceof ReplicationCommand.TimelineHistory t) {
+            // PostgreSQL has no history file for timeline 1; the pageserver keeps none for any
             return done(new QueryResult.Error(SqlState.UNDEFINED_FILE,
-                "the pageserver keeps no timeline history files (asked for timeline " + t.timeline() + ")"));
+                String.format("could not open file \"pg_wal/%08X.history\": No such file or directory", t.timeline()),
+                "the pageserver keeps no timeline history files: it follows its primary's current timeline only"));
         }
-        if (c instanceof ReplicationCommand.CreateReplicationSlot || c instanceof ReplicationCommand.DropReplicationSlot) {
-            return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED,
-                "the pageserver has no replication slots: it keeps every WAL record it stores"));
+        if (c instanceof ReplicationCommand.CreateReplicationSlot create) {
+            return createSlot(create);
+        }
+        if (c instanceof ReplicationCommand.DropReplicationSlot drop) {
+            if (!temporarySlots.remove(drop.slot())) {
+                return done(slotDoesNotExist(drop.slot()));
+            }
+            return done(new QueryResult.Command("DROP_REPLICATION_SLOT"));
         }
         if (c instanceof ReplicationCommand.BaseBackup b) {
             return baseBackup(b.options());
         }
-        return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED,
-            "START_REPLICATION is not served by the pageserver yet"));
+        return startReplication((ReplicationCommand.StartReplication) c);
+    }
+
+    static final List<Column> CREATE_REPLICATION_SLOT_COLUMNS = List.of(Column.text("slot_name"),
+        Column.text("consistent_point"), Column.text("snapshot_name"), Column.text("output_plugin"));
+
+    /**
+     * A temporary physical slot is made, as pg_basebackup -X stream makes one for its WAL
+     * connection: it lives as long as this connection and holds nothing back (the pageserver
+     * keeps all the WAL it stores), so its consistent point is 0/0 as for a physical slot in
+     * PostgreSQL. Persistent and logical slots are refused.
+     */
+    private CompletionStage<QueryResult> createSlot(ReplicationCommand.CreateReplicationSlot c) {
+        if (!c.temporary() || c.logical()) {
+            return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED, "the pageserver has no replication slots "
+                + "but temporary physical ones: it keeps every WAL record it stores"));
+        }
+        if (!temporarySlots.add(c.slot())) {
+            return done(new QueryResult.Error(SqlState.DUPLICATE_OBJECT,
+                "replication slot \"" + c.slot() + "\" already exists"));
+        }
+        return done(new QueryResult.Rows(CREATE_REPLICATION_SLOT_COLUMNS,
+            List.of(Arrays.asList(c.slot(), "0/0", null, null)), "CREATE_REPLICATION_SLOT"));
+    }
+
+    private static QueryResult slotDoesNotExist(String slot) {
+        return new QueryResult.Error(SqlState.UNDEFINED_OBJECT, "replication slot \"" + slot + "\" does not exist");
+    }
+
+    /**
+     * START_REPLICATION [SLOT s] [PHYSICAL] X/X [TIMELINE t], as StartReplication answers it:
+     * a slot must exist (only this connection's temporary slot does), the timeline must be the
+     * tenant's (it has no history of others), the position within the WAL kept (58P01 as for a
+     * removed segment otherwise); a position beyond what is stored waits for it. The WAL is the
+     * tenant's stored WAL, except from the WAL segment of a base backup this pageserver is
+     * sending on another connection of the same options ({@link BaseBackups#walOf}): that is
+     * the backup's own WAL, its shutdown checkpoint, which pg_basebackup -X stream fetches.
+     */
+    private CompletionStage<QueryResult> startReplication(ReplicationCommand.StartReplication c) {
+        if (c.slot() != null && (c.logical() || !temporarySlots.contains(c.slot()))) {
+            return done(slotDoesNotExist(c.slot()));
+        }
+        return tenant().thenCompose(status -> supervisor(status.systemId())).thenCompose(t ->
+            AskPattern.<TenantSupervisor.Command, TenantSupervisor.Identity>ask(t, TenantSupervisor.GetIdentity::new,
+                timeout, system.scheduler()).thenCompose(id -> {
+                    if (c.timeline() != 0 && c.timeline() != Integer.toUnsignedLong(id.timeline())) {
+                        return done(new QueryResult.Error(SqlState.INTERNAL_ERROR,
+                            "requested timeline " + c.timeline() + " is not in this server's history"));
+                    }
+                    Optional<BaseBackups.BackupWal> own = backups.walOf(id.systemId(), lsn, id.timeline(), c.start());
+                    if (own.isPresent()) {
+                        return done(copyBoth(WalSender.backup(system, own.get()), c.start()));
+                    }
+                    return storedWal(t, id, c.start());
+                }));
+    }
+
+    private CompletionStage<QueryResult> storedWal(ActorRef<TenantSupervisor.Command> t, TenantSupervisor.Identity id,
+                                                   Lsn start) {
+        CompletionStage<TenantStore> store = AskPattern.ask(t, TenantSupervisor.GetStore::new, timeout, system.scheduler());
+        CompletionStage<ActorRef<DurableWal.Command>> durable = AskPattern.ask(t, TenantSupervisor.GetDurableWal::new,
+            timeout, system.scheduler());
+        return store.thenCombine(durable, Pair::create).thenApplyAsync(p -> {
+            // the WAL is kept from the start of the segment the tenant began to follow
+            Lsn kept = p.first().walStart();
+            if (!kept.isValid()) {
+                kept = p.first().meta().orElseThrow().startLsn().segmentStart(id.walSegSize());
+            }
+            if (start.isBefore(kept)) {
+                return new QueryResult.Error(SqlState.UNDEFINED_FILE, "requested WAL segment " + ControlFile.walFileName(
+                    id.timeline(), start.segmentNumber(id.walSegSize()), id.walSegSize()) + " has already been removed");
+            }
+            return copyBoth(WalSender.stored(system, p.second(), p.first(), blocking), start);
+        }, blocking);
+    }
+
+    private QueryResult copyBoth(WalSender.WalSource wal, Lsn start) {
+        return new QueryResult.CopyBoth(WalSender.flow(wal, start, keepaliveInterval), "START_STREAMING",
+            MAX_STANDBY_MESSAGE);
+    }
+
+    @Override
+    public void close() {
+        backups.withdrawWal(this);
+        sql.close();
     }
 
     static final List<Column> POSITION_COLUMNS = List.of(Column.text("recptr"), Column.int8("tli"));
@@ -185,6 +296,7 @@ final class ReplicationSession implements PgSession {
             .thenCompose(status -> backups.prepareWithSize(status.systemId(), lsn, false)
                 .thenApply(p -> {
                     BaseBackup backup = p.backup();
+                    backups.offerWal(this, status.systemId(), lsn, backup);
                     String tli = Long.toString(Integer.toUnsignedLong(backup.controlFile().checkPointCopy().thisTimeLineId()));
                     List<String> base = Arrays.asList(null, null, o.progress() ? Long.toString(p.estimatedBytes() / 1024) : null);
                     Source<ByteString, NotUsed> archives = copyStream(backups.tar(status.systemId(), backup), o.progress());
@@ -327,16 +439,15 @@ final class ReplicationSession implements PgSession {
             + " tenants (" + String.join(", ", ids) + "): choose one with PGOPTIONS='-c system_id=<id>'");
     }
 
-    private CompletionStage<TenantSupervisor.Identity> identity(SystemId id) {
+    private CompletionStage<ActorRef<TenantSupervisor.Command>> supervisor(SystemId id) {
         return AskPattern.<Tenants.Command, Optional<ActorRef<TenantSupervisor.Command>>>ask(tenants,
                 r -> new Tenants.GetTenant(id, r), timeout, system.scheduler())
-            .thenCompose(t -> {
-                if (t.isEmpty()) {
-                    throw new PgProtocolException(SqlState.UNDEFINED_OBJECT, "tenant " + id + " is gone");
-                }
-                return AskPattern.<TenantSupervisor.Command, TenantSupervisor.Identity>ask(t.get(),
-                    TenantSupervisor.GetIdentity::new, timeout, system.scheduler());
-            });
+            .thenApply(t -> t.orElseThrow(() -> new PgProtocolException(SqlState.UNDEFINED_OBJECT, "tenant " + id + " is gone")));
+    }
+
+    private CompletionStage<TenantSupervisor.Identity> identity(SystemId id) {
+        return supervisor(id).thenCompose(t -> AskPattern.<TenantSupervisor.Command, TenantSupervisor.Identity>ask(t,
+            TenantSupervisor.GetIdentity::new, timeout, system.scheduler()));
     }
 
     private static CompletionStage<QueryResult> done(QueryResult r) {

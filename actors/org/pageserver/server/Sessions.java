@@ -46,6 +46,8 @@ public final class Sessions implements PgSessionHandler {
     static final Duration CALLMEMAYBE_TIMEOUT = Duration.ofHours(6);
     static final Duration STATUS_TIMEOUT = Duration.ofSeconds(10);
     static final int PIPELINE_DEPTH = 32;
+    /** A walsender with no new WAL to send asks the standby for a reply this often. */
+    static final Duration WAL_SENDER_KEEPALIVE = Duration.ofSeconds(10);
 
     static final List<Column> STATUS_COLUMNS = List.of(Column.text("system_id"), Column.text("state"),
         Column.pgLsn("last_valid_lsn"), Column.pgLsn("last_record_lsn"), Column.pgLsn("durable_lsn"),
@@ -113,8 +115,8 @@ public final class Sessions implements PgSessionHandler {
         if (mode == StartupOptions.Replication.NONE) {
             return commands;
         }
-        return new ReplicationSession(system, tenants, backups, STATUS_TIMEOUT, id -> mayRead(info.user(), id), info,
-            mode, commands);
+        return new ReplicationSession(system, tenants, backups, STATUS_TIMEOUT, WAL_SENDER_KEEPALIVE,
+            id -> mayRead(info.user(), id), info, mode, commands);
     }
 
     private CompletionStage<QueryResult> query(SessionInfo info, String sql) {

@@ -29,7 +29,7 @@ import org.pageserver.storage.TenantStore;
 public final class TenantSupervisor {
 
     public sealed interface Command permits GetPage, GetRelSize, GetDbSize, GetStatus, GetPageCache, GetIdentity,
-        GetStore,
+        GetStore, GetDurableWal,
         WalStatusReceived {
     }
 
@@ -47,6 +47,10 @@ public final class TenantSupervisor {
      * page cache's restarts; it dies with the tenant, and requests then time out.
      */
     public record GetPageCache(ActorRef<ActorRef<PageCache.Command>> replyTo) implements Command {
+    }
+
+    /** The actor that knows how far the raw WAL is stored, for walsenders waiting for more (START_REPLICATION). */
+    public record GetDurableWal(ActorRef<ActorRef<DurableWal.Command>> replyTo) implements Command {
     }
 
     public record GetPage(SystemId systemId, org.pageserver.protocol.RelTag rel, int blkno, Lsn lsn, boolean latest,
@@ -91,17 +95,19 @@ public final class TenantSupervisor {
                 Behaviors.supervise(PageCache.create(store, meta.consistentLsn(), meta.hintsLogged(), settings, redo, metrics))
                     .onFailure(SupervisorStrategy.restart()), "page-cache",
                 DispatcherSelector.fromConfig(Settings.SERVING_DISPATCHER));
+            ActorRef<DurableWal.Command> durableWal = ctx.spawn(DurableWal.create(), "durable-wal");
             ActorRef<WalStream.Command> walStream = ctx.spawn(
-                Behaviors.supervise(WalStream.create(store, settings, sources, pageCache, metrics))
+                Behaviors.supervise(WalStream.create(store, settings, sources, pageCache, durableWal, metrics))
                     .onFailure(SupervisorStrategy.restartWithBackoff(settings.reconnectMinBackoff(),
                         settings.reconnectMaxBackoff(), 0.2).withResetBackoffAfter(Duration.ofMinutes(1))),
                 "wal-stream");
-            return running(ctx, store, meta, pageCache, walStream);
+            return running(ctx, store, meta, pageCache, durableWal, walStream);
         });
     }
 
     private static Behavior<Command> running(ActorContext<Command> ctx, TenantStore store, TenantMeta meta,
                                              ActorRef<PageCache.Command> pageCache,
+                                             ActorRef<DurableWal.Command> durableWal,
                                              ActorRef<WalStream.Command> walStream) {
         String primary = redact(meta.conninfo());
         return Behaviors.receive(Command.class)
@@ -123,6 +129,10 @@ public final class TenantSupervisor {
             })
             .onMessage(GetPageCache.class, m -> {
                 m.replyTo().tell(pageCache);
+                return Behaviors.same();
+            })
+            .onMessage(GetDurableWal.class, m -> {
+                m.replyTo().tell(durableWal);
                 return Behaviors.same();
             })
             .onMessage(GetIdentity.class, m -> {

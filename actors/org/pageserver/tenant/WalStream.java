@@ -90,19 +90,26 @@ public final class WalStream {
         }
     }
 
+    /**
+     * @param durableWal told every durable LSN the stream reaches, for the walsenders waiting
+     *                   for the stored WAL to grow
+     */
     public static Behavior<Command> create(TenantStore store, Settings settings, WalSourceFactory sources,
-                                           ActorRef<PageCache.Command> pageCache) {
-        return create(store, settings, sources, pageCache, TenantMetrics.detached(new org.pageserver.protocol.SystemId(0)));
+                                           ActorRef<PageCache.Command> pageCache,
+                                           ActorRef<DurableWal.Command> durableWal) {
+        return create(store, settings, sources, pageCache, durableWal,
+            TenantMetrics.detached(new org.pageserver.protocol.SystemId(0)));
     }
 
     public static Behavior<Command> create(TenantStore store, Settings settings, WalSourceFactory sources,
-                                           ActorRef<PageCache.Command> pageCache, TenantMetrics metrics) {
+                                           ActorRef<PageCache.Command> pageCache, ActorRef<DurableWal.Command> durableWal,
+                                           TenantMetrics metrics) {
         return Behaviors.setup(ctx -> {
             Executor blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
             ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> store.meta().orElseThrow(), blocking)
                     .thenApply(m -> new Positions(store.durableLsn(), store.lastRecordLsn(), m, null)),
                 (p, e) -> e != null ? new Positions(null, null, null, e) : p);
-            return new WalStream(ctx, store, settings, sources, pageCache, blocking, metrics).starting();
+            return new WalStream(ctx, store, settings, sources, pageCache, durableWal, blocking, metrics).starting();
         });
     }
 
@@ -111,6 +118,7 @@ public final class WalStream {
     private final Settings settings;
     private final WalSourceFactory sources;
     private final ActorRef<PageCache.Command> pageCache;
+    private final ActorRef<DurableWal.Command> durableWal;
     private final Executor blocking;
     private final TenantMetrics metrics;
 
@@ -127,13 +135,15 @@ public final class WalStream {
     private String error;
 
     private WalStream(ActorContext<Command> ctx, TenantStore store, Settings settings, WalSourceFactory sources,
-                      ActorRef<PageCache.Command> pageCache, Executor blocking, TenantMetrics metrics) {
+                      ActorRef<PageCache.Command> pageCache, ActorRef<DurableWal.Command> durableWal,
+                      Executor blocking, TenantMetrics metrics) {
         this.metrics = metrics;
         this.ctx = ctx;
         this.store = store;
         this.settings = settings;
         this.sources = sources;
         this.pageCache = pageCache;
+        this.durableWal = durableWal;
         this.blocking = blocking;
     }
 
@@ -164,6 +174,7 @@ public final class WalStream {
         metrics.streamStarted();
         metrics.durableAt(durable);
         pageCache.tell(new PageCache.WalWatermark(watermark));
+        durableWal.tell(new DurableWal.Advanced(durable));
         ctx.getLog().info("tenant {} connecting: WAL stream from {}", meta.systemId(), start);
         Pair<Pair<WalFeedback, UniqueKillSwitch>, ?> mat = sources.open(meta, start)
             .viaMat(KillSwitches.single(), Keep.both())
@@ -234,6 +245,7 @@ public final class WalStream {
         writing = false;
         durable = m.batch().durableLsn;
         metrics.walStored(m.batch().wal.length, m.batch().records.size(), durable);
+        durableWal.tell(new DurableWal.Advanced(durable));
         if (feedback != null) {
             feedback.update(durable, durable, durable);
         }

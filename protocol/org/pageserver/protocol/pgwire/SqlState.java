@@ -41,6 +41,7 @@ public final class SqlState {
     public static final String UNDEFINED_FUNCTION = "42883";
     public static final String UNDEFINED_TABLE = "42P01";
     public static final String UNDEFINED_OBJECT = "42704";
+    public static final String DUPLICATE_OBJECT = "42710";
     public static final String DUPLICATE_CURSOR = "42P03";
     public static final String DUPLICATE_PREPARED_STATEMENT = "42P05";
 

@@ -15,6 +15,7 @@ import org.pageserver.protocol.Lsn;
  * XLogData          'w' | dataStart u64 | walEnd u64 | sendTime i64 | WAL bytes...
  * PrimaryKeepalive  'k' | walEnd u64 | sendTime i64 | replyRequested u8
  * StandbyStatus     'r' | write u64 | flush u64 | apply u64 | sendTime i64 | replyRequested u8
+ * HotStandbyFeedback 'h' | sendTime i64 | xmin u32 | xmin epoch u32 | catalog_xmin u32 | catalog_xmin epoch u32
  * BASE_BACKUP:      'n' | archive name \0 | tablespace path \0
  *                   'd' | archive bytes...
  *                   'p' | bytes done u64
@@ -28,9 +29,26 @@ public sealed interface ReplicationMessage {
     long POSTGRES_EPOCH_MICROS = 946_684_800_000_000L;
 
     record XLogData(Lsn dataStart, Lsn walEnd, long sendTime, byte[] data) implements ReplicationMessage {
+        /** Bytes before the WAL in an XLogData message. */
+        public static final int HEADER_SIZE = 25;
+
+        /** An XLogData message carrying {@code len} WAL bytes of {@code buf} from {@code off}, starting at {@code dataStart}. */
+        public static byte[] toBytes(Lsn dataStart, Lsn walEnd, long sendTime, byte[] buf, int off, int len) {
+            return ByteBuffer.allocate(HEADER_SIZE + len).order(ByteOrder.BIG_ENDIAN).put((byte) 'w')
+                .putLong(dataStart.value()).putLong(walEnd.value()).putLong(sendTime).put(buf, off, len).array();
+        }
     }
 
     record PrimaryKeepalive(Lsn walEnd, long sendTime, boolean replyRequested) implements ReplicationMessage {
+        public byte[] toBytes() {
+            return ByteBuffer.allocate(18).order(ByteOrder.BIG_ENDIAN).put((byte) 'k').putLong(walEnd.value())
+                .putLong(sendTime).put((byte) (replyRequested ? 1 : 0)).array();
+        }
+    }
+
+    /** A standby's oldest xmin (ProcessStandbyHSFeedbackMessage); ids as unsigned 32-bit values. */
+    record HotStandbyFeedback(long sendTime, int xmin, int xminEpoch, int catalogXmin, int catalogXminEpoch)
+        implements ReplicationMessage {
     }
 
     record StandbyStatusUpdate(Lsn write, Lsn flush, Lsn apply, long sendTime, boolean replyRequested)
@@ -118,6 +136,32 @@ public sealed interface ReplicationMessage {
             }
         } catch (BufferUnderflowException e) {
             throw new IllegalArgumentException("truncated replication message");
+        }
+    }
+
+    /**
+     * A CopyData payload a standby sends to a walsender during START_REPLICATION
+     * (ProcessStandbyMessage): a standby status update or hot-standby feedback.
+     */
+    static ReplicationMessage parseFromStandby(byte[] p) {
+        if (p.length == 0) {
+            throw new IllegalArgumentException("empty replication message");
+        }
+        ByteBuffer b = ByteBuffer.wrap(p).order(ByteOrder.BIG_ENDIAN);
+        switch (b.get()) {
+            case 'r':
+                if (p.length != 34) {
+                    throw new IllegalArgumentException("standby status message must be 34 bytes, got " + p.length);
+                }
+                return new StandbyStatusUpdate(new Lsn(b.getLong()), new Lsn(b.getLong()), new Lsn(b.getLong()),
+                    b.getLong(), b.get() != 0);
+            case 'h':
+                if (p.length != 25) {
+                    throw new IllegalArgumentException("hot standby feedback message must be 25 bytes, got " + p.length);
+                }
+                return new HotStandbyFeedback(b.getLong(), b.getInt(), b.getInt(), b.getInt(), b.getInt());
+            default:
+                throw new IllegalArgumentException("unexpected message type \"" + (char) (p[0] & 0xFF) + "\"");
         }
     }
 

@@ -105,13 +105,28 @@ class ReplicationCommandsIT {
     }
 
     @Test
+    void aTemporaryPhysicalSlotLivesAsLongAsItsConnection() throws Exception {
+        String out = ok(psql(ps.port(), "true", null, "CREATE_REPLICATION_SLOT t TEMPORARY PHYSICAL RESERVE_WAL"));
+        assertEquals("t|0/0||", out);
+        // gone with its connection: the next one does not know it
+        Proc again = psql(ps.port(), "true", null, "DROP_REPLICATION_SLOT t");
+        assertTrue(again.err().contains("ERROR:  replication slot \"t\" does not exist"), again.err());
+    }
+
+    @Test
     void commandsNotServedAreClearErrors() throws Exception {
         String[][] cases = {
             {"true", "BASE_BACKUP (COMPRESSION 'gzip')", "server-side compression (gzip) is not supported by the pageserver"},
             {"true", "BASE_BACKUP (TARGET 'blackhole')", "backup target \"blackhole\" is not supported by the pageserver"},
             {"true", "BASE_BACKUP (MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA256')", "the pageserver writes backup manifests"},
-            {"true", "START_REPLICATION 0/3000000", "START_REPLICATION is not served by the pageserver yet"},
-            {"true", "CREATE_REPLICATION_SLOT s PHYSICAL", "the pageserver has no replication slots"},
+            {"true", "START_REPLICATION SLOT nope 0/3000000", "replication slot \"nope\" does not exist"},
+            {"true", "START_REPLICATION SLOT nope LOGICAL 0/3000000", "replication slot \"nope\" does not exist"},
+            {"true", "START_REPLICATION 0/3000000 TIMELINE 2", "requested timeline 2 is not in this server's history"},
+            {"true", "START_REPLICATION 0/1000000", "requested WAL segment 000000010000000000000001 has already been removed"},
+            {"true", "TIMELINE_HISTORY 1", "could not open file \"pg_wal/00000001.history\": No such file or directory"},
+            {"true", "DROP_REPLICATION_SLOT nope", "replication slot \"nope\" does not exist"},
+            {"true", "CREATE_REPLICATION_SLOT s PHYSICAL", "the pageserver has no replication slots but temporary physical ones"},
+            {"true", "CREATE_REPLICATION_SLOT s TEMPORARY LOGICAL pgoutput", "the pageserver has no replication slots"},
             {"true", "BASE_BACKUP (BOGUS)", "unrecognized base backup option: \"bogus\""},
             {"true", "IDENTIFY_SYSTEM extra", "syntax error at or near \"extra\""},
             {"true", "status", "cannot execute SQL commands in WAL sender for physical replication"},

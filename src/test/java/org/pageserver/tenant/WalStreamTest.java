@@ -137,12 +137,36 @@ class WalStreamTest {
         return s;
     }
 
+    /** A DurableWal for the tests that do not look at what it is told. */
+    ActorRef<DurableWal.Command> durableWal() {
+        return testKit.<DurableWal.Command>createTestProbe().getRef();
+    }
+
+    @Test
+    void tellsTheDurableWalEveryDurableLsnItReaches() throws Exception {
+        TestProbe<PageCache.Command> cache = testKit.createTestProbe();
+        TestProbe<DurableWal.Command> durable = testKit.createTestProbe();
+        ActorRef<WalStream.Command> ws = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
+            Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), new ArrayList<>()), cache.getRef(),
+            durable.getRef()));
+        awaitDurable(ws, LAST_RECORD_END);
+        // the start first (nothing stored yet), then each batch's end, the last one the end of the WAL
+        assertEquals(new DurableWal.Advanced(SEGMENT), durable.receiveMessage());
+        Lsn last = SEGMENT;
+        while (last.isBefore(LAST_RECORD_END)) {
+            Lsn next = ((DurableWal.Advanced) durable.receiveMessage()).durable();
+            assertTrue(next.isAfter(last), next + " after " + last);
+            last = next;
+        }
+        assertEquals(LAST_RECORD_END, last);
+    }
+
     @Test
     void storesEveryBlockReferencePgWaldumpListsAndTheRawWal() throws Exception {
         TestProbe<PageCache.Command> cache = testKit.createTestProbe();
         List<Lsn> starts = new ArrayList<>();
         ActorRef<WalStream.Command> ws = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
-            Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), starts), cache.getRef()));
+            Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), starts), cache.getRef(), durableWal()));
         WalStream.WalStatus s = awaitDurable(ws, LAST_RECORD_END);
         assertEquals("streaming", s.state());
         assertEquals(LAST_RECORD_END, s.durableLsn());
@@ -219,7 +243,7 @@ class WalStreamTest {
         ActorRef<PageCache.Command> cache = testKit.spawn(PageCache.create(store, FIRST_RECORD,
             TestSupport.settings(dir, Duration.ofSeconds(30)), testKit.spawn(RedoWorker.create())));
         ActorRef<WalStream.Command> ws = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
-            Duration.ofSeconds(30)), source(mid, starts), cache));
+            Duration.ofSeconds(30)), source(mid, starts), cache, durableWal()));
         Lsn flushed = SEGMENT.plus(mid);
         WalStream.WalStatus s = awaitDurable(ws, BIG_RECORD);
         assertEquals(flushed, s.lastValidLsn());
@@ -243,11 +267,11 @@ class WalStreamTest {
         List<Lsn> starts = new ArrayList<>();
         long mid = BIG_RECORD.value() - SEGMENT.value() + 4000;
         ActorRef<WalStream.Command> first = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
-            Duration.ofSeconds(5)), source(mid, starts), cache.getRef()));
+            Duration.ofSeconds(5)), source(mid, starts), cache.getRef(), durableWal()));
         awaitDurable(first, BIG_RECORD);
         testKit.stop(first);
         ActorRef<WalStream.Command> second = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
-            Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), starts), cache.getRef()));
+            Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), starts), cache.getRef(), durableWal()));
         WalStream.WalStatus s = awaitDurable(second, LAST_RECORD_END);
         assertEquals(List.of(SEGMENT, BIG_RECORD), starts, "resumed exactly at the last record boundary stored");
         assertEquals(LAST_RECORD_END, s.durableLsn());
@@ -262,7 +286,7 @@ class WalStreamTest {
         wal[(int) (BIG_RECORD.value() - SEGMENT.value()) + 100] ^= 0x55;
         TestProbe<PageCache.Command> cache = testKit.createTestProbe();
         ActorRef<WalStream.Command> ws = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
-            Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), new ArrayList<>()), cache.getRef()));
+            Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), new ArrayList<>()), cache.getRef(), durableWal()));
         WalStream.WalStatus s = awaitBroken(ws);
         assertTrue(s.error().contains(BIG_RECORD.toString()), s.error());
         assertStoreDurableBecomes(BIG_RECORD, "everything before the bad record is stored");
@@ -291,7 +315,7 @@ class WalStreamTest {
 
         TestProbe<PageCache.Command> cache = testKit.createTestProbe();
         ActorRef<WalStream.Command> ws = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
-            Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), new ArrayList<>()), cache.getRef()));
+            Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), new ArrayList<>()), cache.getRef(), durableWal()));
         WalStream.WalStatus s = awaitBroken(ws);
         assertTrue(s.error().contains("unknown resource manager 30") && s.error().contains(victim.startLsn().toString()),
             s.error());
@@ -327,7 +351,7 @@ class WalStreamTest {
                              String expected) throws Exception {
         TestProbe<PageCache.Command> cache = testKit.createTestProbe();
         ActorRef<WalStream.Command> ws = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
-            Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), new ArrayList<>()), cache.getRef()));
+            Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), new ArrayList<>()), cache.getRef(), durableWal()));
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         WalStream.WalStatus s = status(ws);
         while (!s.state().equals("broken") && System.nanoTime() < deadline) {

@@ -24,6 +24,32 @@ class ReplicationMessageTest {
     }
 
     @Test
+    void xlogDataAndKeepaliveAsThePageserverSendsThem() {
+        byte[] wal = {9, 1, 2, 3, 9};
+        byte[] w = ReplicationMessage.XLogData.toBytes(Lsn.parse("0/3000100"), Lsn.parse("0/3000200"), 42, wal, 1, 3);
+        ReplicationMessage.XLogData d = (ReplicationMessage.XLogData) ReplicationMessage.parseStreaming(w);
+        assertEquals(new ReplicationMessage.XLogData(Lsn.parse("0/3000100"), Lsn.parse("0/3000200"), 42, d.data()), d);
+        assertArrayEquals(new byte[] {1, 2, 3}, d.data());
+        ReplicationMessage.PrimaryKeepalive k = new ReplicationMessage.PrimaryKeepalive(new Lsn(7), 8, true);
+        assertEquals(k, ReplicationMessage.parseStreaming(k.toBytes()));
+    }
+
+    @Test
+    void statusAndHotStandbyFeedbackAsAStandbySendsThem() {
+        ReplicationMessage.StandbyStatusUpdate u = new ReplicationMessage.StandbyStatusUpdate(new Lsn(1), new Lsn(2),
+            new Lsn(3), 4, true);
+        assertEquals(u, ReplicationMessage.parseFromStandby(u.toBytes()));
+        byte[] h = ByteBuffer.allocate(25).put((byte) 'h').putLong(5).putInt(-6).putInt(1).putInt(0).putInt(0).array();
+        assertEquals(new ReplicationMessage.HotStandbyFeedback(5, -6, 1, 0, 0), ReplicationMessage.parseFromStandby(h));
+        IllegalArgumentException shortOne = assertThrows(IllegalArgumentException.class,
+            () -> ReplicationMessage.parseFromStandby(java.util.Arrays.copyOf(h, 24)));
+        assertEquals("hot standby feedback message must be 25 bytes, got 24", shortOne.getMessage());
+        IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
+            () -> ReplicationMessage.parseFromStandby(new byte[] {'w'}));
+        assertEquals("unexpected message type \"w\"", other.getMessage());
+    }
+
+    @Test
     void standbyStatusRoundTrips() {
         ReplicationMessage.StandbyStatusUpdate u = new ReplicationMessage.StandbyStatusUpdate(new Lsn(1), new Lsn(2),
             new Lsn(3), 4, false);

@@ -16,6 +16,7 @@ import java.util.regex.Pattern;
 import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.pageserver.fuzz.FuzzChecks;
 import org.pageserver.protocol.Lsn;
 
 /**
@@ -226,6 +227,23 @@ class WalDecoderTest {
         huge[3] = (byte) 0x7F;
         e = assertThrows(WalDecodeException.class, () -> new WalDecoder(Lsn.parse("0/700028"), SEG_SIZE).feed(huge, 0, 24, r -> { }));
         assertTrue(e.getMessage().contains("too long"), e.getMessage());
+    }
+
+    /**
+     * Fuzzing found it: a record header alone declaring xl_tot_len = XLogRecordMaxSize made the
+     * decoder allocate 1020 MB at once; the buffer now grows with the bytes that arrive.
+     */
+    @Test
+    void aRecordHeaderDeclaring1020MbAllocatesOnlyWhatArrives() {
+        byte[] page = new byte[8192 - 0x28];
+        XLogPageHeader.put32(page, 0, WalRecord.XLOG_RECORD_MAX_SIZE);
+        new WalDecoder(Lsn.parse("0/700028"), SEG_SIZE).feed(page, 0, page.length, r -> { });
+        long before = FuzzChecks.allocatedBytes();
+        WalDecoder d = new WalDecoder(Lsn.parse("0/700028"), SEG_SIZE);
+        d.feed(page, 0, page.length, r -> { });
+        long allocated = FuzzChecks.allocatedBytes() - before;
+        assertTrue(d.inRecord(), "the record is still being received");
+        assertTrue(allocated < 1 << 20, "allocated " + allocated + " bytes for " + page.length + " bytes of a record");
     }
 
     @Test

@@ -246,6 +246,30 @@ class WalDecoderTest {
         assertTrue(allocated < 1 << 20, "allocated " + allocated + " bytes for " + page.length + " bytes of a record");
     }
 
+    /**
+     * Found writing the record fuzz target (this input is in its corpus): an uncompressed image with a hole and bimg_len past BLCKSZ gave a
+     * negative hole length, which decode let through and restoring the image failed on with an
+     * IllegalArgumentException instead of a WalDecodeException.
+     */
+    @Test
+    void aBlockImageLongerThanAPageIsRefusedByDecode() {
+        int bimgLen = 8200;
+        byte[] raw = new byte[24 + 3 + 5 + 12 + 4 + bimgLen];
+        XLogPageHeader.put32(raw, 0, raw.length);
+        raw[24] = 0; // block_id
+        raw[25] = (byte) BlockRef.BKPBLOCK_HAS_IMAGE;
+        XLogPageHeader.put16(raw, 28, bimgLen);
+        XLogPageHeader.put16(raw, 30, 100); // hole_offset
+        raw[32] = (byte) (BlockRef.BKPIMAGE_HAS_HOLE | BlockRef.BKPIMAGE_APPLY);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(raw, 24, raw.length - 24);
+        crc.update(raw, 0, 20);
+        XLogPageHeader.put32(raw, 20, (int) crc.getValue());
+        WalDecodeException e = assertThrows(WalDecodeException.class,
+            () -> WalRecord.decode(Lsn.parse("0/700028"), Lsn.parse("0/702068"), raw));
+        assertTrue(e.getMessage().startsWith("block image length 8200 is more than a page"), e.getMessage());
+    }
+
     @Test
     void truncatedOrInconsistentRecordsAreRefusedByDecode() {
         WalRecord r = decode(SEGMENT, new int[] {1 << 20}).stream().filter(x -> x.blocks().size() > 1).findFirst()

@@ -201,6 +201,9 @@ public final class FuzzSeeds {
         put(resp, "dbsize", new PageStreamResponse.DbSize(7_340_032).write());
     }
 
+    /** A fixed sendTime (2026-07-11), so that rewriting the seeds gives the same files. */
+    private static final long SEND_TIME = 837_000_000_000_000L;
+
     private void replication() throws IOException {
         String pkg = "org.pageserver.protocol.replication";
         Path streaming = dir(pkg, "ReplicationFuzzTest", "streamingMessage");
@@ -209,12 +212,12 @@ public final class FuzzSeeds {
         xlog.write('w');
         xlog.writeBytes(be64(0x1500000L));
         xlog.writeBytes(be64(0x1502000L));
-        xlog.writeBytes(be64(ReplicationMessage.now()));
+        xlog.writeBytes(be64(SEND_TIME));
         xlog.write(wal, 0, 8192);
         put(streaming, "xlogdata", xlog.toByteArray());
-        put(streaming, "keepalive", cat(new byte[] {'k'}, be64(0x1502000L), be64(ReplicationMessage.now()), new byte[] {1}));
+        put(streaming, "keepalive", cat(new byte[] {'k'}, be64(0x1502000L), be64(SEND_TIME), new byte[] {1}));
         put(streaming, "standby-status", new ReplicationMessage.StandbyStatusUpdate(Lsn.parse("0/1502000"),
-            Lsn.parse("0/1501000"), Lsn.parse("0/0"), ReplicationMessage.now(), false).toBytes());
+            Lsn.parse("0/1501000"), Lsn.parse("0/0"), SEND_TIME, false).toBytes());
         Path backup = dir(pkg, "ReplicationFuzzTest", "baseBackupMessage");
         put(backup, "new-archive", cat(utf8("nbase.tar"), new byte[1], new byte[1]));
         put(backup, "new-tablespace", cat(utf8("n16390.tar"), new byte[1], utf8("/srv/ts1"), new byte[1]));
@@ -273,6 +276,10 @@ public final class FuzzSeeds {
             cat(slice(s15, seg - 2 * 8192, 2 * 8192), slice(s16, 0, 2 * 8192))));
         put(chunks, "record-boundary", walSeed(0x1500028L, 4, slice(s15, 0x28, 8192 - 0x28)));
         put(chunks, "pglz-images", walSeed(0x1800000L, 5, slice(s18, 0, 3 * 8192)));
+        Path headers = dir(pkg, "WalFuzzTest", "pageHeader");
+        put(headers, "long", slice(s15, 0, 40));
+        put(headers, "short", slice(s15, 8192, 24));
+        put(headers, "contrecord", slice(s16, 0, 40));
         // one record of each (rmgr, xl_info) in the fixtures, for the record decoder and RecordCheck
         Map<Integer, WalRecord> kinds = new TreeMap<>();
         List<WalRecord> images = new ArrayList<>();
@@ -297,12 +304,14 @@ public final class FuzzSeeds {
         }
         Path records = dir(pkg, "WalFuzzTest", "record");
         Path check = dir("org.pageserver.redo", "RecordFuzzTest", "check");
+        Path redo = dir("org.pageserver.redo", "RecordFuzzTest", "redo");
         for (WalRecord r : kinds.values()) {
             String name = String.format("rmgr%02d-info%02x", r.rmid(), r.info());
             if (r.raw().length <= 9000) {
                 put(records, name, r.raw());
             }
             put(check, name, recordInput(r));
+            put(redo, name, recordInput(r));
         }
         for (WalRecord r : images) {
             BlockRef b = r.blocks().stream().filter(BlockRef::hasImage).findFirst().orElseThrow();

@@ -57,6 +57,40 @@ class RecordFuzzTest {
         });
     }
 
+    /**
+     * The same records, past RecordCheck, redone on each of their blocks: first on a zero page
+     * (what a relation extended by the record starts from), then again on the page that gave,
+     * as a record replayed twice would be. Only RedoException may escape, and no input may loop.
+     */
+    @FuzzTest(maxDuration = "60s")
+    void redo(byte[] input) throws Exception {
+        WalRecord r = decode(input);
+        if (r == null) {
+            return;
+        }
+        FuzzChecks.boundedAllocation(input.length, () -> {
+            try {
+                RecordCheck.check(r);
+            } catch (RedoException refused) {
+                return;
+            }
+            if (!WalRedo.canRedo(r)) {
+                return;
+            }
+            for (BlockRef b : r.blocks()) {
+                byte[] page = ZERO_PAGE.clone();
+                for (int round = 0; round < 2; round++) {
+                    try {
+                        WalRedo.redoBlock(r, b.blockId(), page);
+                    } catch (RedoException e) {
+                        assertTrue(e.getMessage().endsWith(" at " + LSN), e.getMessage());
+                        break;
+                    }
+                }
+            }
+        });
+    }
+
     /** The record an input stands for, or null when the input is not a valid record header. */
     static WalRecord decode(byte[] in) {
         if (in.length < 3) {

@@ -1,5 +1,6 @@
 package org.pageserver.protocol.wal;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
@@ -12,7 +13,7 @@ import org.pageserver.protocol.Lsn;
  * Fuzz targets for the WAL decoder: a WAL byte stream fed in random chunk splits (page headers,
  * records across pages and segments, padding, XLOG_SWITCH), single records with their length
  * and CRC made right (so the fuzzer reaches every header of DecodeXLogRecord), full-page images
- * restored from them, and pglz. Only {@link WalDecodeException} with its LSN may escape
+ * restored from them, page headers (which re-encode to the same bytes), and pglz. Only {@link WalDecodeException} with its LSN may escape
  * (IllegalArgumentException from pglz, which declares it), and allocation stays in proportion to
  * the bytes received, whatever xl_tot_len says.
  */
@@ -79,6 +80,30 @@ class WalFuzzTest {
                 }
             }
         }
+    }
+
+    /**
+     * Input: a page header as the WAL has it, checked as the page at its own xlp_pageaddr; one
+     * that parses is written back to the same fields.
+     */
+    @FuzzTest(maxDuration = "60s")
+    void pageHeader(byte[] input) throws Exception {
+        if (input.length < 16) {
+            return;
+        }
+        Lsn pageLsn = new Lsn(XLogPageHeader.i64(input, 8));
+        FuzzChecks.boundedAllocation(input.length, () -> {
+            XLogPageHeader h;
+            try {
+                h = XLogPageHeader.parse(input, 0, input.length, pageLsn, SEG_SIZE);
+            } catch (WalDecodeException e) {
+                assertNotNull(e.lsn());
+                return;
+            }
+            byte[] fields = java.util.Arrays.copyOf(input, h.size());
+            java.util.Arrays.fill(fields, 20, 24, (byte) 0); // the padding after xlp_rem_len, not a field
+            assertArrayEquals(fields, h.write(), "re-encoded " + h);
+        });
     }
 
     /** Input: bytes 0..1 the size to decompress to (at most a page), the rest compressed data. */

@@ -33,9 +33,11 @@ TARGETS=(
   org.pageserver.protocol.replication.ReplicationFuzzTest#command
   org.pageserver.protocol.wal.WalFuzzTest#decoderChunks
   org.pageserver.protocol.wal.WalFuzzTest#record
+  org.pageserver.protocol.wal.WalFuzzTest#pageHeader
   org.pageserver.protocol.wal.WalFuzzTest#pglz
   org.pageserver.protocol.control.ControlFileFuzzTest#parse
   org.pageserver.redo.RecordFuzzTest#check
+  org.pageserver.redo.RecordFuzzTest#redo
   org.pageserver.tenant.TarFuzzTest#readArchive
 )
 

@@ -29,6 +29,11 @@ final class BaseBackupImport {
     static final int BLCKSZ = 8192;
     /** Largest non-relation file held in memory while it streams in. */
     static final int MAX_FILE_SIZE = 256 << 20;
+    /**
+     * What a file's buffer starts at: it grows with the bytes that arrive, not to the size its
+     * tar header declares, which costs a stranger 512 bytes to say.
+     */
+    static final int INITIAL_CONTENT_BUFFER = 64 << 10;
     private static final long BATCH_BYTES = 16L << 20;
 
     private final TenantStore store;
@@ -84,7 +89,7 @@ final class BaseBackupImport {
             // an SLRU segment: its pages become blocks of the SLRU's pseudo-relation, and the
             // file is kept as a file version too (at most 32 pages)
             relFile = new RelFileName(slru.kind().rel(), 0);
-            content = new ByteArrayOutputStream((int) Math.min(size, MAX_FILE_SIZE));
+            content = new ByteArrayOutputStream((int) Math.min(size, INITIAL_CONTENT_BUFFER));
         }
         if (relFile != null) {
             if (size % BLCKSZ != 0) {
@@ -98,7 +103,7 @@ final class BaseBackupImport {
             if (size > MAX_FILE_SIZE) {
                 throw new IllegalStateException("file " + filePath + " in the base backup is too large (" + size + " bytes)");
             }
-            content = new ByteArrayOutputStream((int) size);
+            content = new ByteArrayOutputStream((int) Math.min(size, INITIAL_CONTENT_BUFFER));
         }
     }
 

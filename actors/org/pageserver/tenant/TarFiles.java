@@ -55,7 +55,7 @@ final class TarFiles {
             } else if (e.isFile()) {
                 importer.fileStart(prefix + path, e.getSize());
                 int n;
-                while ((n = tar.read(buf, 0, buf.length)) > 0) {
+                while ((n = readData(tar, name)) > 0) {
                     importer.fileData(buf, 0, n);
                 }
                 importer.fileEnd();
@@ -89,18 +89,87 @@ final class TarFiles {
             throw new IllegalStateException("base backup archive " + name + " is not a valid tar: "
                 + malformedHeader.getMessage(), malformedHeader);
         } catch (IOException e) {
-            if (e.getMessage() != null && (e.getMessage().contains("Error detected parsing the header")
-                || e.getMessage().contains("Truncated TAR archive") || e.getMessage().contains("corrupted"))) {
-                throw new IllegalStateException("base backup archive " + name + " is not a valid tar: " + e.getMessage(), e);
-            }
-            throw e;
+            throw notATar(e, name);
         }
     }
 
-    /** The archive's stream belongs to the connection: closing the tar reader must not close it. */
+    /** The current file's next bytes; an archive that ends inside the file is the archive's fault too. */
+    private int readData(TarArchiveInputStream tar, String name) throws IOException {
+        try {
+            return tar.read(buf, 0, buf.length);
+        } catch (IOException e) {
+            throw notATar(e, name);
+        }
+    }
+
+    /**
+     * The failure of the archive's stream itself (the connection) is returned to be rethrown as
+     * it was; any other IOException is the library's verdict on the bytes (corrupt, truncated,
+     * a bad PAX or sparse header, a negative size...) and becomes IllegalStateException.
+     */
+    private static IOException notATar(IOException e, String name) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SourceFailure f) {
+                return f.original();
+            }
+        }
+        throw new IllegalStateException("base backup archive " + name + " is not a valid tar: " + e.getMessage(), e);
+    }
+
+    /** An IOException of the archive's stream, marked so that it is not taken for the archive's fault. */
+    private static final class SourceFailure extends IOException {
+        SourceFailure(IOException original) {
+            super(original.getMessage(), original);
+        }
+
+        IOException original() {
+            return (IOException) getCause();
+        }
+    }
+
+    /**
+     * The archive's stream belongs to the connection: closing the tar reader must not close it,
+     * and its failures are marked as its own ({@link SourceFailure}).
+     */
     private static final class NoClose extends java.io.FilterInputStream {
         NoClose(InputStream in) {
             super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            try {
+                return super.read();
+            } catch (IOException e) {
+                throw new SourceFailure(e);
+            }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            try {
+                return super.read(b, off, len);
+            } catch (IOException e) {
+                throw new SourceFailure(e);
+            }
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            try {
+                return super.skip(n);
+            } catch (IOException e) {
+                throw new SourceFailure(e);
+            }
+        }
+
+        @Override
+        public int available() throws IOException {
+            try {
+                return super.available();
+            } catch (IOException e) {
+                throw new SourceFailure(e);
+            }
         }
 
         @Override

@@ -360,6 +360,10 @@ final class BtreeRedo {
         int next = Page.u32(page, special(page) + 4);
         int minoff = next == P_NONE ? P_HIKEY : P_FIRSTKEY;
         int maxoff = Page.maxOffsetNumber(page);
+        if (maxoff < minoff) {
+            // PostgreSQL deduplicates only pages with items; its redo would dereference a missing base tuple
+            throw new RedoException("btree_xlog_dedup: the page has no items to deduplicate", r.startLsn());
+        }
         byte[] newPage = new byte[Page.BLCKSZ];
         int specialSize = Page.BLCKSZ - special(page);
         Page.init(newPage, specialSize);

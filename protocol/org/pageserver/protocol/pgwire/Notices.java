@@ -46,7 +46,9 @@ final class Notices {
         out.beginMessage(type);
         for (Map.Entry<Character, String> e : fields.entrySet()) {
             char c = e.getKey();
-            if (c == 0 || c > 0x7F) {
+            // a field code is one byte; parse takes any non-zero byte (libpq does too), so
+            // write must be able to send every message parse returns
+            if (c == 0 || c > 0xFF) {
                 throw new IllegalArgumentException("invalid error field code " + (int) c);
             }
             // A NUL inside a message would truncate it on the wire; replace rather than fail.

@@ -46,6 +46,12 @@ public final class Scram {
     public static final int SCRAM_RAW_NONCE_LEN = 18;
     public static final int SCRAM_DEFAULT_SALT_LEN = 16;
     public static final int SCRAM_DEFAULT_ITERATIONS = 4096;
+    /**
+     * The most iterations the client side computes for a server (PostgreSQL 15 always asks for
+     * 4096): the count is the server's to choose, up to 2^31 - 1, and hashing that many times
+     * would hold the connection for hours.
+     */
+    public static final int MAX_CLIENT_ITERATIONS = 1_000_000;
 
     private static final SecureRandom RANDOM = new SecureRandom();
     /** Key for mock salts of unknown users, stable for the life of this process (PG: mock_auth_nonce). */
@@ -248,6 +254,10 @@ public final class Scram {
             }
             if (iterations <= 0 || salt.length == 0) {
                 throw PgProtocolException.violation("malformed SCRAM message (invalid iteration count or salt)");
+            }
+            if (iterations > MAX_CLIENT_ITERATIONS) {
+                throw new PgProtocolException(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, "server asks for "
+                    + iterations + " SCRAM iterations, more than the " + MAX_CLIENT_ITERATIONS + " this client computes");
             }
             if (!c.atEnd()) {
                 throw PgProtocolException.violation("malformed SCRAM message (garbage at end of server-first-message)");

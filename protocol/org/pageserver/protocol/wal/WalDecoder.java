@@ -20,6 +20,8 @@ public final class WalDecoder {
     static final int MAXALIGN = 8;
     /** XLOG_SWITCH (pg_control.h): the rest of the segment is unused. */
     static final int XLOG_SWITCH = 0x40;
+    /** What a record's buffer starts at: most records are smaller, bigger ones grow it by doubling. */
+    static final int INITIAL_RECORD_BUFFER = 64 << 10;
 
     private enum State { PAGE_HEADER, SKIP_CONTRECORD, RECORD, PAD, SKIP_SEGMENT }
 
@@ -39,7 +41,14 @@ public final class WalDecoder {
     /** Record being assembled: its first bytes go to head until xl_tot_len is known. */
     private final byte[] head = new byte[WalRecord.SIZE_OF_XLOG_RECORD];
     private int headFill;
+    /**
+     * The record's bytes so far. It grows with the bytes received, not to xl_tot_len at once:
+     * a header may declare up to XLogRecordMaxSize (1020 MB) before a single byte of that
+     * arrives, and a stream that then stops must not have cost that much memory.
+     */
     private byte[] rec;
+    /** xl_tot_len of the record being assembled. */
+    private int recLen;
     private int recFill;
     private long recStart = -1;
 
@@ -180,19 +189,22 @@ public final class WalDecoder {
             if (headFill < WalRecord.SIZE_OF_XLOG_RECORD) {
                 return used;
             }
-            int totLen = XLogPageHeader.i32(head, 0);
-            rec = new byte[totLen];
+            recLen = XLogPageHeader.i32(head, 0);
+            rec = new byte[Math.min(recLen, INITIAL_RECORD_BUFFER)];
             System.arraycopy(head, 0, rec, 0, WalRecord.SIZE_OF_XLOG_RECORD);
             recFill = WalRecord.SIZE_OF_XLOG_RECORD;
             off += n;
             avail -= n;
         }
-        int n = Math.min(rec.length - recFill, avail);
+        int n = Math.min(recLen - recFill, avail);
+        if (recFill + n > rec.length) {
+            rec = java.util.Arrays.copyOf(rec, (int) Math.min(recLen, Math.max(2L * rec.length, recFill + n)));
+        }
         System.arraycopy(buf, off, rec, recFill, n);
         recFill += n;
         used += n;
         pos += n;
-        if (recFill == rec.length) {
+        if (recFill == recLen) {
             finishRecord(sink);
         }
         return used;
@@ -251,7 +263,7 @@ public final class WalDecoder {
         State next = afterHeader;
         if (headFill > 0) {
             // inside a record: this page must continue it
-            long remaining = (rec != null ? rec.length - recFill
+            long remaining = (rec != null ? recLen - recFill
                 : Integer.toUnsignedLong(XLogPageHeader.i32(head, 0)) - headFill);
             if (h.isContRecord()) {
                 if (Integer.toUnsignedLong(h.remLen()) != remaining) {

@@ -198,6 +198,11 @@ public record WalRecord(Lsn startLsn, Lsn endLsn, long prevLsn, int xid, int rmi
                         holeLength = BLCKSZ - bimgLen;
                     }
                     dataTotal += bimgLen;
+                    // PostgreSQL's checks below take bimg_len <= BLCKSZ for granted (its
+                    // hole_length is BLCKSZ - bimg_len); a longer image would have a negative hole
+                    if (bimgLen > BLCKSZ) {
+                        throw new WalDecodeException("block image length " + bimgLen + " is more than a page", start);
+                    }
                     if (hasHole && (holeOffset == 0 || holeLength == 0 || bimgLen == BLCKSZ)) {
                         throw new WalDecodeException("BKPIMAGE_HAS_HOLE set, but hole offset " + holeOffset + " length "
                             + holeLength + " block image length " + bimgLen, start);

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.OptionalInt;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.pageserver.fuzz.FuzzChecks;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SlruKind;
 import org.pageserver.protocol.SystemId;
@@ -31,6 +32,25 @@ class BaseBackupImportTest {
             b[i] = (byte) (seed + i / 8192 * 7 + i % 251);
         }
         return b;
+    }
+
+    /**
+     * Found writing the tar fuzz target: a tar header declaring a 256 MB file made the importer allocate a
+     * 256 MB buffer before any of the file arrived; the buffer now grows with the data.
+     */
+    @Test
+    void aFileDeclaring256MbAllocatesOnlyWhatArrives() throws IOException {
+        try (TenantStore store = TenantStore.open(dir, false)) {
+            BaseBackupImport imp = new BaseBackupImport(store, SystemId.parse("7711515405097324774"));
+            imp.start(Lsn.parse("0/2000028"));
+            imp.fileStart("warm/up", 1); // loads what a file's start needs, outside the measurement
+            long before = FuzzChecks.allocatedBytes();
+            imp.fileStart("base/5/PG_VERSION", BaseBackupImport.MAX_FILE_SIZE);
+            imp.fileData(new byte[] {'1', '5', '\n'}, 0, 3);
+            long allocated = FuzzChecks.allocatedBytes() - before;
+            imp.abort();
+            assertTrue(allocated < 1 << 20, "allocated " + allocated + " bytes for a file of 3 bytes so far");
+        }
     }
 
     @Test

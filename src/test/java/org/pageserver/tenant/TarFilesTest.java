@@ -143,6 +143,89 @@ class TarFilesTest {
         }
     }
 
+    /**
+     * Fuzzing found it: an archive that ends inside a file's data (read from memory, so no
+     * connection failed) escaped as the library's IOException, which callers take for the
+     * connection's failure; it is the archive's error, like a header that ends early.
+     */
+    @Test
+    void anArchiveEndingInsideAFileIsTheArchivesError() throws Exception {
+        byte[] whole = dataDirectoryTar();
+        int header = 0;
+        while (!new String(whole, header, 12, java.nio.charset.StandardCharsets.US_ASCII).equals("base/5/16384")) {
+            header += 512;
+        }
+        byte[] cut = java.util.Arrays.copyOf(whole, header + 512 + 5000); // inside its 3 blocks
+        try (TenantStore store = TenantStore.open(tmp.resolve("store"), false)) {
+            BaseBackupImport imp = new BaseBackupImport(store, SYSTEM_ID);
+            imp.start(START);
+            try {
+                IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> new TarFiles(imp).readArchive("base.tar", new ByteArrayInputStream(cut)));
+                assertTrue(e.getMessage().contains("Truncated TAR archive"), e.getMessage());
+            } finally {
+                imp.abort();
+            }
+        }
+    }
+
+    /**
+     * Fuzzing found them: archives the library calls "Corrupted TAR archive" (capitalized, which
+     * the message matching missed), a bad sparse entry, a bad PAX header or a negative size
+     * escaped as IOException, which callers take for the connection's failure. Each is now the
+     * archive's error.
+     */
+    @Test
+    void everyKindOfCorruptArchiveIsTheArchivesError() throws Exception {
+        try (TenantStore store = TenantStore.open(tmp.resolve("store"), false)) {
+            for (String crash : List.of("corrupted-tar-archive", "corrupted-tar-archive-sparse-entry-is-invalid",
+                "error-detected-parsing-the-pax-header", "broken-archive-entry-with-negative-size")) {
+                byte[] archive;
+                try (InputStream in = TarFilesTest.class.getResourceAsStream(
+                    "/org/pageserver/tenant/TarFuzzTestInputs/readArchive/crash-" + crash)) {
+                    archive = in.readAllBytes();
+                }
+                BaseBackupImport imp = new BaseBackupImport(store, SYSTEM_ID);
+                imp.start(START);
+                try {
+                    IllegalStateException e = assertThrows(IllegalStateException.class,
+                        () -> new TarFiles(imp).readArchive("base.tar", new ByteArrayInputStream(archive)), crash);
+                    assertTrue(e.getMessage().startsWith("base backup archive base.tar is not a valid tar"), e.getMessage());
+                } finally {
+                    imp.abort();
+                }
+            }
+        }
+    }
+
+    /** A failure of the stream itself (the connection) stays the IOException it was. */
+    @Test
+    void theStreamsOwnFailureStaysAnIOException() throws Exception {
+        byte[] whole = dataDirectoryTar();
+        IOException broken = new IOException("connection reset");
+        InputStream failing = new InputStream() {
+            private int pos;
+
+            @Override
+            public int read() throws IOException {
+                if (pos == 3000) {
+                    throw broken;
+                }
+                return whole[pos++] & 0xFF;
+            }
+        };
+        try (TenantStore store = TenantStore.open(tmp.resolve("store"), false)) {
+            BaseBackupImport imp = new BaseBackupImport(store, SYSTEM_ID);
+            imp.start(START);
+            try {
+                IOException e = assertThrows(IOException.class, () -> new TarFiles(imp).readArchive("base.tar", failing));
+                assertEquals(broken, e);
+            } finally {
+                imp.abort();
+            }
+        }
+    }
+
     @Test
     void randomBytesGiveOnlyClearErrors() throws Exception {
         Random rnd = new Random(9);

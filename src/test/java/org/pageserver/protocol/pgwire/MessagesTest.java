@@ -352,6 +352,18 @@ class MessagesTest {
         assertThrows(IllegalArgumentException.class, () -> ErrorResponse.error("bad", "x"));
     }
 
+    /**
+     * Fuzzing found it: an ErrorResponse from a server with a field code above 0x7F parsed, but
+     * writing it again (as a proxy of the primary's error would) threw IllegalArgumentException.
+     */
+    @Test
+    void anErrorFieldCodeAbove0x7FIsWrittenBackAsItCame() {
+        byte[] body = {(byte) 0xD3, 'x', 0, 'M', 'm', 0, 0};
+        ErrorResponse e = ErrorResponse.parse(body);
+        byte[] wire = e.toBytes();
+        assertArrayEquals(body, java.util.Arrays.copyOfRange(wire, 5, wire.length));
+    }
+
     @Test
     void writerRefusesNulInStrings() {
         assertThrows(IllegalArgumentException.class, () -> new Query("a\0b").toBytes());

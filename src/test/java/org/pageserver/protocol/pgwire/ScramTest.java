@@ -82,6 +82,19 @@ class ScramTest {
         }
     }
 
+    /**
+     * Found writing the SCRAM client fuzz target (this input is in its corpus): the client computed whatever iteration count a server asked for, so
+     * i=2147483647 held the connection for hours; past MAX_CLIENT_ITERATIONS it is refused at once.
+     */
+    @Test
+    void clientRefusesAnIterationCountItWouldHashForHours() {
+        Scram.Client c = new Scram.Client("pencil", "", C_NONCE);
+        c.clientFirstMessage();
+        PgProtocolException e = assertThrows(PgProtocolException.class, () -> c.clientFinalMessage(
+            b("r=" + C_NONCE + "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=2147483647")));
+        assertEquals(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, e.sqlState());
+    }
+
     @Test
     void wrongPasswordFails() {
         Scram.Client c = new Scram.Client("pencil2");

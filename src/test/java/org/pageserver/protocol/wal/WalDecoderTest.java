@@ -16,6 +16,7 @@ import java.util.regex.Pattern;
 import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.pageserver.fuzz.FuzzChecks;
 import org.pageserver.protocol.Lsn;
 
 /**
@@ -226,6 +227,47 @@ class WalDecoderTest {
         huge[3] = (byte) 0x7F;
         e = assertThrows(WalDecodeException.class, () -> new WalDecoder(Lsn.parse("0/700028"), SEG_SIZE).feed(huge, 0, 24, r -> { }));
         assertTrue(e.getMessage().contains("too long"), e.getMessage());
+    }
+
+    /**
+     * Fuzzing found it: a record header alone declaring xl_tot_len = XLogRecordMaxSize made the
+     * decoder allocate 1020 MB at once; the buffer now grows with the bytes that arrive.
+     */
+    @Test
+    void aRecordHeaderDeclaring1020MbAllocatesOnlyWhatArrives() {
+        byte[] page = new byte[8192 - 0x28];
+        XLogPageHeader.put32(page, 0, WalRecord.XLOG_RECORD_MAX_SIZE);
+        new WalDecoder(Lsn.parse("0/700028"), SEG_SIZE).feed(page, 0, page.length, r -> { });
+        long before = FuzzChecks.allocatedBytes();
+        WalDecoder d = new WalDecoder(Lsn.parse("0/700028"), SEG_SIZE);
+        d.feed(page, 0, page.length, r -> { });
+        long allocated = FuzzChecks.allocatedBytes() - before;
+        assertTrue(d.inRecord(), "the record is still being received");
+        assertTrue(allocated < 1 << 20, "allocated " + allocated + " bytes for " + page.length + " bytes of a record");
+    }
+
+    /**
+     * Found writing the record fuzz target (this input is in its corpus): an uncompressed image with a hole and bimg_len past BLCKSZ gave a
+     * negative hole length, which decode let through and restoring the image failed on with an
+     * IllegalArgumentException instead of a WalDecodeException.
+     */
+    @Test
+    void aBlockImageLongerThanAPageIsRefusedByDecode() {
+        int bimgLen = 8200;
+        byte[] raw = new byte[24 + 3 + 5 + 12 + 4 + bimgLen];
+        XLogPageHeader.put32(raw, 0, raw.length);
+        raw[24] = 0; // block_id
+        raw[25] = (byte) BlockRef.BKPBLOCK_HAS_IMAGE;
+        XLogPageHeader.put16(raw, 28, bimgLen);
+        XLogPageHeader.put16(raw, 30, 100); // hole_offset
+        raw[32] = (byte) (BlockRef.BKPIMAGE_HAS_HOLE | BlockRef.BKPIMAGE_APPLY);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(raw, 24, raw.length - 24);
+        crc.update(raw, 0, 20);
+        XLogPageHeader.put32(raw, 20, (int) crc.getValue());
+        WalDecodeException e = assertThrows(WalDecodeException.class,
+            () -> WalRecord.decode(Lsn.parse("0/700028"), Lsn.parse("0/702068"), raw));
+        assertTrue(e.getMessage().startsWith("block image length 8200 is more than a page"), e.getMessage());
     }
 
     @Test

@@ -20,7 +20,6 @@ import java.util.concurrent.Future;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.pageserver.protocol.Lsn;
-import org.pageserver.protocol.SystemId;
 import org.postgresql.PGConnection;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
@@ -42,9 +41,8 @@ final class BaseBackupCommand implements Callable<Integer> {
     ConnectionOptions connection;
     @Mixin
     LsnOptions lsn;
-    @Option(names = "--system-id", required = true, converter = Converters.SystemIdValue.class,
-        description = "the tenant: its PostgreSQL system identifier")
-    SystemId systemId;
+    @Mixin
+    TenantOption tenant;
     @Option(names = "--minimal", description = "no relation files: what a compute reading every page from the pageserver needs")
     boolean minimal;
     @ArgGroup(multiplicity = "1")
@@ -76,7 +74,7 @@ final class BaseBackupCommand implements Callable<Integer> {
                 }
             }
         }
-        String sql = "basebackup " + systemId + " " + (lsn.lsn == null ? "latest" : lsn.lsn.toString())
+        String sql = "basebackup " + tenant.systemId + " " + (lsn.lsn == null ? "latest" : lsn.lsn.toString())
             + (minimal ? " minimal" : "");
         PrintWriter err = spec.commandLine().getErr();
         Progress progress = new Progress(System.console() != null ? err : null);

@@ -8,7 +8,6 @@ import java.util.concurrent.Callable;
 import org.pageserver.client.PageClient;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
-import org.pageserver.protocol.SystemId;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -26,9 +25,8 @@ final class PageStreamCommands {
         ConnectionOptions connection;
         @Mixin
         LsnOptions lsn;
-        @Option(names = "--system-id", required = true, converter = Converters.SystemIdValue.class,
-            description = "the tenant: its PostgreSQL system identifier")
-        SystemId systemId;
+        @Mixin
+        TenantOption tenant;
         @Spec
         CommandSpec spec;
 
@@ -36,7 +34,7 @@ final class PageStreamCommands {
         public final Integer call() throws Exception {
             Lsn at = lsn.requestLsn(spec);
             try (PageClient client = PageClient.connect(connection.url(), connection.user, connection.password(),
-                systemId)) {
+                tenant.systemId)) {
                 run(client, at, lsn.latest, spec.commandLine().getOut());
             }
             return Cli.OK;

@@ -20,41 +20,46 @@ final class ServerQueryCommands {
     private ServerQueryCommands() {
     }
 
-    @Command(name = "status", mixinStandardHelpOptions = true, description = "One line per tenant.")
-    static final class Status implements Callable<Integer> {
+    /** A command that is one query, its rows printed by {@link #query}. */
+    abstract static class OneQuery implements Callable<Integer> {
         @Mixin
         ConnectionOptions connection;
         @Spec
         CommandSpec spec;
 
         @Override
-        public Integer call() throws SQLException {
-            return query(connection, "status", spec.commandLine().getOut());
+        public final Integer call() throws SQLException {
+            return query(connection, sql(), spec.commandLine().getOut());
+        }
+
+        abstract String sql();
+    }
+
+    @Command(name = "status", mixinStandardHelpOptions = true, description = "One line per tenant.")
+    static final class Status extends OneQuery {
+        @Override
+        String sql() {
+            return "status";
         }
     }
 
     @Command(name = "callmemaybe", mixinStandardHelpOptions = true,
         description = "Follow the primary at CONNINFO (a libpq connection string: quote it).")
-    static final class CallMeMaybe implements Callable<Integer> {
+    static final class CallMeMaybe extends OneQuery {
         @Parameters(paramLabel = "CONNINFO", description = "e.g. \"host=db1 port=5432 user=replicator\"")
         String conninfo;
-        @Mixin
-        ConnectionOptions connection;
-        @Spec
-        CommandSpec spec;
 
         @Override
-        public Integer call() throws SQLException {
-            return query(connection, "callmemaybe " + conninfo, spec.commandLine().getOut());
+        String sql() {
+            return "callmemaybe " + conninfo;
         }
     }
 
     @Command(name = "controlfile", mixinStandardHelpOptions = true,
         description = "pg_control as a base backup at the LSN holds it, as pg_controldata prints it.")
     static final class ControlFile implements Callable<Integer> {
-        @Option(names = "--system-id", required = true, converter = Converters.SystemIdValue.class,
-            description = "the tenant: its PostgreSQL system identifier")
-        org.pageserver.protocol.SystemId systemId;
+        @Mixin
+        TenantOption tenant;
         @Option(names = "--lsn", converter = Converters.LsnValue.class, description = "as of this LSN (default: the latest)")
         org.pageserver.protocol.Lsn lsn;
         @Mixin
@@ -66,7 +71,7 @@ final class ServerQueryCommands {
         public Integer call() throws SQLException {
             try (Connection c = DriverManager.getConnection(connection.url(), connection.properties());
                  Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("controlfile " + systemId + (lsn == null ? "" : " " + lsn))) {
+                 ResultSet rs = st.executeQuery("controlfile " + tenant.systemId + (lsn == null ? "" : " " + lsn))) {
                 PrintWriter out = spec.commandLine().getOut();
                 while (rs.next()) {
                     // pg_controldata's own layout: the label, a colon, values aligned at column 39

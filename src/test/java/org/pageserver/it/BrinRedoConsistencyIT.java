@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.pageserver.protocol.Lsn;
 import org.pageserver.redo.ConsistencyCheck;
 
 /**
@@ -76,23 +75,15 @@ class BrinRedoConsistencyIT {
 
     @Test
     void brinRedoEqualsTheConsistencyImages() throws Exception {
-        try (PgCluster pg = PgCluster.builder().initdb("--wal-segsize=1").set("wal_consistency_checking", "'all'")
-            .set("autovacuum", "off").set("autovacuum_naptime", "1").set("wal_keep_size", "'4GB'")
-            .set("max_wal_size", "'4GB'").start()) {
-            pg.psql("checkpoint");
-            Lsn start = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
+        ConsistencyRun.Result run = ConsistencyRun.primary().set("autovacuum_naptime", "1").run(pg -> {
             pg.psqlScript(WORKLOAD);
             autosummarize(pg, "public");
-            pg.psql("select pg_switch_wal()");
-            ConsistencyCheck result = ConsistencyCheck.run(pg.dataDir().resolve("pg_wal"), start.segmentStart(1 << 20),
-                1 << 20);
-            System.out.println("BrinRedoConsistencyIT: checked per record type " + result.checked());
-            System.out.println("BrinRedoConsistencyIT: records decoded (each passed the ingest check) "
-                + result.records() + ", blocks of records not redone here " + result.unsupported());
-            assertEquals(List.of(), result.mismatches());
-            for (String type : COMPARED) {
-                assertTrue(result.checked().containsKey(type), type + " not exercised: " + result.checked());
-            }
+        });
+        run.print("BrinRedoConsistencyIT");
+        ConsistencyCheck result = run.check();
+        assertEquals(List.of(), result.mismatches());
+        for (String type : COMPARED) {
+            assertTrue(result.checked().containsKey(type), type + " not exercised: " + result.checked());
         }
     }
 }

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.pageserver.protocol.Lsn;
 import org.pageserver.redo.ConsistencyCheck;
 
 /**
@@ -40,19 +39,10 @@ class GenericRedoConsistencyIT {
 
     @Test
     void genericRedoEqualsTheConsistencyImages() throws Exception {
-        try (PgCluster pg = PgCluster.builder().initdb("--wal-segsize=1").set("wal_consistency_checking", "'all'")
-            .set("autovacuum", "off").set("wal_keep_size", "'4GB'").set("max_wal_size", "'4GB'").start()) {
-            pg.psql("checkpoint");
-            Lsn start = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
-            pg.psqlScript(WORKLOAD);
-            pg.psql("select pg_switch_wal()");
-            ConsistencyCheck result = ConsistencyCheck.run(pg.dataDir().resolve("pg_wal"), start.segmentStart(1 << 20),
-                1 << 20);
-            System.out.println("GenericRedoConsistencyIT: checked per record type " + result.checked());
-            System.out.println("GenericRedoConsistencyIT: records decoded (each passed the ingest check) "
-                + result.records() + ", blocks of records not redone here " + result.unsupported());
-            assertEquals(List.of(), result.mismatches());
-            assertTrue(result.checked().getOrDefault(COMPARED.get(0), 0) > 1000, "Generic deltas: " + result.checked());
-        }
+        ConsistencyRun.Result run = ConsistencyRun.primary().run(WORKLOAD);
+        run.print("GenericRedoConsistencyIT");
+        ConsistencyCheck result = run.check();
+        assertEquals(List.of(), result.mismatches());
+        assertTrue(result.checked().getOrDefault(COMPARED.get(0), 0) > 1000, "Generic deltas: " + result.checked());
     }
 }

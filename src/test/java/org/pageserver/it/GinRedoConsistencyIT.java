@@ -6,10 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
-import org.pageserver.protocol.Lsn;
 import org.pageserver.redo.ConsistencyCheck;
 
 /**
@@ -81,53 +78,32 @@ class GinRedoConsistencyIT {
 
     @Test
     void ginRedoEqualsTheConsistencyImages() throws Exception {
-        try (PgCluster pg = PgCluster.builder().initdb("--wal-segsize=1").set("wal_consistency_checking", "'all'")
-            .set("autovacuum", "off").set("wal_keep_size", "'4GB'").set("max_wal_size", "'4GB'").start()) {
-            pg.psql("checkpoint");
-            Lsn start = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
-            pg.psqlScript(WORKLOAD);
-            Lsn end = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
-            pg.psql("select pg_switch_wal()");
-            ConsistencyCheck result = ConsistencyCheck.run(pg.dataDir().resolve("pg_wal"), start.segmentStart(1 << 20),
-                1 << 20);
-            Map<String, Integer> written = ginRecordsWritten(pg, start, end);
-            Map<String, Integer> checked = new TreeMap<>();
-            result.checked().forEach((type, n) -> {
-                if (type.startsWith("Gin/")) {
-                    checked.put(type, n);
-                }
-            });
-            System.out.println("GinRedoConsistencyIT: Gin records written (pg_waldump) " + written);
-            System.out.println("GinRedoConsistencyIT: Gin images compared per record type " + checked
-                + ", per resource manager " + result.checkedPerRmgr() + ", records decoded " + result.records());
-            assertEquals(List.of(), result.mismatches());
-            // both trees, leaf and internal: the paths of ginRedoInsert; internal splits: the
-            // child whose split they finish (block 3)
-            String dump = pg.pgWaldump("-s", start.toString(), "-e", end.toString(), "-r", "Gin");
-            for (String desc : List.of("INSERT isdata: F isleaf: T", "INSERT isdata: F isleaf: F",
-                "INSERT isdata: T isleaf: T", "INSERT isdata: T isleaf: F", "SPLIT isrootsplit: F isdata: F isleaf: F",
-                "SPLIT isrootsplit: T isdata: F isleaf: F", "SPLIT isrootsplit: F isdata: T isleaf: T")) {
-                assertTrue(dump.contains("desc: " + desc), desc + " not written");
+        ConsistencyRun.Result run = ConsistencyRun.primary().waldump("Gin").run(WORKLOAD);
+        ConsistencyCheck result = run.check();
+        Map<String, Integer> written = run.written().get("Gin");
+        Map<String, Integer> checked = new TreeMap<>();
+        result.checked().forEach((type, n) -> {
+            if (type.startsWith("Gin/")) {
+                checked.put(type, n);
             }
-            for (String name : TYPES.keySet()) {
-                assertTrue(written.getOrDefault(name, 0) > 0, name + " not written: " + written);
-            }
-            for (String type : COMPARED) {
-                assertTrue(checked.getOrDefault(type, 0) > 0, type + " not compared: " + checked);
-            }
+        });
+        System.out.println("GinRedoConsistencyIT: Gin records written (pg_waldump) " + written);
+        System.out.println("GinRedoConsistencyIT: Gin images compared per record type " + checked
+            + ", per resource manager " + result.checkedPerRmgr() + ", records decoded " + result.records());
+        assertEquals(List.of(), result.mismatches());
+        // both trees, leaf and internal: the paths of ginRedoInsert; internal splits: the
+        // child whose split they finish (block 3)
+        String dump = run.listing().get("Gin");
+        for (String desc : List.of("INSERT isdata: F isleaf: T", "INSERT isdata: F isleaf: F",
+            "INSERT isdata: T isleaf: T", "INSERT isdata: T isleaf: F", "SPLIT isrootsplit: F isdata: F isleaf: F",
+            "SPLIT isrootsplit: T isdata: F isleaf: F", "SPLIT isrootsplit: F isdata: T isleaf: T")) {
+            assertTrue(dump.contains("desc: " + desc), desc + " not written");
         }
-    }
-
-    static final Pattern STATS = Pattern.compile("^Gin/(\\S+)\\s+(\\d+)", Pattern.MULTILINE);
-
-    /** pg_waldump --stats=record's count per Gin record type between the two LSNs. */
-    static Map<String, Integer> ginRecordsWritten(PgCluster pg, Lsn start, Lsn end) throws Exception {
-        String stats = pg.pgWaldump("-s", start.toString(), "-e", end.toString(), "-r", "Gin", "--stats=record");
-        Map<String, Integer> out = new TreeMap<>();
-        Matcher m = STATS.matcher(stats);
-        while (m.find()) {
-            out.put(m.group(1), Integer.parseInt(m.group(2)));
+        for (String name : TYPES.keySet()) {
+            assertTrue(written.getOrDefault(name, 0) > 0, name + " not written: " + written);
         }
-        return out;
+        for (String type : COMPARED) {
+            assertTrue(checked.getOrDefault(type, 0) > 0, type + " not compared: " + checked);
+        }
     }
 }

@@ -6,10 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
-import org.pageserver.protocol.Lsn;
 import org.pageserver.redo.ConsistencyCheck;
 
 /**
@@ -97,59 +95,40 @@ class GistRedoConsistencyIT {
 
     @Test
     void gistRedoEqualsTheConsistencyImages() throws Exception {
-        try (PgCluster pg = PgCluster.builder().initdb("--wal-segsize=1").set("wal_consistency_checking", "'all'")
-            .set("autovacuum", "off").set("wal_keep_size", "'4GB'").set("max_wal_size", "'4GB'").start()) {
-            pg.psql("checkpoint");
-            Lsn start = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
+        ConsistencyRun.Result run = ConsistencyRun.primary().waldump("Gist").run(pg -> {
             pg.psqlScript(WORKLOAD);
             pg.psql("alter system set wal_level = minimal");
             pg.psql("alter system set max_wal_senders = 0");
             pg.stop();
             pg.start();
             pg.psqlScript(MINIMAL);
-            Lsn end = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
-            pg.psql("select pg_switch_wal()");
-            ConsistencyCheck result = ConsistencyCheck.run(pg.dataDir().resolve("pg_wal"), start.segmentStart(1 << 20),
-                1 << 20);
-            Map<String, Integer> written = gistRecordsWritten(pg, start, end);
-            System.out.println("GistRedoConsistencyIT: images compared per record type " + result.checked());
-            System.out.println("GistRedoConsistencyIT: Gist records written (pg_waldump) " + written
-                + ", records decoded (each passed the ingest check) " + result.records());
-            assertEquals(List.of(), result.mismatches());
-            // PAGE_REUSE and ASSIGN_LSN register no block: no image to compare; they are counted as
-            // written, and the ingest check passed them
-            assertEquals(List.of("ASSIGN_LSN", "DELETE", "PAGE_DELETE", "PAGE_REUSE", "PAGE_SPLIT", "PAGE_UPDATE"),
-                List.copyOf(written.keySet()));
-            for (String type : COMPARED) {
-                assertTrue(result.checked().getOrDefault(type, 0) > 0, type + " not exercised: " + result.checked());
-            }
-            assertTrue(result.unsupported().keySet().stream().noneMatch(t -> t.startsWith("Gist/")),
-                result.unsupported()::toString);
-            String dump = pg.pgWaldump("-r", "Gist", "-s", start.toString(), "-e", end.toString());
-            Map<String, Long> shapes = new TreeMap<>();
-            shapes.put("root splits", count(dump, "PAGE_SPLIT .*blkref #1: rel \\S+ blk 0\\b"));
-            shapes.put("splits completing a child's split", count(dump, "PAGE_SPLIT .*blkref #0:"));
-            shapes.put("downlinks completing a split", count(dump, "PAGE_UPDATE .*blkref #1:"));
-            System.out.println("GistRedoConsistencyIT: " + shapes);
-            shapes.forEach((what, n) -> assertTrue(n > 0, what + ": " + shapes));
+        });
+        ConsistencyCheck result = run.check();
+        Map<String, Integer> written = run.written().get("Gist");
+        System.out.println("GistRedoConsistencyIT: images compared per record type " + result.checked());
+        System.out.println("GistRedoConsistencyIT: Gist records written (pg_waldump) " + written
+            + ", records decoded (each passed the ingest check) " + result.records());
+        assertEquals(List.of(), result.mismatches());
+        // PAGE_REUSE and ASSIGN_LSN register no block: no image to compare; they are counted as
+        // written, and the ingest check passed them
+        assertEquals(List.of("ASSIGN_LSN", "DELETE", "PAGE_DELETE", "PAGE_REUSE", "PAGE_SPLIT", "PAGE_UPDATE"),
+            List.copyOf(written.keySet()));
+        for (String type : COMPARED) {
+            assertTrue(result.checked().getOrDefault(type, 0) > 0, type + " not exercised: " + result.checked());
         }
+        assertTrue(result.unsupported().keySet().stream().noneMatch(t -> t.startsWith("Gist/")),
+            result.unsupported()::toString);
+        String dump = run.listing().get("Gist");
+        Map<String, Long> shapes = new TreeMap<>();
+        shapes.put("root splits", count(dump, "PAGE_SPLIT .*blkref #1: rel \\S+ blk 0\\b"));
+        shapes.put("splits completing a child's split", count(dump, "PAGE_SPLIT .*blkref #0:"));
+        shapes.put("downlinks completing a split", count(dump, "PAGE_UPDATE .*blkref #1:"));
+        System.out.println("GistRedoConsistencyIT: " + shapes);
+        shapes.forEach((what, n) -> assertTrue(n > 0, what + ": " + shapes));
     }
 
     static long count(String waldump, String regex) {
         Pattern p = Pattern.compile(regex);
         return waldump.lines().filter(l -> p.matcher(l).find()).count();
-    }
-
-    /** pg_waldump --stats=record of the Gist records in [start, end): count per record type. */
-    static Map<String, Integer> gistRecordsWritten(PgCluster pg, Lsn start, Lsn end) throws Exception {
-        String stats = pg.pgWaldump("--stats=record", "-r", "Gist", "-s", start.toString(), "-e", end.toString());
-        Map<String, Integer> out = new TreeMap<>();
-        Matcher m = Pattern.compile("(?m)^Gist/(\\w+)\\s+(\\d+)").matcher(stats);
-        while (m.find()) {
-            if (Integer.parseInt(m.group(2)) > 0) {
-                out.put(m.group(1), Integer.parseInt(m.group(2)));
-            }
-        }
-        return out;
     }
 }

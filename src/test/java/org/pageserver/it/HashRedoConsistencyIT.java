@@ -5,11 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
-import org.pageserver.protocol.Lsn;
 import org.pageserver.redo.ConsistencyCheck;
 
 /**
@@ -81,35 +78,22 @@ class HashRedoConsistencyIT {
 
     @Test
     void hashRedoEqualsTheConsistencyImages() throws Exception {
-        try (PgCluster pg = PgCluster.builder().initdb("--wal-segsize=1").set("wal_consistency_checking", "'all'")
-            .set("autovacuum", "off").set("wal_keep_size", "'4GB'").set("max_wal_size", "'4GB'").start()) {
-            pg.psql("checkpoint");
-            Lsn start = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
-            pg.psqlScript(WORKLOAD);
-            Lsn end = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
-            pg.psql("select pg_switch_wal()");
-            ConsistencyCheck result = ConsistencyCheck.run(pg.dataDir().resolve("pg_wal"), start.segmentStart(1 << 20),
-                1 << 20);
-            Map<String, Integer> written = new TreeMap<>();
-            Matcher m = Pattern.compile("Hash/(\\w+) +(\\d+) ").matcher(
-                pg.pgWaldump("-s", start.toString(), "-e", end.toString(), "-r", "Hash", "--stats=record"));
-            while (m.find()) {
-                written.put(m.group(1), Integer.parseInt(m.group(2)));
-            }
-            String listing = pg.pgWaldump("-s", start.toString(), "-e", end.toString(), "-r", "Hash");
-            System.out.println("HashRedoConsistencyIT: Hash records written " + written + ", images compared "
-                + result.checked() + ", records not redone " + result.unsupported());
-            assertEquals(List.of(), result.mismatches());
-            assertEquals(TYPES.stream().sorted().toList(), List.copyOf(written.keySet()), "record types written");
-            for (String type : COMPARED) {
-                assertTrue(result.checked().getOrDefault(type, 0) > 0, type + " not compared: " + result.checked());
-            }
-            // the variants: a write page past the primary bucket page (whose block 0 is only
-            // locked), a freed overflow page taken again, the init fork
-            for (String variant : List.of("SQUEEZE_PAGE .*is_primary F", "MOVE_PAGE_CONTENTS .*is_primary F",
-                "DELETE .*is_primary F", "ADD_OVFL_PAGE .*bmpage_found T", "INIT_META_PAGE .*fork init")) {
-                assertTrue(Pattern.compile(variant).matcher(listing).find(), variant + " not in the WAL");
-            }
+        ConsistencyRun.Result run = ConsistencyRun.primary().waldump("Hash").run(WORKLOAD);
+        ConsistencyCheck result = run.check();
+        Map<String, Integer> written = run.written().get("Hash");
+        String listing = run.listing().get("Hash");
+        System.out.println("HashRedoConsistencyIT: Hash records written " + written + ", images compared "
+            + result.checked() + ", records not redone " + result.unsupported());
+        assertEquals(List.of(), result.mismatches());
+        assertEquals(TYPES.stream().sorted().toList(), List.copyOf(written.keySet()), "record types written");
+        for (String type : COMPARED) {
+            assertTrue(result.checked().getOrDefault(type, 0) > 0, type + " not compared: " + result.checked());
+        }
+        // the variants: a write page past the primary bucket page (whose block 0 is only
+        // locked), a freed overflow page taken again, the init fork
+        for (String variant : List.of("SQUEEZE_PAGE .*is_primary F", "MOVE_PAGE_CONTENTS .*is_primary F",
+            "DELETE .*is_primary F", "ADD_OVFL_PAGE .*bmpage_found T", "INIT_META_PAGE .*fork init")) {
+            assertTrue(Pattern.compile(variant).matcher(listing).find(), variant + " not in the WAL");
         }
     }
 }

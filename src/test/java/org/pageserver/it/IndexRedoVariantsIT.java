@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
-import org.pageserver.protocol.Lsn;
 import org.pageserver.redo.ConsistencyCheck;
 
 /**
@@ -35,46 +35,40 @@ class IndexRedoVariantsIT {
         new Workload("generic", GenericRedoConsistencyIT.WORKLOAD, GenericRedoConsistencyIT.COMPARED),
         new Workload("brin", BrinRedoConsistencyIT.WORKLOAD, BrinRedoConsistencyIT.COMPARED));
 
-    static PgCluster.Builder primary() {
-        return PgCluster.builder().initdb("--wal-segsize=1").set("wal_consistency_checking", "'all'")
-            .set("autovacuum", "off").set("autovacuum_naptime", "1").set("wal_keep_size", "'4GB'")
-            .set("max_wal_size", "'4GB'");
+    static ConsistencyRun primary() {
+        return ConsistencyRun.primary().set("autovacuum_naptime", "1");
     }
 
     @Test
     void logicalLevelWithALogicalSlotDecodingTheWal() throws Exception {
-        try (PgCluster pg = primary().set("wal_level", "logical").start()) {
-            pg.psql("select pg_create_logical_replication_slot('decoder', 'test_decoding')");
-            check(pg, "logical", true);
-        }
+        check(primary().set("wal_level", "logical")
+            .setup("select pg_create_logical_replication_slot('decoder', 'test_decoding')"), "logical", true);
     }
 
     @Test
     void lz4CompressedWal() throws Exception {
-        try (PgCluster pg = primary().set("wal_compression", "lz4").start()) {
-            check(pg, "lz4", false);
-        }
+        check(primary().set("wal_compression", "lz4"), "lz4", false);
     }
 
-    private static void check(PgCluster pg, String config, boolean decode) throws Exception {
-        pg.psql("checkpoint");
-        Lsn start = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
-        long changes = 0;
-        for (Workload w : WORKLOADS) {
-            pg.psqlScript("create schema " + w.schema() + ";\nset search_path = " + w.schema() + ", public;\n" + w.sql());
-            if (w.schema().equals("brin")) {
-                BrinRedoConsistencyIT.autosummarize(pg, w.schema());
+    private static void check(ConsistencyRun primary, String config, boolean decode) throws Exception {
+        AtomicLong changes = new AtomicLong();
+        ConsistencyRun.Result run = primary.run(pg -> {
+            for (Workload w : WORKLOADS) {
+                pg.psqlScript("create schema " + w.schema() + ";\nset search_path = " + w.schema() + ", public;\n"
+                    + w.sql());
+                if (w.schema().equals("brin")) {
+                    BrinRedoConsistencyIT.autosummarize(pg, w.schema());
+                }
+                if (decode) {
+                    changes.addAndGet(Long.parseLong(
+                        pg.psql("select count(*) from pg_logical_slot_get_changes('decoder', null, null)")));
+                }
             }
-            if (decode) {
-                changes += Long.parseLong(pg.psql("select count(*) from pg_logical_slot_get_changes('decoder', null, null)"));
-            }
-        }
-        Lsn end = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
-        pg.psql("select pg_switch_wal()");
-        ConsistencyCheck result = ConsistencyCheck.run(pg.dataDir().resolve("pg_wal"), start.segmentStart(1 << 20), 1 << 20);
-        System.out.println("IndexRedoVariantsIT (" + config + "): " + (end.value() - start.value()) / 1024
-            + " kB of WAL" + (decode ? ", " + changes + " rows decoded by the slot" : "") + ", images compared per record type "
-            + result.checked());
+        });
+        ConsistencyCheck result = run.check();
+        System.out.println("IndexRedoVariantsIT (" + config + "): " + (run.end().value() - run.start().value()) / 1024
+            + " kB of WAL" + (decode ? ", " + changes.get() + " rows decoded by the slot" : "")
+            + ", images compared per record type " + result.checked());
         System.out.println("IndexRedoVariantsIT (" + config + "): per resource manager " + result.checkedPerRmgr()
             + ", records decoded (each passed the ingest check) " + result.records() + ", mismatches "
             + result.mismatches().size());
@@ -86,7 +80,7 @@ class IndexRedoVariantsIT {
             }
         }
         if (decode) {
-            assertTrue(changes > 100_000, changes + " rows decoded");
+            assertTrue(changes.get() > 100_000, changes.get() + " rows decoded");
         }
     }
 }

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.pageserver.protocol.Lsn;
 import org.pageserver.redo.ConsistencyCheck;
 
 /**
@@ -136,40 +135,28 @@ class RedoConsistencyIT {
         select count(*) >= 0 from pg_logical_slot_get_changes('heapxl', null, null);
         """;
 
-    static PgCluster.Builder primary() {
-        return PgCluster.builder().initdb("--wal-segsize=1").set("wal_consistency_checking", "'all'")
-            .set("autovacuum", "off").set("max_prepared_transactions", "5").set("wal_keep_size", "'4GB'")
-            .set("max_wal_size", "'4GB'");
+    static ConsistencyRun primary() {
+        return ConsistencyRun.primary().set("max_prepared_transactions", "5");
     }
 
     /** Runs {@code setup}, then from a checkpoint on the workload and {@code more}, and checks every record of it. */
-    static ConsistencyCheck run(PgCluster.Builder b, String setup, String more) throws Exception {
-        try (PgCluster pg = b.start()) {
-            if (!setup.isEmpty()) {
-                pg.psql(setup);
-            }
-            pg.psql("checkpoint");
-            Lsn start = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
-            pg.psqlScript(WORKLOAD + more);
-            pg.psql("select pg_switch_wal()");
-            ConsistencyCheck result = ConsistencyCheck.run(pg.dataDir().resolve("pg_wal"), start.segmentStart(1 << 20),
-                1 << 20);
-            System.out.println("RedoConsistencyIT: checked per record type " + result.checked());
-            System.out.println("RedoConsistencyIT: images compared per resource manager " + result.checkedPerRmgr()
-                + ", records decoded (each passed the ingest check) " + result.records()
-                + ", blocks of records not redone here " + result.unsupported() + ", record parts " + result.parts());
-            assertEquals(List.of(), result.mismatches());
-            for (String rmgr : List.of("Database", "Storage", "Transaction", "XLOG", "RelMap", "Hash")) {
-                assertTrue(result.records().containsKey(rmgr), rmgr + " records missing: " + result.records());
-            }
-            for (String type : List.of("Heap/0x0", "Heap/0x10", "Heap/0x20", "Heap/0x40", "Heap/0x50", "Heap/0x60",
-                "Heap/0x80", "Heap2/0x10", "Heap2/0x20", "Heap2/0x30", "Heap2/0x40", "Heap2/0x50", "Sequence/0x0",
-                "Btree/0x0", "Btree/0x10", "Btree/0x30", "Btree/0x40", "Btree/0x50", "Btree/0x60", "Btree/0x80",
-                "Btree/0xa0", "Btree/0xb0", "Btree/0xc0")) {
-                assertTrue(result.checked().containsKey(type), type + " not exercised: " + result.checked());
-            }
-            return result;
+    static ConsistencyCheck run(ConsistencyRun primary, String setup, String more) throws Exception {
+        ConsistencyCheck result = primary.setup(setup).run(WORKLOAD + more).check();
+        System.out.println("RedoConsistencyIT: checked per record type " + result.checked());
+        System.out.println("RedoConsistencyIT: images compared per resource manager " + result.checkedPerRmgr()
+            + ", records decoded (each passed the ingest check) " + result.records()
+            + ", blocks of records not redone here " + result.unsupported() + ", record parts " + result.parts());
+        assertEquals(List.of(), result.mismatches());
+        for (String rmgr : List.of("Database", "Storage", "Transaction", "XLOG", "RelMap", "Hash")) {
+            assertTrue(result.records().containsKey(rmgr), rmgr + " records missing: " + result.records());
         }
+        for (String type : List.of("Heap/0x0", "Heap/0x10", "Heap/0x20", "Heap/0x40", "Heap/0x50", "Heap/0x60",
+            "Heap/0x80", "Heap2/0x10", "Heap2/0x20", "Heap2/0x30", "Heap2/0x40", "Heap2/0x50", "Sequence/0x0",
+            "Btree/0x0", "Btree/0x10", "Btree/0x30", "Btree/0x40", "Btree/0x50", "Btree/0x60", "Btree/0x80",
+            "Btree/0xa0", "Btree/0xb0", "Btree/0xc0")) {
+            assertTrue(result.checked().containsKey(type), type + " not exercised: " + result.checked());
+        }
+        return result;
     }
 
     @Test

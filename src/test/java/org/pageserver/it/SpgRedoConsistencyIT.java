@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.pageserver.protocol.Lsn;
 import org.pageserver.redo.ConsistencyCheck;
 
 /**
@@ -106,22 +105,12 @@ class SpgRedoConsistencyIT {
 
     @Test
     void spgistRedoEqualsTheConsistencyImages() throws Exception {
-        try (PgCluster pg = PgCluster.builder().initdb("--wal-segsize=1").set("wal_consistency_checking", "'all'")
-            .set("autovacuum", "off").set("wal_compression", "lz4").set("wal_keep_size", "'4GB'")
-            .set("max_wal_size", "'4GB'").start()) {
-            pg.psql("checkpoint");
-            Lsn start = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
-            pg.psqlScript(WORKLOAD);
-            pg.psql("select pg_switch_wal()");
-            ConsistencyCheck result = ConsistencyCheck.run(pg.dataDir().resolve("pg_wal"), start.segmentStart(1 << 20),
-                1 << 20);
-            System.out.println("SpgRedoConsistencyIT: checked per record type " + result.checked());
-            System.out.println("SpgRedoConsistencyIT: records decoded (each passed the ingest check) "
-                + result.records() + ", blocks of records not redone here " + result.unsupported());
-            assertEquals(List.of(), result.mismatches());
-            for (String type : COMPARED) {
-                assertTrue(result.checked().containsKey(type), type + " not exercised: " + result.checked());
-            }
+        ConsistencyRun.Result run = ConsistencyRun.primary().set("wal_compression", "lz4").run(WORKLOAD);
+        run.print("SpgRedoConsistencyIT");
+        ConsistencyCheck result = run.check();
+        assertEquals(List.of(), result.mismatches());
+        for (String type : COMPARED) {
+            assertTrue(result.checked().containsKey(type), type + " not exercised: " + result.checked());
         }
     }
 }

@@ -21,6 +21,16 @@ public sealed interface ServerCommand {
     }
 
     /**
+     * {@code relations <system_id> <lsn>|latest}: every relation fork that exists as of that
+     * LSN with its size in blocks, one row each: what a file-less compute (the mount
+     * subcommand) needs to name and size its relation files, which the pagestream protocol
+     * cannot list. {@code lsn} null: the latest.
+     */
+    record Relations(org.pageserver.protocol.SystemId systemId, org.pageserver.protocol.Lsn lsn)
+        implements ServerCommand {
+    }
+
+    /**
      * {@code SET ...}: drivers send session settings when they connect (pgjdbc:
      * extra_float_digits, application_name); they mean nothing here and are acknowledged.
      */
@@ -64,9 +74,27 @@ public sealed interface ServerCommand {
                 } catch (IllegalArgumentException e) {
                     throw new SyntaxError("usage: pagestream <system_id>: " + e.getMessage());
                 }
+            case "relations":
+                return relations(rest);
             default:
                 throw new SyntaxError("unknown command \"" + abbreviate(word)
-                    + "\"; this is a pageserver: try status, callmemaybe <conninfo> or pagestream <system_id>");
+                    + "\"; this is a pageserver: try status, callmemaybe <conninfo>, pagestream <system_id>"
+                    + " or relations <system_id> <lsn>");
+        }
+    }
+
+    private static Relations relations(String rest) {
+        String usage = "usage: relations <system_id> <lsn>|latest";
+        String[] args = rest.isEmpty() ? new String[0] : rest.split("\\s+");
+        if (args.length != 2) {
+            throw new SyntaxError(usage);
+        }
+        try {
+            org.pageserver.protocol.SystemId id = org.pageserver.protocol.SystemId.parse(args[0]);
+            return new Relations(id, args[1].equalsIgnoreCase("latest") ? null
+                : org.pageserver.protocol.Lsn.parse(args[1]));
+        } catch (IllegalArgumentException e) {
+            throw new SyntaxError(usage + ": " + e.getMessage());
         }
     }
 

@@ -27,8 +27,16 @@ import org.pageserver.storage.TenantStore;
  */
 public final class TenantSupervisor {
 
-    public sealed interface Command permits GetPage, GetRelSize, GetDbSize, GetStatus, GetPageCache, GetIdentity,
+    public sealed interface Command permits GetPage, GetRelSize, GetDbSize, GetStatus, GetPageCache, GetIdentity, GetStore,
         WalStatusReceived {
+    }
+
+    /**
+     * The tenant's store, for readers that run on their own blocking thread (base backups and
+     * pg_control: org.pageserver.backup). It is closed when the tenant stops; a read then fails
+     * with a StorageException.
+     */
+    public record GetStore(ActorRef<TenantStore> replyTo) implements Command {
     }
 
     /**
@@ -105,6 +113,10 @@ public final class TenantSupervisor {
             })
             .onMessage(GetDbSize.class, m -> {
                 pageCache.tell(new PageCache.GetDbSize(m.dbNode(), m.lsn(), m.latest(), m.replyTo()));
+                return Behaviors.same();
+            })
+            .onMessage(GetStore.class, m -> {
+                m.replyTo().tell(store);
                 return Behaviors.same();
             })
             .onMessage(GetPageCache.class, m -> {

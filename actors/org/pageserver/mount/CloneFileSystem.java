@@ -38,17 +38,22 @@ import ru.serce.jnrfuse.struct.Timespec;
  * pageserver cannot give) is EIO, never zeros.
  */
 public final class CloneFileSystem extends FuseStubFS {
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CloneFileSystem.class);
     private static final int EIO = -FsException.EIO;
 
     private final CloneTree tree;
     private final int uid;
     private final int gid;
+    private final java.io.PrintStream log;
 
-    public CloneFileSystem(CloneTree tree, int uid, int gid) {
+    /**
+     * @param log where I/O failures are reported (standard error: standard output carries only
+     *            the {@code ready} line tools wait for)
+     */
+    public CloneFileSystem(CloneTree tree, int uid, int gid, java.io.PrintStream log) {
         this.tree = tree;
         this.uid = uid;
         this.gid = gid;
+        this.log = log;
     }
 
     /**
@@ -102,7 +107,7 @@ public final class CloneFileSystem extends FuseStubFS {
         if (e instanceof FsException f) {
             return -f.errno();
         }
-        LOG.error("{} {}: {}", op, path, e.toString());
+        log.println("mount: " + op + " " + path + ": EIO: " + e);
         return EIO;
     }
 

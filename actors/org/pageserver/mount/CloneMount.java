@@ -1,0 +1,157 @@
+package org.pageserver.mount;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Properties;
+import java.util.stream.Stream;
+import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.RelTag;
+import org.pageserver.protocol.SystemId;
+
+/**
+ * A clone mounted: makes or resumes the upper directory, builds the lower layer, mounts the
+ * filesystem. When {@link #open} returns, {@code postgres -D <mount point>} can start.
+ *
+ * <p>Making a clone (empty upper directory): resolve the LSN ({@code latest}: the tenant's
+ * durable LSN, fixed from then on), list the relations as of it (which also checks the tenant
+ * and the LSN before anything is written), unpack the minimal base backup as of it into
+ * {@code data/}, and write the {@link CloneState} last. Resuming (the state file is there):
+ * the recorded tenant and LSN are used; asking for another LSN or tenant is an error. An
+ * upper directory with files but no state file is refused: it is not a clone's, or its
+ * making was cut short (remove it and mount again).
+ */
+public final class CloneMount implements AutoCloseable {
+    /** How long a read waits for the pageserver to come back before the compute gets EIO. */
+    static final Duration RECONNECT_FOR = Duration.ofSeconds(60);
+
+    /** What the command asks for. {@code lsn} null: the latest. */
+    public record Request(String url, Properties connection, SystemId systemId, Lsn lsn, Path upper, Path mountPoint,
+                          int uid, int gid) {
+    }
+
+    /** A request that cannot be served: the message says why. */
+    public static final class CloneException extends Exception {
+        public CloneException(String message) {
+            super(message);
+        }
+    }
+
+    private final CloneState state;
+    private final boolean resumed;
+    private final CloneTree tree;
+    private final PageSource source;
+    private final CloneFileSystem fs;
+    private final LowerLayer lower;
+
+    private CloneMount(CloneState state, boolean resumed, CloneTree tree, PageSource source, CloneFileSystem fs,
+                       LowerLayer lower) {
+        this.state = state;
+        this.resumed = resumed;
+        this.tree = tree;
+        this.source = source;
+        this.fs = fs;
+        this.lower = lower;
+    }
+
+    public static CloneMount open(Request r, PrintStream log) throws IOException, SQLException, CloneException {
+        checkMountPoint(r.mountPoint());
+        Files.createDirectories(r.upper());
+        CloneState recorded = CloneState.read(r.upper()).orElse(null);
+        if (recorded != null) {
+            if (!recorded.systemId().equals(r.systemId())) {
+                throw new CloneException("upper directory " + r.upper() + " is a clone of system_id " + recorded.systemId()
+                    + ", not " + r.systemId());
+            }
+            if (r.lsn() != null && !r.lsn().equals(recorded.lsn())) {
+                throw new CloneException("upper directory " + r.upper() + " is a clone at LSN " + recorded.lsn()
+                    + "; it cannot be mounted at " + r.lsn() + " (use --lsn " + recorded.lsn()
+                    + " or --latest to resume it, or another upper directory)");
+            }
+        } else if (!isEmpty(r.upper())) {
+            throw new CloneException("upper directory " + r.upper() + " is not empty and holds no " + CloneState.FILE
+                + ": not a clone's upper directory (or its making was cut short; remove it and mount again)");
+        }
+        CloneState state;
+        Map<RelTag, Integer> relations;
+        try (PageServerCatalog catalog = PageServerCatalog.connect(r.url(), r.connection())) {
+            if (recorded != null) {
+                state = recorded;
+                relations = catalog.relations(state.systemId(), state.lsn());
+            } else {
+                Lsn at = r.lsn() != null ? r.lsn() : catalog.latestLsn(r.systemId());
+                state = new CloneState(r.systemId(), at);
+                relations = catalog.relations(state.systemId(), state.lsn());
+                try (InputStream tar = catalog.minimalBackup(state.systemId(), state.lsn())) {
+                    BackupExtractor.extract(tar, r.upper().resolve("data"));
+                    tar.transferTo(java.io.OutputStream.nullOutputStream()); // the tar's end padding: the CopyOut must end
+                }
+                state.write(r.upper());
+            }
+        }
+        LowerLayer lower = LowerLayer.of(relations);
+        PageSource source = PageServerSource.connect(r.url(), r.connection().getProperty("user"),
+            r.connection().getProperty("password"), state.systemId(), state.lsn(), RECONNECT_FOR);
+        CloneTree tree = new CloneTree(r.upper(), lower, source);
+        CloneFileSystem fs = new CloneFileSystem(tree, r.uid(), r.gid(), log);
+        try {
+            fs.mountAndWait(r.mountPoint(), 30_000);
+        } catch (IOException | RuntimeException e) {
+            tree.close();
+            source.close();
+            throw e;
+        }
+        return new CloneMount(state, recorded != null, tree, source, fs, lower);
+    }
+
+    private static void checkMountPoint(Path mp) throws IOException, CloneException {
+        if (!Files.isDirectory(mp)) {
+            throw new CloneException("mount point " + mp + " is not a directory");
+        }
+        if (CloneFileSystem.isMounted(mp)) {
+            throw new CloneException("mount point " + mp + " is already mounted");
+        }
+        if (!isEmpty(mp)) {
+            throw new CloneException("mount point " + mp + " is not empty");
+        }
+    }
+
+    private static boolean isEmpty(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.findAny().isEmpty();
+        }
+    }
+
+    public CloneState state() {
+        return state;
+    }
+
+    public boolean resumed() {
+        return resumed;
+    }
+
+    /** Relation segment files the lower layer shows, and their total size in bytes. */
+    public int lowerFiles() {
+        return lower.fileCount();
+    }
+
+    public long lowerBytes() {
+        return lower.totalBytes();
+    }
+
+    /** Unmounts (lazily, so a compute still running does not keep it) and closes the layers. */
+    @Override
+    public void close() throws IOException {
+        try {
+            fs.umount();
+        } finally {
+            tree.close();
+            source.close();
+        }
+    }
+}

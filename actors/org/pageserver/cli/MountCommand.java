@@ -85,14 +85,15 @@ final class MountCommand implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
                 clone.close();
+                System.err.println("mount: unmounted " + mountPoint + "; " + clone.readStatistics());
             } catch (IOException | RuntimeException e) {
                 System.err.println("mount: unmounting " + mountPoint + ": " + e.getMessage());
             }
             stopped.countDown();
         }, "unmount"));
-        System.err.printf("mount: %s clone of %s at %s on %s: %d relation files (%d MB) below, %d ms%n",
+        System.err.printf("mount: %s clone of %s at %s on %s: %d relation files (%d MB) below, %d ms (%s)%n",
             clone.resumed() ? "resumed" : "new", clone.state().systemId(), clone.state().lsn(), mountPoint,
-            clone.lowerFiles(), clone.lowerBytes() >> 20, (System.nanoTime() - started) / 1_000_000);
+            clone.lowerFiles(), clone.lowerBytes() >> 20, (System.nanoTime() - started) / 1_000_000, clone.timings());
         spec.commandLine().getOut().println("ready " + mountPoint + " " + clone.state().systemId() + " "
             + clone.state().lsn());
         spec.commandLine().getOut().flush();

@@ -44,15 +44,17 @@ public final class CloneMount implements AutoCloseable {
 
     private final CloneState state;
     private final boolean resumed;
+    private final String timings;
     private final CloneTree tree;
-    private final PageSource source;
+    private final PageServerSource source;
     private final CloneFileSystem fs;
     private final LowerLayer lower;
 
-    private CloneMount(CloneState state, boolean resumed, CloneTree tree, PageSource source, CloneFileSystem fs,
-                       LowerLayer lower) {
+    private CloneMount(CloneState state, boolean resumed, String timings, CloneTree tree, PageServerSource source,
+                       CloneFileSystem fs, LowerLayer lower) {
         this.state = state;
         this.resumed = resumed;
+        this.timings = timings;
         this.tree = tree;
         this.source = source;
         this.fs = fs;
@@ -77,16 +79,20 @@ public final class CloneMount implements AutoCloseable {
             throw new CloneException("upper directory " + r.upper() + " is not empty and holds no " + CloneState.FILE
                 + ": not a clone's upper directory (or its making was cut short; remove it and mount again)");
         }
+        long t0 = System.nanoTime();
         CloneState state;
         Map<RelTag, Integer> relations;
+        long t1;
         try (PageServerCatalog catalog = PageServerCatalog.connect(r.url(), r.connection())) {
             if (recorded != null) {
                 state = recorded;
                 relations = catalog.relations(state.systemId(), state.lsn());
+                t1 = System.nanoTime();
             } else {
                 Lsn at = r.lsn() != null ? r.lsn() : catalog.latestLsn(r.systemId());
                 state = new CloneState(r.systemId(), at);
                 relations = catalog.relations(state.systemId(), state.lsn());
+                t1 = System.nanoTime();
                 try (InputStream tar = catalog.minimalBackup(state.systemId(), state.lsn())) {
                     BackupExtractor.extract(tar, r.upper().resolve("data"));
                     tar.transferTo(java.io.OutputStream.nullOutputStream()); // the tar's end padding: the CopyOut must end
@@ -94,8 +100,9 @@ public final class CloneMount implements AutoCloseable {
                 state.write(r.upper());
             }
         }
+        long t2 = System.nanoTime();
         LowerLayer lower = LowerLayer.of(relations);
-        PageSource source = PageServerSource.connect(r.url(), r.connection().getProperty("user"),
+        PageServerSource source = PageServerSource.connect(r.url(), r.connection().getProperty("user"),
             r.connection().getProperty("password"), state.systemId(), state.lsn(), RECONNECT_FOR);
         CloneTree tree = new CloneTree(r.upper(), lower, source);
         CloneFileSystem fs = new CloneFileSystem(tree, r.uid(), r.gid(), log);
@@ -106,7 +113,10 @@ public final class CloneMount implements AutoCloseable {
             source.close();
             throw e;
         }
-        return new CloneMount(state, recorded != null, tree, source, fs, lower);
+        long t3 = System.nanoTime();
+        String timings = "relations " + (t1 - t0) / 1_000_000 + " ms, base backup " + (t2 - t1) / 1_000_000
+            + " ms, mount " + (t3 - t2) / 1_000_000 + " ms";
+        return new CloneMount(state, recorded != null, timings, tree, source, fs, lower);
     }
 
     private static void checkMountPoint(Path mp) throws IOException, CloneException {
@@ -133,6 +143,16 @@ public final class CloneMount implements AutoCloseable {
 
     public boolean resumed() {
         return resumed;
+    }
+
+    /** Where the time to mount went: the relations listing, the base backup, the FUSE mount. */
+    public String timings() {
+        return timings;
+    }
+
+    /** Pages read from the pageserver so far and in how many pipelined round trips. */
+    public String readStatistics() {
+        return source.pagesFetched() + " pages read from the pageserver in " + source.roundTrips() + " round trips";
     }
 
     /** Relation segment files the lower layer shows, and their total size in bytes. */

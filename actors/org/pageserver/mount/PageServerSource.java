@@ -47,6 +47,8 @@ public final class PageServerSource implements PageSource {
     private final Lsn lsn;
     private final Duration retryFor;
     private final LinkedBlockingDeque<PageClient> idle = new LinkedBlockingDeque<>();
+    private final java.util.concurrent.atomic.AtomicLong roundTrips = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong pagesFetched = new java.util.concurrent.atomic.AtomicLong();
     private final Map<RelTag, Long> nextSequential = new ConcurrentHashMap<>();
     private final Map<Key, byte[]> cache = new LinkedHashMap<>(CACHE_PAGES, 0.75f, true) {
         @Override
@@ -117,6 +119,8 @@ public final class PageServerSource implements PageSource {
             try {
                 client = borrow();
                 List<PageStreamResponse> responses = client.pipeline(requests, PageClient.DEFAULT_WINDOW);
+                roundTrips.incrementAndGet();
+                pagesFetched.addAndGet(n);
                 idle.push(client);
                 client = null;
                 List<byte[]> pages = new ArrayList<>(n);
@@ -146,6 +150,16 @@ public final class PageServerSource implements PageSource {
                 throw new IOException("interrupted", ie);
             }
         }
+    }
+
+    /** Pipelined batches sent so far (each at most {@link PageClient#DEFAULT_WINDOW} requests ahead). */
+    public long roundTrips() {
+        return roundTrips.get();
+    }
+
+    /** Pages received from the pageserver so far (read-ahead included). */
+    public long pagesFetched() {
+        return pagesFetched.get();
     }
 
     private PageClient borrow() throws SQLException {

@@ -77,7 +77,15 @@ class MountIT {
                     "pgbench_accounts_pkey")) {
                     String node = pg.psql("select pg_relation_filenode('" + table + "')");
                     Path rel = Path.of("base", db, node);
+                    long tripsBefore = source.roundTrips();
                     byte[] mounted = Files.readAllBytes(mp.resolve(rel));
+                    if (table.equals("pgbench_accounts")) {
+                        long trips = source.roundTrips() - tripsBefore;
+                        System.out.printf("MountIT: %d blocks of pgbench_accounts read in %d round trips%n",
+                            mounted.length / 8192, trips);
+                        assertTrue(trips * 32 <= mounted.length / 8192, "read-ahead: " + trips + " round trips for "
+                            + mounted.length / 8192 + " blocks");
+                    }
                     byte[] primary = Files.readAllBytes(pg.dataDir().resolve(rel));
                     assertEquals(primary.length, mounted.length, table + " size");
                     RelTag tag = new RelTag(1663, Integer.parseInt(db), Integer.parseInt(node), ForkNumber.MAIN);

@@ -16,6 +16,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.pageserver.cli.Cli;
@@ -148,6 +150,72 @@ class MountIT {
                 source.close();
             }
             assertFalse(CloneFileSystem.isMounted(mp));
+        }
+    }
+
+    /**
+     * Reads through the mount wait for a pageserver that restarts and resume with the right
+     * pages; once it is gone for longer than the retry time, a read is EIO, never zeros.
+     */
+    @Test
+    void readsWaitForARestartedPageserverAndFailWhenItIsGone() throws Exception {
+        try (PgCluster pg = PgCluster.builder().set("autovacuum", "off").start()) {
+            pg.pgbench("-i", "-s", "1", "-q");
+            Path psData = tmp.resolve("ps");
+            TestPageServer ps = TestPageServer.start(psData);
+            int port = ps.port();
+            SystemId id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+            pg.psql("checkpoint");
+            Lsn end = pg.flushLsn();
+            ps.awaitDurable(end, Duration.ofSeconds(60));
+            String db = pg.psql("select oid from pg_database where datname = 'postgres'");
+            Map<RelTag, Integer> relations;
+            try (PageServerCatalog catalog = PageServerCatalog.connect(ps.url(), connection())) {
+                relations = catalog.relations(id, end);
+            }
+            Path mp = Files.createDirectory(tmp.resolve("mnt"));
+            PageServerSource source = PageServerSource.connect(ps.url(), "postgres", null, id, end, Duration.ofSeconds(20));
+            CloneTree tree = new CloneTree(tmp.resolve("upper"), LowerLayer.of(relations), source);
+            CloneFileSystem fs = new CloneFileSystem(tree, 0, 0, System.err);
+            fs.mountAndWait(mp, 30_000);
+            try {
+                Path branches = mp.resolve("base/" + db + "/" + pg.psql("select pg_relation_filenode('pgbench_branches')"));
+                Path tellers = mp.resolve("base/" + db + "/" + pg.psql("select pg_relation_filenode('pgbench_tellers')"));
+                Path accounts = mp.resolve("base/" + db + "/" + pg.psql("select pg_relation_filenode('pgbench_accounts')"));
+                assertEquals(8192, Files.readAllBytes(branches).length, "read while the pageserver runs");
+
+                ps.close();
+                CompletableFuture<byte[]> waiting = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return Files.readAllBytes(tellers);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+                ps = TestPageServer.start(psData, port, Map.of());
+                byte[] tellersPages = waiting.get(60, TimeUnit.SECONDS);
+                assertEquals(8192, tellersPages.length);
+                try (PageClient c = PageClient.connect(ps.url(), "postgres", null, id)) {
+                    RelTag t = new RelTag(1663, Integer.parseInt(db), Integer.parseInt(tellers.getFileName().toString()),
+                        ForkNumber.MAIN);
+                    assertArrayEquals(c.getPage(t, 0, end, false), Arrays.copyOf(tellersPages, 8192),
+                        "the read resumed on the restarted pageserver with the page as of the LSN");
+                }
+                ps.close();
+                ps = null;
+                long t0 = System.nanoTime();
+                java.io.IOException eio = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                    () -> Files.readAllBytes(accounts));
+                assertTrue(eio.getMessage().contains("Input/output error"), eio.getMessage());
+                assertTrue(System.nanoTime() - t0 >= Duration.ofSeconds(19).toNanos(), "after the retry time");
+            } finally {
+                fs.umount();
+                tree.close();
+                source.close();
+                if (ps != null) {
+                    ps.close();
+                }
+            }
         }
     }
 

@@ -103,6 +103,33 @@ public final class CloneFileSystem extends FuseStubFS {
         return false;
     }
 
+    /**
+     * Whether a FUSE mount at {@code mountPoint} has lost its daemon (a mount process killed
+     * with SIGKILL leaves one behind: every access fails with ENOTCONN).
+     */
+    public static boolean isStale(Path mountPoint) {
+        try (var s = Files.list(mountPoint)) {
+            s.findAny();
+            return false;
+        } catch (IOException e) {
+            return String.valueOf(e.getMessage()).contains("Transport endpoint is not connected");
+        }
+    }
+
+    /** Detaches a stale mount (fusermount -u -z), so a new mount can take its place. */
+    public static void unmountStale(Path mountPoint) throws IOException {
+        try {
+            Process p = new ProcessBuilder("fusermount", "-u", "-z", mountPoint.toString()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes()).trim();
+            if (p.waitFor() != 0) {
+                throw new IOException("fusermount -u " + mountPoint + " failed: " + out);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
     private int fail(String op, String path, Exception e) {
         if (e instanceof FsException f) {
             return -f.errno();

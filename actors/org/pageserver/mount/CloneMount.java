@@ -124,7 +124,10 @@ public final class CloneMount implements AutoCloseable {
             throw new CloneException("mount point " + mp + " is not a directory");
         }
         if (CloneFileSystem.isMounted(mp)) {
-            throw new CloneException("mount point " + mp + " is already mounted");
+            if (!CloneFileSystem.isStale(mp)) {
+                throw new CloneException("mount point " + mp + " is already mounted");
+            }
+            CloneFileSystem.unmountStale(mp);
         }
         if (!isEmpty(mp)) {
             throw new CloneException("mount point " + mp + " is not empty");

@@ -120,6 +120,12 @@ class MountCloneIT {
             return (System.nanoTime() - t) / 1_000_000;
         }
 
+        /** pg_ctl stop -m immediate: no shutdown checkpoint, crash recovery at the next start. */
+        void stopImmediate() throws Exception {
+            helper.run(List.of(PgCluster.BIN.resolve("pg_ctl").toString(), "-D", data.toString(), "-m", "immediate",
+                "-w", "stop"), true);
+        }
+
         void stop() throws Exception {
             helper.run(List.of(PgCluster.BIN.resolve("pg_ctl").toString(), "-D", data.toString(), "-m", "fast", "-w",
                 "stop"), true);
@@ -129,6 +135,59 @@ class MountCloneIT {
             return helper.run(List.of("psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
                 String.valueOf(port), "-U", "postgres", "-d", "postgres", "-c", sql), false).trim();
         }
+    }
+
+    /** Three clones at three past LSNs mounted and running at once, each the primary as of its LSN. */
+    @Test
+    void threeClonesAtThreePastLsnsAtOnce() throws Exception {
+        try (PgCluster pg = PgCluster.builder().initdb("--data-checksums").set("autovacuum", "off").start()) {
+            Path work = pg.dir();
+            try (TestPageServer ps = TestPageServer.start(work.resolve("ps"))) {
+                pg.pgbench("-i", "-s", "1", "-q");
+                SystemId id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+                List<Lsn> lsns = new ArrayList<>();
+                List<Map<String, String>> expected = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    pg.pgbench("-c", "2", "-t", "200");
+                    lsns.add(pg.flushLsn());
+                    expected.add(checksums(pg::psql));
+                }
+                ps.awaitDurable(pg.flushLsn(), Duration.ofSeconds(60));
+                List<MountProcess> mounts = new ArrayList<>();
+                List<Compute> computes = new ArrayList<>();
+                try {
+                    for (int i = 0; i < 3; i++) {
+                        Path mp = work.resolve("clone" + i);
+                        pg.run(List.of("mkdir", mp.toString()), true);
+                        mounts.add(new MountProcess(work, "--port", String.valueOf(ps.port()), "--system-id", id.toString(),
+                            "--lsn", lsns.get(i).toString(), "--upper", work.resolve("upper" + i).toString(), "--owner",
+                            "postgres", mp.toString()));
+                        Compute c = new Compute(pg, mp);
+                        c.start();
+                        computes.add(c);
+                    }
+                    for (int i = 0; i < 3; i++) {
+                        assertEquals(expected.get(i), checksums(computes.get(i)::psql), "clone " + i + " at " + lsns.get(i));
+                        pg.run(List.of(PgCluster.BIN.resolve("pg_amcheck").toString(), "--heapallindexed",
+                            "--install-missing", "-h", "127.0.0.1", "-p", String.valueOf(computes.get(i).port), "-U",
+                            "postgres", "-d", "postgres"), false);
+                    }
+                    assertEquals(3, expected.stream().distinct().count(), "three different states");
+                } finally {
+                    for (Compute c : computes) {
+                        c.stop();
+                    }
+                    for (MountProcess m : mounts) {
+                        m.close();
+                    }
+                }
+            }
+        }
+    }
+
+    /** Another LSN than the clone's: the one 8 bytes further. */
+    static String expectedOther(Lsn at) {
+        return at.plus(8).toString();
     }
 
     @Test
@@ -161,8 +220,8 @@ class MountCloneIT {
                 try (MountProcess mount = new MountProcess(work, args)) {
                     assertEquals("ready " + mp + " " + id + " " + at, mount.ready);
                     long startMillis = compute.start();
-                    System.out.printf("MountCloneIT: mount to ready %d ms, PostgreSQL start %d ms%n", mount.readyMillis,
-                        startMillis);
+                    System.out.printf("MountCloneIT: mount to ready %d ms, PostgreSQL start %d ms; %s%n", mount.readyMillis,
+                        startMillis, Files.readString(mount.stderr).trim());
                     assertEquals(expected, checksums(compute::psql), "the clone is the primary as of " + at);
                     assertEquals("f", compute.psql("select pg_is_in_recovery()"));
 
@@ -186,9 +245,22 @@ class MountCloneIT {
                         compute.start();
                         assertEquals(written, checksums(compute::psql), "after a remount");
                         assertEquals("5000", compute.psql("select count(*) from clone_only"));
+                        compute.psql("insert into clone_only values (5001, 'before a crash')");
+                        compute.stopImmediate();
+                        again.process.destroyForcibly().waitFor(60, TimeUnit.SECONDS); // kill -9
+                    }
+                    try (MountProcess afterKill = new MountProcess(work, args)) {
+                        assertEquals("ready " + mp + " " + id + " " + at, afterKill.ready, "a stale mount is replaced");
+                        compute.start();
+                        assertEquals("before a crash", compute.psql("select v from clone_only where id = 5001"),
+                            "crash recovery on the clone from its own WAL");
                         compute.stop();
                     }
                 }
+                MountIT.Run otherLsn = MountIT.cli("mount", "--port", String.valueOf(ps.port()), "--system-id",
+                    id.toString(), "--lsn", expectedOther(at), "--upper", upper.toString(), mp.toString());
+                assertEquals(1, otherLsn.status(), otherLsn.err());
+                assertTrue(otherLsn.err().contains("is a clone at LSN " + at), otherLsn.err());
                 assertEquals("", pg.psql("select relname from pg_class where relname = 'clone_only'"));
                 try (PageClient c = PageClient.connect(ps.url(), "postgres", null, id)) {
                     assertArrayEquals(accounts0, c.getPage(accounts, 0, at, false), "the pageserver's pages are unchanged");

@@ -229,6 +229,8 @@ class MountCloneIT {
                     compute.psql("insert into clone_only select g, md5(g::text) from generate_series(1, 5000) g");
                     compute.psql("update pgbench_accounts set abalance = abalance + 1 where aid <= 1000");
                     compute.psql("delete from pgbench_history");
+                    compute.helper.run(List.of(PgCluster.BIN.resolve("pgbench").toString(), "-n", "-c", "2", "-t", "200",
+                        "-h", "127.0.0.1", "-p", String.valueOf(compute.port), "-U", "postgres", "postgres"), false);
                     compute.psql("vacuum");
                     compute.psql("checkpoint");
                     Map<String, String> written = checksums(compute::psql);

@@ -252,6 +252,17 @@ class MountIT {
                 assertEquals(0, s.count(), "nothing written for a refused request");
             }
 
+            // the relations command itself, as psql shows it
+            for (String[] bad : new String[][] {{"relations " + id + " 0/0", "LSN 0/0 is not a WAL position"},
+                {"relations 12345 latest", "unknown system_id 12345"},
+                {"relations " + id + " FFFF/0", "is beyond the WAL the pageserver has stored"},
+                {"relations " + id, "usage: relations <system_id> <lsn>|latest"}}) {
+                String msg = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                    () -> ps.psql(bad[0])).getMessage();
+                assertTrue(msg.contains(bad[1]), bad[0] + ": " + msg);
+            }
+            assertTrue(ps.psql("relations " + id + " latest").contains("1663|"), "rows spcnode|dbnode|relnode|forknum|nblocks");
+
             Path foreign = Files.createDirectory(tmp.resolve("foreign"));
             Files.writeString(foreign.resolve("notes.txt"), "mine");
             Run notOurs = cli("mount", "--port", port, "--system-id", id.toString(), "--latest", "--upper",

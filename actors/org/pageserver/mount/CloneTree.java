@@ -1,7 +1,6 @@
 package org.pageserver.mount;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
@@ -19,7 +18,6 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.stream.Stream;
-import org.pageserver.protocol.RelFileName;
 
 /**
  * The data directory a clone shows: an upper directory (local, durable: the minimal base
@@ -40,7 +38,7 @@ import org.pageserver.protocol.RelFileName;
  * and lookups the read lock. Writes to one block map are serialized by the map.
  */
 public final class CloneTree implements AutoCloseable {
-    static final int BLCKSZ = RelFileName.BLCKSZ;
+    static final int BLCKSZ = LayeredBlocks.BLCKSZ;
 
     /** What a path is. */
     public enum Kind { DIRECTORY, FILE, SYMLINK }
@@ -52,7 +50,7 @@ public final class CloneTree implements AutoCloseable {
     private final Path data;
     private final Path cowDir;
     private final LowerLayer lower;
-    private final PageSource source;
+    private final LayeredBlocks blocks;
     private final Whiteouts whiteouts;
     private final long mountedAt = System.currentTimeMillis();
     private final Map<String, CowFile> cows = new ConcurrentHashMap<>();
@@ -67,7 +65,7 @@ public final class CloneTree implements AutoCloseable {
         this.data = upperDir.resolve("data");
         this.cowDir = upperDir.resolve("cow");
         this.lower = lower;
-        this.source = source;
+        this.blocks = new LayeredBlocks(source);
         Files.createDirectories(data);
         Files.createDirectories(cowDir);
         this.whiteouts = new Whiteouts(upperDir.resolve("whiteouts"));
@@ -197,55 +195,14 @@ public final class CloneTree implements AutoCloseable {
             }
             int count = (int) Math.min(len, size - offset);
             if (n.lower == null) {
-                return readUpper(channel(p, n.upper), offset, dst, 0, count);
+                return LayeredBlocks.readUpper(channel(p, n.upper), offset, dst, 0, count);
             }
             CowFile cow = cows.get(p);
-            readBlocks(p, n, cow, offset, dst, count);
+            blocks.read(n.lower, cow, cow == null ? null : channel(p, n.upper), offset, dst, count);
             return count;
         } finally {
             lock.readLock().unlock();
         }
-    }
-
-    /** A read of a file with lower blocks: runs of lower blocks in one pipelined request each. */
-    private void readBlocks(String p, Node n, CowFile cow, long offset, byte[] dst, int count) throws IOException {
-        long firstBlock = offset / BLCKSZ;
-        long lastBlock = (offset + count - 1) / BLCKSZ;
-        int lowerLimit = cow == null ? n.lower.nblocks() : cow.lowerBlocks();
-        long b = firstBlock;
-        while (b <= lastBlock) {
-            boolean fromLower = cow == null ? b < lowerLimit : cow.fromLower(b);
-            long end = b + 1;
-            while (end <= lastBlock && (cow == null ? end < lowerLimit : cow.fromLower(end)) == fromLower) {
-                end++;
-            }
-            long runStart = Math.max(offset, b * BLCKSZ);
-            long runEnd = Math.min(offset + count, end * BLCKSZ);
-            int dstOff = (int) (runStart - offset);
-            if (fromLower) {
-                int blocks = (int) (end - b);
-                byte[] buf = new byte[blocks * BLCKSZ];
-                source.read(n.lower.source(), n.lower.firstBlock() + b, blocks, n.lower.firstBlock() + lowerLimit, buf, 0);
-                System.arraycopy(buf, (int) (runStart - b * BLCKSZ), dst, dstOff, (int) (runEnd - runStart));
-            } else {
-                int got = readUpper(channel(p, n.upper), runStart, dst, dstOff, (int) (runEnd - runStart));
-                java.util.Arrays.fill(dst, dstOff + got, dstOff + (int) (runEnd - runStart), (byte) 0);
-            }
-            b = end;
-        }
-    }
-
-    private static int readUpper(FileChannel ch, long offset, byte[] dst, int dstOff, int len) throws IOException {
-        ByteBuffer buf = ByteBuffer.wrap(dst, dstOff, len);
-        long pos = offset;
-        while (buf.hasRemaining()) {
-            int r = ch.read(buf, pos);
-            if (r < 0) {
-                break;
-            }
-            pos += r;
-        }
-        return (int) (pos - offset);
     }
 
     private FileChannel channel(String p, Path upper) throws IOException {
@@ -283,9 +240,9 @@ public final class CloneTree implements AutoCloseable {
                     FileChannel ch = channel(p, n.upper);
                     CowFile cow = n.lower == null ? null : cows.get(p);
                     if (cow == null) {
-                        writeFully(ch, offset, src, 0, len);
+                        LayeredBlocks.writeFully(ch, offset, src, 0, len);
                     } else {
-                        writeCow(n, cow, ch, offset, src, len);
+                        blocks.write(n.lower, cow, ch, offset, src, len);
                     }
                     return;
                 }
@@ -293,36 +250,6 @@ public final class CloneTree implements AutoCloseable {
                 lock.readLock().unlock();
             }
             copyUp(p);
-        }
-    }
-
-    /** A write into a copy-on-write file: a block partly overwritten is first copied up whole. */
-    private void writeCow(Node n, CowFile cow, FileChannel ch, long offset, byte[] src, int len) throws IOException {
-        synchronized (cow) {
-            long first = offset / BLCKSZ;
-            long last = (offset + len - 1) / BLCKSZ;
-            for (long b : new long[] {first, last}) {
-                boolean whole = offset <= b * BLCKSZ && offset + len >= (b + 1) * BLCKSZ;
-                if (!whole && cow.fromLower(b)) {
-                    byte[] page = new byte[BLCKSZ];
-                    source.read(n.lower.source(), n.lower.firstBlock() + b, 1, n.lower.firstBlock() + cow.lowerBlocks(),
-                        page, 0);
-                    writeFully(ch, b * BLCKSZ, page, 0, BLCKSZ);
-                    cow.markWritten(b);
-                }
-            }
-            writeFully(ch, offset, src, 0, len);
-            for (long b = first; b <= last; b++) {
-                cow.markWritten(b);
-            }
-        }
-    }
-
-    private static void writeFully(FileChannel ch, long offset, byte[] src, int off, int len) throws IOException {
-        ByteBuffer buf = ByteBuffer.wrap(src, off, len);
-        long pos = offset;
-        while (buf.hasRemaining()) {
-            pos += ch.write(buf, pos);
         }
     }
 
@@ -345,22 +272,13 @@ public final class CloneTree implements AutoCloseable {
             Path up = data.resolve(p);
             Files.createDirectories(up.getParent());
             try (FileChannel ch = FileChannel.open(up, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                setLength(ch, n.lower.size());
+                LayeredBlocks.setLength(ch, n.lower.size());
                 ch.force(true);
             }
             forceDirectory(up.getParent());
             cows.put(p, cow);
         } finally {
             lock.writeLock().unlock();
-        }
-    }
-
-    private static void setLength(FileChannel ch, long size) throws IOException {
-        long current = ch.size();
-        if (size < current) {
-            ch.truncate(size);
-        } else if (size > current) {
-            ch.write(ByteBuffer.allocate(1), size - 1); // extends; the bytes in between are a hole
         }
     }
 
@@ -383,17 +301,10 @@ public final class CloneTree implements AutoCloseable {
             FileChannel ch = channel(p, n.upper);
             CowFile cow = n.lower == null ? null : cows.get(p);
             if (cow != null) {
-                long partial = size / BLCKSZ;
-                if (size % BLCKSZ != 0 && cow.fromLower(partial)) {
-                    byte[] page = new byte[BLCKSZ];
-                    source.read(n.lower.source(), n.lower.firstBlock() + partial, 1,
-                        n.lower.firstBlock() + cow.lowerBlocks(), page, 0);
-                    writeFully(ch, partial * BLCKSZ, page, 0, BLCKSZ);
-                    cow.markWritten(partial);
-                }
-                cow.truncate(size / BLCKSZ + (size % BLCKSZ != 0 ? 1 : 0));
+                blocks.truncate(n.lower, cow, ch, size);
+            } else {
+                LayeredBlocks.setLength(ch, size);
             }
-            setLength(ch, size);
             if (cow != null && cow.lowerBlocks() == 0) {
                 // nothing left below: a plain upper file from now on (PostgreSQL truncates a
                 // dropped relation's first segment to 0 before it unlinks it)
@@ -521,13 +432,8 @@ public final class CloneTree implements AutoCloseable {
             if (n.kind != Kind.DIRECTORY) {
                 throw new FsException(FsException.ENOTDIR, p);
             }
-            lock.readLock().lock();
-            try {
-                if (!list(p).isEmpty()) {
-                    throw new FsException(FsException.ENOTEMPTY, p);
-                }
-            } finally {
-                lock.readLock().unlock();
+            if (!list(p).isEmpty()) {
+                throw new FsException(FsException.ENOTEMPTY, p);
             }
             if (n.upper != null) {
                 try {
@@ -598,22 +504,7 @@ public final class CloneTree implements AutoCloseable {
     /** Copies every block still below into the upper file, then drops the block map. */
     private void materialize(String p, Node n) throws IOException {
         CowFile cow = cows.get(p);
-        FileChannel ch = channel(p, n.upper);
-        int limit = cow.lowerBlocks();
-        byte[] buf = new byte[PageServerSource.READ_AHEAD * BLCKSZ];
-        for (long b = 0; b < limit; b++) {
-            if (cow.fromLower(b)) {
-                long end = b + 1;
-                while (end < limit && end - b < PageServerSource.READ_AHEAD && cow.fromLower(end)) {
-                    end++;
-                }
-                int blocks = (int) (end - b);
-                source.read(n.lower.source(), n.lower.firstBlock() + b, blocks, n.lower.firstBlock() + limit, buf, 0);
-                writeFully(ch, b * BLCKSZ, buf, 0, blocks * BLCKSZ);
-                b = end - 1;
-            }
-        }
-        ch.force(true);
+        blocks.materialize(n.lower, cow, channel(p, n.upper));
         cows.remove(p);
         cow.close();
         Files.delete(cowDir.resolve(p));

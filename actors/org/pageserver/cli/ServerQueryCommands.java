@@ -10,6 +10,7 @@ import java.sql.Statement;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -45,6 +46,35 @@ final class ServerQueryCommands {
         @Override
         public Integer call() throws SQLException {
             return query(connection, "callmemaybe " + conninfo, spec.commandLine().getOut());
+        }
+    }
+
+    @Command(name = "controlfile", mixinStandardHelpOptions = true,
+        description = "pg_control as a base backup at the LSN holds it, as pg_controldata prints it.")
+    static final class ControlFile implements Callable<Integer> {
+        @Option(names = "--system-id", required = true, converter = Converters.SystemIdValue.class,
+            description = "the tenant: its PostgreSQL system identifier")
+        org.pageserver.protocol.SystemId systemId;
+        @Option(names = "--lsn", converter = Converters.LsnValue.class, description = "as of this LSN (default: the latest)")
+        org.pageserver.protocol.Lsn lsn;
+        @Mixin
+        ConnectionOptions connection;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws SQLException {
+            try (Connection c = DriverManager.getConnection(connection.url(), connection.properties());
+                 Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("controlfile " + systemId + (lsn == null ? "" : " " + lsn))) {
+                PrintWriter out = spec.commandLine().getOut();
+                while (rs.next()) {
+                    // pg_controldata's own layout: the label, a colon, values aligned at column 39
+                    String label = rs.getString(1) + ":";
+                    out.println(label + " ".repeat(Math.max(1, 38 - label.length())) + rs.getString(2));
+                }
+            }
+            return Cli.OK;
         }
     }
 

@@ -13,6 +13,7 @@ import java.util.stream.Stream;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.SystemId;
+import org.pageserver.protocol.control.ControlFile;
 
 /**
  * A clone mounted: makes or resumes the upper directory, builds the lower layer, mounts the
@@ -102,8 +103,10 @@ public final class CloneMount implements AutoCloseable {
         }
         long t2 = System.nanoTime();
         LowerLayer lower = LowerLayer.of(relations);
+        ControlFile control = ControlFile.parse(Files.readAllBytes(r.upper().resolve("data/global/pg_control")));
         PageServerSource source = PageServerSource.connect(r.url(), r.connection().getProperty("user"),
-            r.connection().getProperty("password"), state.systemId(), state.lsn(), RECONNECT_FOR);
+            r.connection().getProperty("password"), state.systemId(), state.lsn(), RECONNECT_FOR,
+            control.dataChecksumVersion() != 0);
         CloneTree tree = new CloneTree(r.upper(), lower, source);
         CloneFileSystem fs = new CloneFileSystem(tree, r.uid(), r.gid(), log);
         try {

@@ -14,6 +14,7 @@ import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelFileName;
 import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.SystemId;
+import org.pageserver.protocol.page.PageChecksum;
 import org.pageserver.protocol.pagestream.PageStreamRequest;
 import org.pageserver.protocol.pagestream.PageStreamResponse;
 
@@ -28,6 +29,11 @@ import org.pageserver.protocol.pagestream.PageStreamResponse;
  * into a bounded cache of pages. Caching is safe because a page as of a fixed LSN never
  * changes; the upper layer is always consulted first, so a page the compute rewrote is never
  * read from here.
+ *
+ * <p>Data checksums: a page rebuilt by redo carries whatever pd_checksum its last full-page
+ * image had, and PostgreSQL verifies it on every read; so when the clone's pg_control has data
+ * checksums on, each page gets its checksum as block {@code blkno} of its fork, as a base
+ * backup writes it.
  *
  * <p>Failures: an error response (a page the pageserver cannot give) is an IOException at once.
  * A lost connection (the pageserver restarting) is retried with a fresh connection until
@@ -46,6 +52,7 @@ public final class PageServerSource implements PageSource {
     private final Connector connector;
     private final Lsn lsn;
     private final Duration retryFor;
+    private final boolean checksums;
     private final LinkedBlockingDeque<PageClient> idle = new LinkedBlockingDeque<>();
     private final java.util.concurrent.atomic.AtomicLong roundTrips = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong pagesFetched = new java.util.concurrent.atomic.AtomicLong();
@@ -60,16 +67,18 @@ public final class PageServerSource implements PageSource {
     private record Key(RelTag rel, long blkno) {
     }
 
-    public PageServerSource(Connector connector, Lsn lsn, Duration retryFor) {
+    /** @param checksums set data checksums on every page (the cluster has them on) */
+    public PageServerSource(Connector connector, Lsn lsn, Duration retryFor, boolean checksums) {
         this.connector = connector;
         this.lsn = lsn;
         this.retryFor = retryFor;
+        this.checksums = checksums;
     }
 
     /** A source over pgjdbc connections to {@code url}. */
     public static PageServerSource connect(String url, String user, String password, SystemId systemId, Lsn lsn,
-                                           Duration retryFor) {
-        return new PageServerSource(() -> PageClient.connect(url, user, password, systemId), lsn, retryFor);
+                                           Duration retryFor, boolean checksums) {
+        return new PageServerSource(() -> PageClient.connect(url, user, password, systemId), lsn, retryFor, checksums);
     }
 
     @Override
@@ -127,6 +136,9 @@ public final class PageServerSource implements PageSource {
                 for (int i = 0; i < n; i++) {
                     PageStreamResponse r = responses.get(i);
                     if (r instanceof PageStreamResponse.Page p) {
+                        if (checksums) {
+                            PageChecksum.set(p.page(), (int) (from + i));
+                        }
                         pages.add(p.page());
                     } else if (r instanceof PageStreamResponse.Error e) {
                         throw new IOException("block " + (from + i) + " of " + rel + " as of " + lsn + ": " + e.message());

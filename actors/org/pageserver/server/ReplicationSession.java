@@ -11,14 +11,21 @@ import java.util.concurrent.CompletionStage;
 import java.util.function.Predicate;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
+import org.pageserver.backup.BaseBackup;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.pgwire.PgProtocolException;
+import org.pageserver.protocol.pgwire.PgType;
 import org.pageserver.protocol.pgwire.SqlState;
 import org.pageserver.protocol.pgwire.StartupOptions;
+import org.pageserver.protocol.replication.BaseBackupOptions;
 import org.pageserver.protocol.replication.ReplicationCommand;
 import org.pageserver.protocol.replication.ReplicationCommandParser;
+import org.pageserver.protocol.replication.ReplicationMessage;
 import org.pageserver.streams.pgwire.Column;
 import org.pageserver.streams.pgwire.PgSession;
 import org.pageserver.streams.pgwire.QueryResult;
@@ -35,7 +42,8 @@ import org.pageserver.tenant.Tenants;
  *
  * <p>IDENTIFY_SYSTEM and SHOW (wal_segment_size, data_directory_mode: what pg_basebackup and
  * pg_receivewal ask) are answered from the tenant; READ_REPLICATION_SLOT finds no slot (the
- * pageserver has none). BASE_BACKUP and START_REPLICATION are not served yet (0A000); slots
+ * pageserver has none). BASE_BACKUP sends the tenant's data directory as of the LSN
+ * ({@link #baseBackup}); START_REPLICATION is not served yet (0A000); slots
  * cannot be created or dropped. On a {@code replication=database} connection other queries are
  * the ordinary commands; on a physical one they are refused, as a walsender refuses SQL.
  */
@@ -50,6 +58,7 @@ final class ReplicationSession implements PgSession {
 
     private final ActorSystem<?> system;
     private final ActorRef<Tenants.Command> tenants;
+    private final BaseBackups backups;
     private final Duration timeout;
     private final Predicate<SystemId> mayRead;
     private final SessionInfo info;
@@ -61,10 +70,11 @@ final class ReplicationSession implements PgSession {
     /** From the options; null: the tenant's newest. */
     private final Lsn lsn;
 
-    ReplicationSession(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, Duration timeout,
+    ReplicationSession(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, BaseBackups backups, Duration timeout,
                        Predicate<SystemId> mayRead, SessionInfo info, StartupOptions.Replication mode, PgSession sql) {
         this.system = system;
         this.tenants = tenants;
+        this.backups = backups;
         this.timeout = timeout;
         this.mayRead = mayRead;
         this.info = info;
@@ -125,9 +135,113 @@ final class ReplicationSession implements PgSession {
             return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED,
                 "the pageserver has no replication slots: it keeps every WAL record it stores"));
         }
-        String name = c instanceof ReplicationCommand.BaseBackup ? "BASE_BACKUP" : "START_REPLICATION";
+        if (c instanceof ReplicationCommand.BaseBackup b) {
+            return baseBackup(b.options());
+        }
         return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED,
-            name + " is not served by the pageserver yet"));
+            "START_REPLICATION is not served by the pageserver yet"));
+    }
+
+    static final List<Column> POSITION_COLUMNS = List.of(Column.text("recptr"), Column.int8("tli"));
+    static final List<Column> TABLESPACE_COLUMNS = List.of(new Column("spcoid", PgType.OID),
+        Column.text("spclocation"), Column.int8("size"));
+    /** How often (bytes) a PROGRESS backup reports how far it is. */
+    static final long PROGRESS_INTERVAL = 1 << 20;
+    /** Archive bytes per 'd' message: with its type byte, within the 64 kB a CopyData carries. */
+    static final int DATA_MESSAGE_BYTES = 32 << 10;
+
+    /**
+     * BASE_BACKUP as PostgreSQL 15's walsender answers it to pg_basebackup: the start position
+     * (LSN and timeline), the tablespace list (one row: the data directory, its size in kB when
+     * PROGRESS is asked; tablespaces are in it, as in-place directories under pg_tblspc), the
+     * archives in one COPY OUT ('n' base.tar, its bytes in 'd' messages, 'p' progress, then the
+     * backup_manifest unless MANIFEST 'no'), the end position. The backup is the pageserver's:
+     * the tenant's data directory as of the LSN of the connection's options (else its latest),
+     * which starts without replay; the only WAL it needs is the shutdown checkpoint record it
+     * holds, so that record's start and end are the positions reported and the manifest's WAL
+     * range, no checkpoint is made on any primary (CHECKPOINT, WAIT are moot), and WAL (-X fetch)
+     * adds nothing. What cannot be honoured is refused before
+     * any byte: a server-side target or compression (pg_basebackup compresses on its side with
+     * -z), MAX_RATE.
+     */
+    private CompletionStage<QueryResult> baseBackup(BaseBackupOptions o) {
+        if (o.target() != null && !o.target().equals("client")) {
+            return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED,
+                "backup target \"" + o.target() + "\" is not supported by the pageserver: it sends backups to the client"));
+        }
+        if (!o.compression().equals("none")) {
+            return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED, "server-side compression (" + o.compression()
+                + ") is not supported by the pageserver: compress on the client (pg_basebackup -z)"));
+        }
+        if (o.manifest().equals("force-encode") || (!o.manifest().equals("no")
+            && !o.manifestChecksums().equals("CRC32C"))) {
+            return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED, "the pageserver writes backup manifests "
+                + "with CRC32C checksums and plain paths only (pg_basebackup's defaults)"));
+        }
+        if (o.maxRate() != 0) {
+            return done(new QueryResult.Error(SqlState.FEATURE_NOT_SUPPORTED, "MAX_RATE is not supported by the pageserver"));
+        }
+        return tenant()
+            .thenCompose(status -> backups.prepareWithSize(status.systemId(), lsn, false)
+                .thenApply(p -> {
+                    BaseBackup backup = p.backup();
+                    String tli = Long.toString(Integer.toUnsignedLong(backup.controlFile().checkPointCopy().thisTimeLineId()));
+                    List<String> base = Arrays.asList(null, null, o.progress() ? Long.toString(p.estimatedBytes() / 1024) : null);
+                    Source<ByteString, NotUsed> archives = copyStream(backups.tar(status.systemId(), backup), o.progress());
+                    if (!o.manifest().equals("no")) {
+                        // asked for once the tar is done: the manifest is built while it is written
+                        archives = archives.concatLazy(Source.lazySource(() -> manifestMessages(backup.manifest()))
+                            .mapMaterializedValue(m -> NotUsed.getInstance()));
+                    }
+                    return (QueryResult) new QueryResult.Sequence(List.of(
+                        new QueryResult.Rows(POSITION_COLUMNS, List.of(List.of(backup.walStart().toString(), tli)), "SELECT"),
+                        new QueryResult.Rows(TABLESPACE_COLUMNS, List.of(base), "SELECT"),
+                        new QueryResult.CopyOut(archives, "COPY"),
+                        new QueryResult.Rows(POSITION_COLUMNS, List.of(List.of(backup.walEnd().toString(), tli)), "SELECT")),
+                        "BASE_BACKUP");
+                }))
+            .exceptionally(e -> {
+                PgProtocolException pe = BaseBackups.asProtocolError(e);
+                return new QueryResult.Error(pe.sqlState(), pe.getMessage());
+            });
+    }
+
+    /** The manifest as PostgreSQL 15's copy stream sends it: 'm', then its bytes in 'd' messages. */
+    static Source<ByteString, NotUsed> manifestMessages(byte[] manifest) {
+        List<ByteString> out = new ArrayList<>();
+        out.add(ByteString.fromArrayUnsafe(new ReplicationMessage.ManifestStart().toBytes()));
+        for (int off = 0; off < manifest.length; off += DATA_MESSAGE_BYTES) {
+            out.add(ByteString.fromArrayUnsafe(ReplicationMessage.archiveData(manifest, off,
+                Math.min(DATA_MESSAGE_BYTES, manifest.length - off))));
+        }
+        return Source.from(out);
+    }
+
+    /** The tar in PostgreSQL 15's copy-stream messages: 'n' once, then 'd' pieces, 'p' every megabyte. */
+    static Source<ByteString, NotUsed> copyStream(
+        Source<ByteString, NotUsed> tar,
+        boolean progress) {
+        byte[] begin = new ReplicationMessage.NewArchive("base.tar", null).toBytes();
+        return Source.single(ByteString.fromArrayUnsafe(begin))
+            .concat(tar.statefulMapConcat(() -> {
+                long[] done = {0, 0}; // bytes sent, bytes at the last progress message
+                return chunk -> {
+                    List<ByteString> out = new ArrayList<>();
+                    byte[] bytes = chunk.toArrayUnsafe();
+                    for (int off = 0; off < bytes.length; off += DATA_MESSAGE_BYTES) {
+                        int n = Math.min(DATA_MESSAGE_BYTES, bytes.length - off);
+                        out.add(ByteString.fromArrayUnsafe(
+                            ReplicationMessage.archiveData(bytes, off, n)));
+                    }
+                    done[0] += bytes.length;
+                    if (progress && done[0] - done[1] >= PROGRESS_INTERVAL) {
+                        done[1] = done[0];
+                        out.add(ByteString.fromArrayUnsafe(
+                            new ReplicationMessage.Progress(done[0]).toBytes()));
+                    }
+                    return out;
+                };
+            }));
     }
 
     private CompletionStage<QueryResult> identifySystem() {

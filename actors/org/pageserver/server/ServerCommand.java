@@ -1,5 +1,6 @@
 package org.pageserver.server;
 
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -27,6 +28,22 @@ public sealed interface ServerCommand {
      * cannot list. {@code lsn} null: the latest.
      */
     record Relations(org.pageserver.protocol.SystemId systemId, org.pageserver.protocol.Lsn lsn)
+        implements ServerCommand {
+    }
+
+    /**
+     * {@code controlfile <system_id> [<lsn>|latest]}: pg_control as a base backup at that LSN
+     * holds it, one row per line pg_controldata prints. {@code lsn} null: the latest.
+     */
+    record ControlFile(org.pageserver.protocol.SystemId systemId, org.pageserver.protocol.Lsn lsn)
+        implements ServerCommand {
+    }
+
+    /**
+     * {@code basebackup <system_id> [<lsn>|latest] [minimal]}: a tar of the data directory as
+     * of that LSN (CopyOut). {@code lsn} null: the latest.
+     */
+    record BaseBackup(org.pageserver.protocol.SystemId systemId, org.pageserver.protocol.Lsn lsn, boolean minimal)
         implements ServerCommand {
     }
 
@@ -74,11 +91,16 @@ public sealed interface ServerCommand {
                 } catch (IllegalArgumentException e) {
                     throw new SyntaxError("usage: pagestream <system_id>: " + e.getMessage());
                 }
+            case "controlfile":
+                return controlFile(rest);
+            case "basebackup":
+                return baseBackup(rest);
             case "relations":
                 return relations(rest);
             default:
                 throw new SyntaxError("unknown command \"" + abbreviate(word)
-                    + "\"; this is a pageserver: try status, callmemaybe <conninfo>, pagestream <system_id>"
+                    + "\"; this is a pageserver: try status, callmemaybe <conninfo>, pagestream <system_id>,"
+                    + " basebackup <system_id> [<lsn>|latest] [minimal], controlfile <system_id> [<lsn>]"
                     + " or relations <system_id> <lsn>");
         }
     }
@@ -96,6 +118,41 @@ public sealed interface ServerCommand {
         } catch (IllegalArgumentException e) {
             throw new SyntaxError(usage + ": " + e.getMessage());
         }
+    }
+
+    private static ControlFile controlFile(String rest) {
+        String[] args = rest.isEmpty() ? new String[0] : rest.split("\\s+");
+        if (args.length < 1 || args.length > 2) {
+            throw new SyntaxError("usage: controlfile <system_id> [<lsn>|latest]");
+        }
+        org.pageserver.protocol.SystemId id;
+        try {
+            id = org.pageserver.protocol.SystemId.parse(args[0]);
+        } catch (IllegalArgumentException e) {
+            throw new SyntaxError("usage: controlfile <system_id> [<lsn>|latest]: " + e.getMessage());
+        }
+        return new ControlFile(id, args.length == 2 ? org.pageserver.backup.BaseBackup.parseLsn(args[1]) : null);
+    }
+
+    static final String BASEBACKUP_USAGE = "usage: basebackup <system_id> [<lsn>|latest] [minimal]";
+
+    private static BaseBackup baseBackup(String rest) {
+        List<String> args = new java.util.ArrayList<>(rest.isEmpty() ? List.of() : List.of(rest.split("\\s+")));
+        boolean minimal = !args.isEmpty() && args.get(args.size() - 1).equalsIgnoreCase("minimal");
+        if (minimal) {
+            args.remove(args.size() - 1);
+        }
+        if (args.isEmpty() || args.size() > 2) {
+            throw new SyntaxError(BASEBACKUP_USAGE);
+        }
+        org.pageserver.protocol.SystemId id;
+        try {
+            id = org.pageserver.protocol.SystemId.parse(args.get(0));
+        } catch (IllegalArgumentException e) {
+            throw new SyntaxError(BASEBACKUP_USAGE + ": " + e.getMessage());
+        }
+        return new BaseBackup(id, args.size() == 2 ? org.pageserver.backup.BaseBackup.parseLsn(args.get(1)) : null,
+            minimal);
     }
 
     private static int indexOfWhitespace(String s) {

@@ -16,6 +16,8 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.pageserver.Errors;
 import org.pageserver.Settings;
+import org.pageserver.backup.BaseBackup;
+import org.pageserver.backup.BaseBackupException;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.SystemId;
@@ -35,7 +37,7 @@ import org.pageserver.tenant.Tenants;
 
 /**
  * The commands of the pgwire port, per connection: {@code status}, {@code callmemaybe},
- * {@code pagestream}. Authentication comes from {@code pageserver.auth}; authorization from
+ * {@code pagestream}, {@code basebackup}, {@code controlfile}. Authentication comes from {@code pageserver.auth}; authorization from
  * {@code pageserver.auth.tenants}: the system_ids each user may read ("*" for all). With trust
  * authentication every user may read every tenant.
  */
@@ -47,7 +49,7 @@ public final class Sessions implements PgSessionHandler {
 
     static final List<Column> STATUS_COLUMNS = List.of(Column.text("system_id"), Column.text("state"),
         Column.pgLsn("last_valid_lsn"), Column.pgLsn("last_record_lsn"), Column.pgLsn("durable_lsn"),
-        Column.pgLsn("consistent_lsn"), Column.text("primary"));
+        Column.pgLsn("consistent_lsn"), Column.text("primary"), Column.text("basebackups"));
 
     private final ActorSystem<?> system;
     private final ActorRef<Tenants.Command> tenants;
@@ -55,11 +57,13 @@ public final class Sessions implements PgSessionHandler {
     private final Authenticator authenticator;
     private final boolean trust;
     private final Map<String, Set<String>> grants;
+    private final BaseBackups backups;
 
     public Sessions(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, Settings settings) {
         this.system = system;
         this.tenants = tenants;
         this.settings = settings;
+        this.backups = new BaseBackups(system, tenants);
         Config auth = system.settings().config().getConfig("pageserver.auth");
         this.authenticator = Authenticator.fromConfig(auth);
         this.trust = !auth.hasPath("method") || auth.getString("method").equals("trust");
@@ -107,8 +111,8 @@ public final class Sessions implements PgSessionHandler {
         if (mode == StartupOptions.Replication.NONE) {
             return commands;
         }
-        return new ReplicationSession(system, tenants, STATUS_TIMEOUT, id -> mayRead(info.user(), id), info, mode,
-            commands);
+        return new ReplicationSession(system, tenants, backups, STATUS_TIMEOUT, id -> mayRead(info.user(), id), info,
+            mode, commands);
     }
 
     private CompletionStage<QueryResult> query(SessionInfo info, String sql) {
@@ -117,6 +121,8 @@ public final class Sessions implements PgSessionHandler {
             cmd = ServerCommand.parse(sql);
         } catch (ServerCommand.SyntaxError e) {
             return done(new QueryResult.Error(SqlState.SYNTAX_ERROR, e.getMessage()));
+        } catch (BaseBackupException e) {
+            return done(new QueryResult.Error(e.sqlState(), e.getMessage()));
         }
         if (cmd instanceof ServerCommand.Set) {
             return done(new QueryResult.Command("SET"));
@@ -137,6 +143,20 @@ public final class Sessions implements PgSessionHandler {
                     "permission denied for tenant " + r.systemId() + " to user \"" + info.user() + "\""));
             }
             return relations(r);
+        }
+        if (cmd instanceof ServerCommand.ControlFile c) {
+            if (!mayRead(info.user(), c.systemId())) {
+                return done(new QueryResult.Error(SqlState.INSUFFICIENT_PRIVILEGE,
+                    "permission denied for tenant " + c.systemId() + " to user \"" + info.user() + "\""));
+            }
+            return controlFile(c);
+        }
+        if (cmd instanceof ServerCommand.BaseBackup b) {
+            if (!mayRead(info.user(), b.systemId())) {
+                return done(new QueryResult.Error(SqlState.INSUFFICIENT_PRIVILEGE,
+                    "permission denied for tenant " + b.systemId() + " to user \"" + info.user() + "\""));
+            }
+            return baseBackup(b);
         }
         ServerCommand.PageStream p = (ServerCommand.PageStream) cmd;
         if (!mayRead(info.user(), p.systemId())) {
@@ -210,6 +230,56 @@ public final class Sessions implements PgSessionHandler {
         return new QueryResult.Rows(RELATIONS_COLUMNS, rows);
     }
 
+    static final List<Column> CONTROLFILE_COLUMNS = List.of(Column.text("field"), Column.text("value"));
+
+    /**
+     * pg_control as a base backup at the LSN would hold it: computed on the blocking dispatcher
+     * (it reads the store and the WAL since the last checkpoint), one row per pg_controldata
+     * line, times in the server's time zone as pg_controldata prints them.
+     */
+    private CompletionStage<QueryResult> controlFile(ServerCommand.ControlFile c) {
+        java.util.concurrent.Executor blocking = system.dispatchers()
+            .lookup(org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
+        return AskPattern.<Tenants.Command, Optional<ActorRef<TenantSupervisor.Command>>>ask(tenants,
+                r -> new Tenants.GetTenant(c.systemId(), r), STATUS_TIMEOUT, system.scheduler())
+            .thenCompose(t -> {
+                if (t.isEmpty()) {
+                    throw BaseBackupException.unknownTenant(c.systemId().toString());
+                }
+                return AskPattern.<TenantSupervisor.Command, TenantStore>ask(t.get(), TenantSupervisor.GetStore::new,
+                    STATUS_TIMEOUT, system.scheduler());
+            })
+            .thenApplyAsync(store -> {
+                List<List<String>> rows = new ArrayList<>();
+                for (Map.Entry<String, String> e : BaseBackup.prepare(store, c.lsn(), false).controlFile()
+                    .controlData(java.time.ZoneId.systemDefault())) {
+                    rows.add(List.of(e.getKey(), e.getValue()));
+                }
+                return (QueryResult) new QueryResult.Rows(CONTROLFILE_COLUMNS, rows);
+            }, blocking)
+            .exceptionally(e -> {
+                Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null
+                    ? e.getCause() : e;
+                if (cause instanceof BaseBackupException b) {
+                    return new QueryResult.Error(b.sqlState(), b.getMessage());
+                }
+                return new QueryResult.Error(SqlState.INTERNAL_ERROR, "controlfile failed: " + Errors.rootMessage(e));
+            });
+    }
+
+    /**
+     * The tar as CopyOut data, once the request is checked: a bad one is an ErrorResponse
+     * before any byte.
+     */
+    private CompletionStage<QueryResult> baseBackup(ServerCommand.BaseBackup b) {
+        return backups.prepare(b.systemId(), b.lsn(), b.minimal())
+            .thenApply(backup -> (QueryResult) new QueryResult.CopyOut(backups.tar(b.systemId(), backup), "COPY"))
+            .exceptionally(e -> {
+                org.pageserver.protocol.pgwire.PgProtocolException pe = BaseBackups.asProtocolError(e);
+                return new QueryResult.Error(pe.sqlState(), pe.getMessage());
+            });
+    }
+
     private CompletionStage<QueryResult> status(String user) {
         return AskPattern.<Tenants.Command, List<TenantSupervisor.TenantStatus>>ask(tenants, Tenants.GetStatus::new,
                 STATUS_TIMEOUT, system.scheduler())
@@ -221,7 +291,7 @@ public final class Sessions implements PgSessionHandler {
                     }
                     String state = s.error() == null ? s.state() : s.state() + ": " + s.error();
                     rows.add(List.of(s.systemId().toString(), state, lsn(s.lastValidLsn()), lsn(s.lastRecordLsn()),
-                        lsn(s.durableLsn()), lsn(s.consistentLsn()), s.primary()));
+                        lsn(s.durableLsn()), lsn(s.consistentLsn()), s.primary(), backups.running(s.systemId())));
                 }
                 return (QueryResult) new QueryResult.Rows(STATUS_COLUMNS, rows);
             })

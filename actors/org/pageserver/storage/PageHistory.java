@@ -1,5 +1,6 @@
 package org.pageserver.storage;
 
+import org.pageserver.redo.PageChange;
 import java.util.List;
 import org.pageserver.protocol.Lsn;
 
@@ -26,9 +27,10 @@ public record PageHistory(byte[] baseImage, Lsn baseLsn, List<StoredRecord> reco
     /**
      * One WAL record as stored under a block it touches.
      *
+     * @param change      what the record is to the block: how the block is rebuilt from it
      * @param startsChain the record initializes the block or carries an image redo applies, so
      *                    nothing older is needed
      */
-    public record StoredRecord(Lsn startLsn, Lsn endLsn, int blockId, boolean startsChain, byte[] raw) {
+    public record StoredRecord(Lsn startLsn, Lsn endLsn, PageChange change, boolean startsChain, byte[] raw) {
     }
 }

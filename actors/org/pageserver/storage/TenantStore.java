@@ -1,5 +1,6 @@
 package org.pageserver.storage;
 
+import org.pageserver.redo.PageChange;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -232,12 +233,15 @@ public final class TenantStore implements AutoCloseable {
             return this;
         }
 
-        /** A WAL record, stored under one block it touches, keyed by its end LSN. */
-        public Batch putRecord(RelTag rel, int blkno, Lsn start, Lsn end, int blockId, boolean startsChain,
+        /**
+         * A WAL record, stored under one page it changes, keyed by its end LSN. The value: a flags
+         * byte (FLAG_STARTS_CHAIN), the {@link PageChange} byte, the start LSN (u64), the raw record.
+         */
+        public Batch putRecord(RelTag rel, int blkno, Lsn start, Lsn end, PageChange change, boolean startsChain,
                                byte[] raw) {
             byte[] v = new byte[10 + raw.length];
             v[0] = startsChain ? FLAG_STARTS_CHAIN : 0;
-            v[1] = (byte) blockId;
+            v[1] = change.toByte();
             ByteBuffer.wrap(v, 2, 8).order(ByteOrder.BIG_ENDIAN).putLong(start.value());
             System.arraycopy(raw, 0, v, 10, raw.length);
             put(page, Keys.page(rel, blkno, end.value(), Keys.KIND_RECORD), v);
@@ -373,7 +377,7 @@ public final class TenantStore implements AutoCloseable {
                 long start = ByteBuffer.wrap(v, 2, 8).order(ByteOrder.BIG_ENDIAN).getLong();
                 byte[] raw = new byte[v.length - 10];
                 System.arraycopy(v, 10, raw, 0, raw.length);
-                records.addFirst(new PageHistory.StoredRecord(new Lsn(start), at, v[1] & 0xFF, starts, raw));
+                records.addFirst(new PageHistory.StoredRecord(new Lsn(start), at, PageChange.fromByte(v[1]), starts, raw));
                 if (starts) {
                     break;
                 }
@@ -599,7 +603,7 @@ public final class TenantStore implements AutoCloseable {
     /** Receives one stored WAL record entry. */
     @FunctionalInterface
     public interface RecordEntrySink {
-        void accept(RelTag rel, int blkno, Lsn startLsn, Lsn endLsn, int blockId);
+        void accept(RelTag rel, int blkno, Lsn startLsn, Lsn endLsn, PageChange change);
     }
 
     /** Every WAL record entry of the page store, in key order: for checks and diagnostics. */
@@ -611,7 +615,7 @@ public final class TenantStore implements AutoCloseable {
                     if (Keys.pageKindOf(k) == Keys.KIND_RECORD) {
                         long start = ByteBuffer.wrap(it.value(), 2, 8).order(ByteOrder.BIG_ENDIAN).getLong();
                         sink.accept(Keys.relOf(k), Keys.blknoOf(k), new Lsn(start), new Lsn(Keys.pageLsnOf(k)),
-                            it.value()[1] & 0xFF);
+                            PageChange.fromByte(it.value()[1]));
                     }
                 }
                 checkIterator(it);

@@ -3,12 +3,16 @@ package org.pageserver.tenant;
 import org.pageserver.protocol.BufferTag;
 import org.pageserver.protocol.SlruKind;
 import org.pageserver.protocol.wal.WalRecord;
+import org.pageserver.redo.PageChange;
 import org.pageserver.redo.SlruRedo;
 import org.pageserver.redo.WalRedo;
 import org.pageserver.storage.PageHistory;
 
-/** Rebuilds one page: its base image (or zeros) and then each record after it, in LSN order. */
-final class PageRebuild {
+/**
+ * Rebuilds one page: its base image (or zeros) and then each record after it, in LSN order. What
+ * GetPage@LSN serves, and what a base backup writes (org.pageserver.backup).
+ */
+public final class PageRebuild {
     static final int BLCKSZ = 8192;
 
     private PageRebuild() {
@@ -18,22 +22,22 @@ final class PageRebuild {
      * @param tag         the block being rebuilt (implicit VM changes and SLRU pages need it)
      * @param hintsLogged the primary WAL-logs hint bits (see TenantMeta)
      */
-    static byte[] rebuild(PageHistory history, BufferTag tag, boolean hintsLogged) {
+    public static byte[] rebuild(PageHistory history, BufferTag tag, boolean hintsLogged) {
         int blkno = tag.blkno();
         byte[] page = history.baseImage() != null ? history.baseImage().clone() : new byte[BLCKSZ];
         for (PageHistory.StoredRecord s : history.records()) {
             // the CRC was checked when the record was received; RocksDB checksums what it stores since
             WalRecord r = WalRecord.decode(s.startLsn(), s.endLsn(), s.raw(), false);
-            if (s.blockId() == WalRedo.SLRU_BLOCK_ID) {
+            if (s.change() instanceof PageChange.RegisteredBlock b) {
+                WalRedo.redoBlock(r, b.blockId(), page, hintsLogged);
+            } else if (s.change() instanceof PageChange.ImplicitVisibilityMap) {
+                WalRedo.redoImplicit(r, blkno, page);
+            } else {
                 SlruKind kind = SlruKind.fromRel(tag.rel());
                 if (kind == null) {
                     throw new IllegalStateException("SLRU change stored under relation " + tag.rel());
                 }
                 SlruRedo.redo(r, kind, blkno, page);
-            } else if (s.blockId() == WalRedo.IMPLICIT_VM_BLOCK_ID) {
-                WalRedo.redoImplicit(r, blkno, page);
-            } else {
-                WalRedo.redoBlock(r, s.blockId(), page, hintsLogged);
             }
         }
         return page;

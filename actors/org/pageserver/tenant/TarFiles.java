@@ -38,6 +38,10 @@ final class TarFiles {
         TarArchiveInputStream tar = new TarArchiveInputStream(new NoClose(data));
         TarArchiveEntry e;
         while ((e = next(tar, name)) != null) {
+            String path = dataDirectoryPath(e.getName());
+            if (path.isEmpty()) {
+                continue; // the archive's own top directory ("./")
+            }
             if (e.isSymbolicLink()) {
                 // a tablespace's link, pg_tblspc/<oid> -> its location; first, because
                 // tarCreateHeader names a link to a directory with a trailing slash, which
@@ -45,11 +49,11 @@ final class TarFiles {
                 if (!prefix.isEmpty()) {
                     throw new IllegalStateException("symbolic link " + e.getName() + " in tablespace archive " + name);
                 }
-                importer.symlink(e.getName(), e.getLinkName());
+                importer.symlink(path, e.getLinkName());
             } else if (e.isDirectory()) {
-                importer.directory(prefix + e.getName());
+                importer.directory(prefix + path);
             } else if (e.isFile()) {
-                importer.fileStart(prefix + e.getName(), e.getSize());
+                importer.fileStart(prefix + path, e.getSize());
                 int n;
                 while ((n = tar.read(buf, 0, buf.length)) > 0) {
                     importer.fileData(buf, 0, n);
@@ -57,6 +61,18 @@ final class TarFiles {
                 importer.fileEnd();
             }
         }
+    }
+
+    /**
+     * An entry's path as the data directory names it: basebackup.c writes some as "./pg_wal/..."
+     * and the directory itself as "./"; the store keeps one name per file.
+     */
+    static String dataDirectoryPath(String name) {
+        String p = name;
+        while (p.startsWith("./")) {
+            p = p.substring(2);
+        }
+        return p.equals(".") ? "" : p;
     }
 
     /** The next entry; a header that does not parse is the archive's fault, not the connection's. */

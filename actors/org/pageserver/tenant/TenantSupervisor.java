@@ -27,7 +27,8 @@ import org.pageserver.storage.TenantStore;
  */
 public final class TenantSupervisor {
 
-    public sealed interface Command permits GetPage, GetRelSize, GetDbSize, GetStatus, GetPageCache, GetIdentity, GetStore,
+    public sealed interface Command permits GetPage, GetRelSize, GetDbSize, GetStatus, GetPageCache, GetIdentity,
+        GetStore,
         WalStatusReceived {
     }
 

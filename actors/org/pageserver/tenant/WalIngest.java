@@ -14,15 +14,18 @@ import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.protocol.wal.WalRecord;
 import org.pageserver.protocol.SlruKind;
 import org.pageserver.redo.DatabaseRecord;
+import org.pageserver.redo.PageChange;
 import org.pageserver.redo.RecordCheck;
 import org.pageserver.redo.SlruRedo;
 import org.pageserver.redo.RedoException;
 import org.pageserver.redo.StorageEffects;
 import org.pageserver.redo.TablespaceRecord;
 import org.pageserver.redo.WalRedo;
+import org.pageserver.redo.XlXactPrepare;
 import org.pageserver.storage.PageHistory;
 import org.pageserver.storage.StoreChanges;
 import org.pageserver.storage.TenantStore;
+import org.pageserver.storage.WalStateFiles;
 
 /**
  * The WAL-to-store path of one tenant, split in two halves so that the WAL-stream actor never
@@ -53,8 +56,7 @@ final class WalIngest {
      * kept as versions of {@link #CHECKPOINT_NEXT_XID_FILE} for after a reconnect; null: unknown yet.
      */
     private Integer checkpointNextXid;
-    /** Not a PostgreSQL file: the next xid of the last checkpoint, u32 little-endian. */
-    static final String CHECKPOINT_NEXT_XID_FILE = "pageserver/checkpoint_next_xid";
+    static final String CHECKPOINT_NEXT_XID_FILE = WalStateFiles.CHECKPOINT_NEXT_XID;
     /** End of the last record accepted: where the raw WAL stops if a record is refused. */
     private Lsn lastAcceptedEnd;
     /** Set once a record was refused or the WAL could not be decoded: nothing at or past it is stored. */
@@ -278,7 +280,7 @@ final class WalIngest {
                                 b.putImage(dst, blk, h.baseLsn(), h.baseImage());
                             }
                             for (PageHistory.StoredRecord sr : h.records()) {
-                                b.putRecord(dst, blk, sr.startLsn(), sr.endLsn(), sr.blockId(), sr.startsChain(), sr.raw());
+                                b.putRecord(dst, blk, sr.startLsn(), sr.endLsn(), sr.change(), sr.startsChain(), sr.raw());
                             }
                         }
                         if (b.sizeBytes() > COPY_BATCH_BYTES) {
@@ -326,16 +328,19 @@ final class WalIngest {
         private void index(TenantStore.Batch b, WalRecord r) {
             for (BlockRef ref : r.blocks()) {
                 boolean startsChain = ref.willInit() || (ref.hasImage() && ref.applyImage());
-                b.putRecord(ref.rel(), ref.blkno(), r.startLsn(), r.endLsn(), ref.blockId(), startsChain, r.raw());
+                b.putRecord(ref.rel(), ref.blkno(), r.startLsn(), r.endLsn(), new PageChange.RegisteredBlock(ref.blockId()),
+                    startsChain, r.raw());
                 extend(b, ref.rel(), ref.blkno(), r);
             }
             for (WalRedo.ImplicitBlock ib : WalRedo.implicitBlocks(r)) {
-                b.putRecord(ib.rel(), ib.blkno(), r.startLsn(), r.endLsn(), WalRedo.IMPLICIT_VM_BLOCK_ID, false, r.raw());
+                b.putRecord(ib.rel(), ib.blkno(), r.startLsn(), r.endLsn(), PageChange.IMPLICIT_VISIBILITY_MAP, false,
+                    r.raw());
                 if (relSize(ib.rel()) >= 0) {
                     extend(b, ib.rel(), ib.blkno(), r);
                 }
             }
             indexSlru(b, r);
+            indexControlState(b, r);
             StorageEffects fx = StorageEffects.of(r);
             if (!fx.isEmpty()) {
                 applyStorageEffects(b, r, fx);
@@ -398,7 +403,7 @@ final class WalIngest {
                 } else if (!track && relSize(commitTs) >= 0) {
                     // every page starts from zeros if the module writes it again (SlruRedo.redo)
                     for (int p = 0; p < relSize(commitTs); p++) {
-                        b.putRecord(commitTs, p, r.startLsn(), r.endLsn(), WalRedo.SLRU_BLOCK_ID, true, r.raw());
+                        b.putRecord(commitTs, p, r.startLsn(), r.endLsn(), PageChange.SLRU_PAGE, true, r.raw());
                     }
                     b.dropRel(commitTs, r.endLsn());
                     relSizes.put(commitTs, -1);
@@ -407,12 +412,38 @@ final class WalIngest {
             }
             for (SlruRedo.SlruPage p : SlruRedo.pages(r, relSize(commitTs) >= 0)) {
                 RelTag rel = p.kind().rel();
-                b.putRecord(rel, p.pageno(), r.startLsn(), r.endLsn(), WalRedo.SLRU_BLOCK_ID, p.zeroes(), r.raw());
+                b.putRecord(rel, p.pageno(), r.startLsn(), r.endLsn(), PageChange.SLRU_PAGE, p.zeroes(), r.raw());
                 extend(b, rel, p.pageno(), r);
             }
             for (SlruRedo.Truncation t : SlruRedo.truncations(r)) {
                 org.slf4j.LoggerFactory.getLogger(WalIngest.class).info("{} truncated on the primary before page {} at {}:"
                     + " the pageserver keeps the pages before it", t.kind().dir, t.cutoffPage(), r.endLsn());
+            }
+        }
+
+        /**
+         * What a base backup needs of the WAL that is in no page: the last checkpoint and the
+         * last parameter change (WalStateFiles), and the two-phase
+         * state of prepared transactions, kept as {@code pg_twophase/<XID>} from the PREPARE
+         * record until the COMMIT PREPARED or ABORT PREPARED that finishes it (PostgreSQL
+         * writes those files only at a checkpoint, from the same bytes).
+         */
+        private void indexControlState(TenantStore.Batch b, WalRecord r) {
+            if (SlruRedo.checkpointNextXid(r) != null) {
+                byte[] v = new byte[8 + r.mainData().length];
+                java.nio.ByteBuffer.wrap(v).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(r.startLsn().value());
+                System.arraycopy(r.mainData(), 0, v, 8, r.mainData().length);
+                b.putFile(WalStateFiles.CHECKPOINT, r.endLsn(), v);
+            } else if (org.pageserver.redo.XlParameterChange.parse(r) != null) {
+                b.putFile(WalStateFiles.PARAMETER_CHANGE, r.endLsn(), r.mainData());
+            } else if (XlXactPrepare.isPrepare(r)) {
+                XlXactPrepare p = XlXactPrepare.parse(r);
+                b.putFile(p.path(), r.endLsn(), p.stateFile());
+            } else {
+                Integer finished = XlXactPrepare.finished(r);
+                if (finished != null) {
+                    b.putFile(XlXactPrepare.path(finished), r.endLsn(), null);
+                }
             }
         }
 

@@ -1,6 +1,5 @@
 package org.pageserver.redo;
 
-import java.util.List;
 import org.pageserver.protocol.wal.WalRecord;
 import org.pageserver.redo.GinXlog.GinxlogCreatePostingTree;
 import org.pageserver.redo.GinXlog.GinxlogDeleteListPages;
@@ -193,9 +192,9 @@ final class GinRedo {
             return false;
         }
         if (x.ntuples() > 0) {
-            List<byte[]> tuples = GinXlog.indexTuples(r, 1, GinXlog.redoData(r, 1), x.ntuples());
+            byte[] d = GinXlog.redoData(r, 1);
             int off = Page.maxOffsetNumber(page) == 0 ? Page.FIRST_OFFSET_NUMBER : Page.maxOffsetNumber(page) + 1;
-            addTuples(r, page, tuples, off);
+            addTuples(r, page, d, GinXlog.indexTuples(r, 1, d, x.ntuples()), off);
             // one more heap tuple in the pending list
             GinPage.setMaxoff(page, GinPage.maxoff(page) + 1);
             return true;
@@ -207,9 +206,10 @@ final class GinRedo {
         return false;
     }
 
-    private static void addTuples(WalRecord r, byte[] page, List<byte[]> tuples, int off) {
-        for (byte[] t : tuples) {
-            if (Page.addItem(page, t, 0, t.length, off, 0) == 0) {
+    /** The tuples of {@code d} within {@code bounds} ({@link GinXlog#indexTuples}) added from offset {@code off} on. */
+    private static void addTuples(WalRecord r, byte[] page, byte[] d, int[] bounds, int off) {
+        for (int i = 0; i + 1 < bounds.length; i++) {
+            if (Page.addItem(page, d, bounds[i], bounds[i + 1] - bounds[i], off, 0) == 0) {
                 throw new RedoException("failed to add item to index page (Gin pending list, offset " + off + ")",
                     r.startLsn());
             }
@@ -229,7 +229,8 @@ final class GinRedo {
         } else {
             GinPage.setMaxoff(page, 0);
         }
-        addTuples(r, page, GinXlog.indexTuples(r, 0, GinXlog.redoData(r, 0), x.ntuples()), Page.FIRST_OFFSET_NUMBER);
+        byte[] d = GinXlog.redoData(r, 0);
+        addTuples(r, page, d, GinXlog.indexTuples(r, 0, d, x.ntuples()), Page.FIRST_OFFSET_NUMBER);
         return true;
     }
 

@@ -165,25 +165,24 @@ final class GinXlog {
             List<GinxlogSegmentAction> actions = new ArrayList<>(nactions);
             int pos = 2;
             for (int i = 0; i < nactions; i++) {
-                String which = "segment action " + (i + 1) + " of " + nactions;
-                need(r, d, pos + 2, "block 0 data (" + which + ")");
+                needForAction(r, d, pos + 2, i, nactions);
                 int segno = d[pos] & 0xFF;
                 int type = d[pos + 1] & 0xFF;
                 pos += 2;
                 switch (type) {
                     case GIN_SEGMENT_INSERT, GIN_SEGMENT_REPLACE -> {
-                        need(r, d, pos + GinPostingList.HEADER, "block 0 data (" + which + ")");
+                        needForAction(r, d, pos + GinPostingList.HEADER, i, nactions);
                         int size = GinPostingList.sizeOf(d, pos);
-                        need(r, d, pos + size, "block 0 data (" + which + ")");
+                        needForAction(r, d, pos + size, i, nactions);
                         actions.add(new GinxlogSegmentAction(segno, type, java.util.Arrays.copyOfRange(d, pos, pos + size),
                             null));
                         pos += Page.shortAlign(size);
                     }
                     case GIN_SEGMENT_ADDITEMS -> {
-                        need(r, d, pos + 2, "block 0 data (" + which + ")");
+                        needForAction(r, d, pos + 2, i, nactions);
                         int nitems = Page.u16(d, pos);
                         pos += 2;
-                        need(r, d, pos + 6 * nitems, "block 0 data (" + which + ")");
+                        needForAction(r, d, pos + 6 * nitems, i, nactions);
                         long[] items = new long[nitems];
                         for (int k = 0; k < nitems; k++) {
                             items[k] = GinPostingList.itemPointer(d, pos + 6 * k);
@@ -192,10 +191,18 @@ final class GinXlog {
                         pos += 6 * nitems;
                     }
                     case GIN_SEGMENT_DELETE -> actions.add(new GinxlogSegmentAction(segno, type, null, null));
-                    default -> throw malformed(r, "unexpected GIN leaf action " + type + " (" + which + ")");
+                    default -> throw malformed(r, "unexpected GIN leaf action " + type + " (segment action " + (i + 1)
+                        + " of " + nactions + ")");
                 }
             }
             return new GinxlogRecompressDataLeaf(actions);
+        }
+
+        /** {@link #need} for segment action {@code i}, its message made only when it fails (this runs per action). */
+        private static void needForAction(WalRecord r, byte[] d, int n, int i, int nactions) {
+            if (d.length < n) {
+                need(r, d, n, "block 0 data (segment action " + (i + 1) + " of " + nactions + ")");
+            }
         }
     }
 
@@ -250,23 +257,34 @@ final class GinXlog {
 
     /**
      * The {@code ntuples} index tuples packed one after another (IndexTupleSize each, no
-     * alignment) that the pending-list records carry in block {@code blockId}'s data.
+     * alignment) that the pending-list records carry in block {@code blockId}'s data: their
+     * bounds, tuple i being bytes [bounds[i], bounds[i + 1]) of {@code d}. Offsets only, no
+     * copies: a pending-list insert is the commonest GIN record of a fastupdate index.
      */
-    static List<byte[]> indexTuples(WalRecord r, int blockId, byte[] d, int ntuples) {
-        List<byte[]> out = new ArrayList<>(Math.max(0, Math.min(ntuples, 1024)));
-        int pos = 0;
-        for (int i = 0; i < ntuples; i++) {
-            String what = "block " + blockId + " data (tuple " + (i + 1) + " of " + ntuples + ")";
-            need(r, d, pos + SIZE_OF_INDEX_TUPLE, what);
-            int size = Page.u16(d, pos + 6) & INDEX_SIZE_MASK;
-            if (size < SIZE_OF_INDEX_TUPLE) {
-                throw malformed(r, what + " has an index tuple size of " + size);
-            }
-            need(r, d, pos + size, what);
-            out.add(java.util.Arrays.copyOfRange(d, pos, pos + size));
-            pos += size;
+    static int[] indexTuples(WalRecord r, int blockId, byte[] d, int ntuples) {
+        // a negative count is no tuple, as the redo's loops take it
+        int n = Math.max(ntuples, 0);
+        if ((long) n * SIZE_OF_INDEX_TUPLE > d.length) {
+            throw malformed(r, "block " + blockId + " data of " + d.length + " bytes cannot hold " + n + " index tuples of at"
+                + " least " + SIZE_OF_INDEX_TUPLE + " bytes");
         }
-        return out;
+        int[] bounds = new int[n + 1];
+        int pos = 0;
+        for (int i = 0; i < n; i++) {
+            int size = pos + SIZE_OF_INDEX_TUPLE <= d.length ? Page.u16(d, pos + 6) & INDEX_SIZE_MASK : 0;
+            if (size < SIZE_OF_INDEX_TUPLE || pos + size > d.length) {
+                // the message made only here: this runs per tuple
+                String what = "block " + blockId + " data (tuple " + (i + 1) + " of " + n + ")";
+                need(r, d, pos + SIZE_OF_INDEX_TUPLE, what);
+                if (size < SIZE_OF_INDEX_TUPLE) {
+                    throw malformed(r, what + " has an index tuple size of " + size);
+                }
+                need(r, d, pos + size, what);
+            }
+            pos += size;
+            bounds[i + 1] = pos;
+        }
+        return bounds;
     }
 
     /**

@@ -34,13 +34,6 @@ final class HeapTuple {
     static final int HEAP_KEYS_UPDATED = 0x2000;
     static final int HEAP_HOT_UPDATED = 0x4000;
 
-    // infobits of the WAL records (heapam_xlog.h)
-    static final int XLHL_XMAX_IS_MULTI = 0x01;
-    static final int XLHL_XMAX_LOCK_ONLY = 0x02;
-    static final int XLHL_XMAX_EXCL_LOCK = 0x04;
-    static final int XLHL_XMAX_KEYSHR_LOCK = 0x08;
-    static final int XLHL_KEYS_UPDATED = 0x10;
-
     /** FirstCommandId. */
     static final int FIRST_COMMAND_ID = 0;
     /** MovedPartitionsOffsetNumber / MovedPartitionsBlockNumber. */
@@ -99,23 +92,23 @@ final class HeapTuple {
         return p[t + HOFF] & 0xFF;
     }
 
-    /** fix_infomask_from_infobits (heapam.c). */
+    /** fix_infomask_from_infobits (heapam.c): the infobits_set of a heap record (HeapXlog.XLHL_*). */
     static void fixInfomaskFromInfobits(byte[] p, int t, int infobits) {
         int m = infomask(p, t) & ~(HEAP_XMAX_IS_MULTI | HEAP_XMAX_LOCK_ONLY | HEAP_XMAX_KEYSHR_LOCK | HEAP_XMAX_EXCL_LOCK);
         int m2 = infomask2(p, t) & ~HEAP_KEYS_UPDATED;
-        if ((infobits & XLHL_XMAX_IS_MULTI) != 0) {
+        if ((infobits & HeapXlog.XLHL_XMAX_IS_MULTI) != 0) {
             m |= HEAP_XMAX_IS_MULTI;
         }
-        if ((infobits & XLHL_XMAX_LOCK_ONLY) != 0) {
+        if ((infobits & HeapXlog.XLHL_XMAX_LOCK_ONLY) != 0) {
             m |= HEAP_XMAX_LOCK_ONLY;
         }
-        if ((infobits & XLHL_XMAX_EXCL_LOCK) != 0) {
+        if ((infobits & HeapXlog.XLHL_XMAX_EXCL_LOCK) != 0) {
             m |= HEAP_XMAX_EXCL_LOCK;
         }
-        if ((infobits & XLHL_XMAX_KEYSHR_LOCK) != 0) {
+        if ((infobits & HeapXlog.XLHL_XMAX_KEYSHR_LOCK) != 0) {
             m |= HEAP_XMAX_KEYSHR_LOCK;
         }
-        if ((infobits & XLHL_KEYS_UPDATED) != 0) {
+        if ((infobits & HeapXlog.XLHL_KEYS_UPDATED) != 0) {
             m2 |= HEAP_KEYS_UPDATED;
         }
         setInfomask(p, t, m);

@@ -51,11 +51,7 @@ public final class SlruRedo {
     static final int CLOG_ZEROPAGE = 0x00;
     static final int XLOG_MULTIXACT_ZERO_OFF_PAGE = 0x00;
     static final int XLOG_MULTIXACT_ZERO_MEM_PAGE = 0x10;
-    static final int XLOG_MULTIXACT_CREATE_ID = 0x20;
     static final int COMMIT_TS_ZEROPAGE = 0x00;
-    static final int XLOG_PARAMETER_CHANGE = 0x60;
-    /** offsetof(xl_parameter_change, track_commit_timestamp): six ints and wal_log_hints before it. */
-    static final int PARAMETER_CHANGE_TRACK_COMMIT_TS = 25;
 
     static final int CLOG_TRUNCATE = 0x10;
     static final int XLOG_MULTIXACT_TRUNCATE_ID = 0x30;
@@ -155,11 +151,8 @@ public final class SlruRedo {
      * record (CommitTsParameterChange follows it in redo).
      */
     public static Boolean commitTsParameter(WalRecord r) {
-        if (r.rmid() != RmgrId.RM_XLOG_ID || r.rmgrInfo() != XLOG_PARAMETER_CHANGE
-            || r.mainData() == null || r.mainData().length <= PARAMETER_CHANGE_TRACK_COMMIT_TS) {
-            return null;
-        }
-        return r.mainData()[PARAMETER_CHANGE_TRACK_COMMIT_TS] != 0;
+        org.pageserver.protocol.control.ControlFile.Parameters p = XlParameterChange.parse(r);
+        return p == null ? null : p.trackCommitTimestamp();
     }
 
     private static List<SlruPage> multixactPages(WalRecord r) {
@@ -167,18 +160,13 @@ public final class SlruRedo {
         return switch (r.rmgrInfo()) {
             case XLOG_MULTIXACT_ZERO_OFF_PAGE -> List.of(new SlruPage(SlruKind.MULTIXACT_OFFSETS, b.getInt(), true));
             case XLOG_MULTIXACT_ZERO_MEM_PAGE -> List.of(new SlruPage(SlruKind.MULTIXACT_MEMBERS, b.getInt(), true));
-            case XLOG_MULTIXACT_CREATE_ID -> {
-                int mid = b.getInt();
-                int moff = b.getInt();
-                int n = b.getInt();
-                if (n < 0 || n > b.remaining() / 8) {
-                    throw new IllegalArgumentException("bad member count " + n);
-                }
+            case XlMultiXactCreate.XLOG_MULTIXACT_CREATE_ID -> {
+                XlMultiXactCreate c = XlMultiXactCreate.parse(r);
                 Set<SlruPage> pages = new LinkedHashSet<>();
-                pages.add(new SlruPage(SlruKind.MULTIXACT_OFFSETS, offsetsPage(mid), false));
-                pages.add(new SlruPage(SlruKind.MULTIXACT_OFFSETS, offsetsPage(nextMulti(mid)), false));
-                for (int i = 0; i < n; i++) {
-                    pages.add(new SlruPage(SlruKind.MULTIXACT_MEMBERS, membersPage(moff + i), false));
+                pages.add(new SlruPage(SlruKind.MULTIXACT_OFFSETS, offsetsPage(c.mid()), false));
+                pages.add(new SlruPage(SlruKind.MULTIXACT_OFFSETS, offsetsPage(nextMulti(c.mid())), false));
+                for (int i = 0; i < c.xids().length; i++) {
+                    pages.add(new SlruPage(SlruKind.MULTIXACT_MEMBERS, membersPage(c.moff() + i), false));
                 }
                 yield List.copyOf(pages);
             }
@@ -235,13 +223,13 @@ public final class SlruRedo {
      * never 0), the members SLRU each member's xid and its 8 status bits in the group's flags.
      */
     private static void redoMultixact(WalRecord r, SlruKind kind, int pageno, byte[] page) {
-        ByteBuffer b = le(r);
         switch (r.rmgrInfo()) {
             case XLOG_MULTIXACT_ZERO_OFF_PAGE, XLOG_MULTIXACT_ZERO_MEM_PAGE -> java.util.Arrays.fill(page, (byte) 0);
-            case XLOG_MULTIXACT_CREATE_ID -> {
-                int mid = b.getInt();
-                int moff = b.getInt();
-                int n = b.getInt();
+            case XlMultiXactCreate.XLOG_MULTIXACT_CREATE_ID -> {
+                XlMultiXactCreate c = XlMultiXactCreate.parse(r);
+                int mid = c.mid();
+                int moff = c.moff();
+                int n = c.xids().length;
                 if (kind == SlruKind.MULTIXACT_OFFSETS) {
                     ByteBuffer p = ByteBuffer.wrap(page).order(ByteOrder.LITTLE_ENDIAN);
                     if (offsetsPage(mid) == pageno) {
@@ -249,15 +237,15 @@ public final class SlruRedo {
                     }
                     int next = nextMulti(mid);
                     if (offsetsPage(next) == pageno) {
-                        int nextOffset = moff + n;
+                        int nextOffset = c.endOffset();
                         p.putInt(offsetsEntry(next) * 4, nextOffset == 0 ? 1 : nextOffset);
                     }
                     return;
                 }
                 ByteBuffer p = ByteBuffer.wrap(page).order(ByteOrder.LITTLE_ENDIAN);
                 for (int i = 0; i < n; i++) {
-                    int xid = b.getInt();
-                    int status = b.getInt();
+                    int xid = c.xids()[i];
+                    int status = c.statuses()[i];
                     int offset = moff + i; // MultiXactOffset arithmetic wraps at 2^32
                     if (membersPage(offset) != pageno) {
                         continue;

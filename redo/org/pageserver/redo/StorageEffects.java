@@ -41,6 +41,18 @@ public record StorageEffects(List<RelTag> created, List<Truncation> truncations,
     public record Truncation(RelTag rel, int nblocks) {
     }
 
+    /** xl_smgr_truncate: blkno u32, rnode (spc, db, rel), flags i32. */
+    record XlSmgrTruncate(int blkno, RelTag rnode, int flags) {
+        static final int SIZE = 20;
+
+        static XlSmgrTruncate parse(WalRecord r) {
+            byte[] m = RecordData.main(r, "TRUNCATE", SIZE);
+            ByteBuffer b = le(m);
+            return new XlSmgrTruncate(b.getInt(), new RelTag(b.getInt(), b.getInt(), b.getInt(), ForkNumber.MAIN),
+                b.getInt());
+        }
+    }
+
     static final int XLOG_SMGR_CREATE = 0x10;
     static final int XLOG_SMGR_TRUNCATE = 0x20;
     static final int SMGR_TRUNCATE_HEAP = 0x0001;
@@ -105,9 +117,10 @@ public record StorageEffects(List<RelTag> created, List<Truncation> truncations,
                 return new StorageEffects(List.of(rel), List.of(), List.of());
             }
             case XLOG_SMGR_TRUNCATE -> {
-                int blkno = b.getInt();
-                RelTag main = new RelTag(b.getInt(), b.getInt(), b.getInt(), ForkNumber.MAIN);
-                int flags = b.getInt();
+                XlSmgrTruncate x = XlSmgrTruncate.parse(r);
+                int blkno = x.blkno();
+                RelTag main = x.rnode();
+                int flags = x.flags();
                 List<Truncation> t = new ArrayList<>(2);
                 if ((flags & SMGR_TRUNCATE_HEAP) != 0) {
                     t.add(new Truncation(main, blkno));

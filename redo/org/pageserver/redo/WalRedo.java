@@ -15,15 +15,12 @@ import org.pageserver.protocol.wal.WalRecord;
  * <p>PostgreSQL's redo functions change all blocks of a record in one call; here a call rebuilds
  * ONE block, so each record method does only the part of PostgreSQL's routine that touches the
  * block asked for. Some heap records also clear visibility map bits without registering the VM
- * page as a block (visibilitymap_clear in heap_xlog_insert and friends): {@link #implicitBlocks}
- * names those pages so they can be stored and rebuilt the same way.
+ * page as a block (visibilitymap_clear in heap_xlog_insert and friends), and a truncation
+ * clears the bits past its end in the last VM page it keeps: {@link #implicitBlocks} names those
+ * pages, so that the record is stored under them too ({@link PageChange#IMPLICIT_VISIBILITY_MAP})
+ * and {@link #redoImplicit} rebuilds them.
  */
 public final class WalRedo {
-    /** Block id under which an implicit (unregistered) VM page change is stored. */
-    public static final int IMPLICIT_VM_BLOCK_ID = 255;
-    /** Block id under which a change of an SLRU page (SlruRedo) is stored. */
-    public static final int SLRU_BLOCK_ID = 254;
-
     private WalRedo() {
     }
 
@@ -124,10 +121,9 @@ public final class WalRedo {
      */
     public static List<ImplicitBlock> implicitBlocks(WalRecord r) {
         List<ImplicitBlock> out = new ArrayList<>(2);
-        int[] t = vmTruncation(r);
+        StorageEffects.XlSmgrTruncate t = vmTruncation(r);
         if (t != null) {
-            RelTag vm = new RelTag(t[1], t[2], t[3], ForkNumber.VISIBILITYMAP);
-            out.add(new ImplicitBlock(vm, VisibilityMap.mapBlock(t[0])));
+            out.add(new ImplicitBlock(t.rnode().withFork(ForkNumber.VISIBILITYMAP), VisibilityMap.mapBlock(t.blkno())));
             return out;
         }
         for (int[] c : vmClears(r)) {
@@ -142,11 +138,11 @@ public final class WalRedo {
      * the VM page {@code vmBlkno}. The VM page's LSN is left alone, as visibilitymap_clear does.
      */
     public static void redoImplicit(WalRecord r, int vmBlkno, byte[] page) {
-        int[] t = vmTruncation(r);
+        StorageEffects.XlSmgrTruncate t = vmTruncation(r);
         if (t != null) {
             // visibilitymap_prepare_truncate: the bits of the heap blocks cut off are cleared
-            if (!Page.isNew(page) && VisibilityMap.mapBlock(t[0]) == vmBlkno) {
-                VisibilityMap.truncate(page, t[0]);
+            if (!Page.isNew(page) && VisibilityMap.mapBlock(t.blkno()) == vmBlkno) {
+                VisibilityMap.truncate(page, t.blkno());
             }
             return;
         }
@@ -163,69 +159,65 @@ public final class WalRedo {
     }
 
     /**
-     * For XLOG_SMGR_TRUNCATE of the VM whose last VM page keeps only some bits: heap blocks,
-     * spc, db, rel; null otherwise.
+     * An XLOG_SMGR_TRUNCATE of the VM whose last VM page keeps only some bits; null for any
+     * other record.
      */
-    static int[] vmTruncation(WalRecord r) {
+    static StorageEffects.XlSmgrTruncate vmTruncation(WalRecord r) {
         if (r.rmid() != RmgrId.RM_SMGR_ID || r.rmgrInfo() != StorageEffects.XLOG_SMGR_TRUNCATE) {
             return null;
         }
-        byte[] m = r.mainData();
-        if (m.length < 20 || (Page.u32(m, 16) & StorageEffects.SMGR_TRUNCATE_VM) == 0) {
+        StorageEffects.XlSmgrTruncate t = StorageEffects.XlSmgrTruncate.parse(r);
+        if ((t.flags() & StorageEffects.SMGR_TRUNCATE_VM) == 0 || !StorageEffects.partialVmPage(t.blkno())) {
             return null;
         }
-        int heapBlocks = Page.u32(m, 0);
-        if (!StorageEffects.partialVmPage(heapBlocks)) {
-            return null;
-        }
-        return new int[] {heapBlocks, Page.u32(m, 4), Page.u32(m, 8), Page.u32(m, 12)};
+        return t;
     }
 
     /** (block id, bits) pairs of the VM clears of a heap record. */
     static List<int[]> vmClears(WalRecord r) {
         List<int[]> out = new ArrayList<>(2);
-        byte[] m = r.mainData();
         int all = VisibilityMap.VISIBILITYMAP_VALID_BITS;
+        int frozen = VisibilityMap.VISIBILITYMAP_ALL_FROZEN;
         if (r.rmid() == RmgrId.RM_HEAP_ID) {
-            switch (r.rmgrInfo() & HeapRedo.XLOG_HEAP_OPMASK) {
-                case HeapRedo.XLOG_HEAP_INSERT -> {
-                    if (m.length >= 3 && (m[2] & HeapRedo.XLH_INSERT_ALL_VISIBLE_CLEARED) != 0) {
+            switch (HeapXlog.opcode(r)) {
+                case HeapXlog.XLOG_HEAP_INSERT -> {
+                    if ((HeapXlog.XlHeapInsert.parse(r).flags() & HeapXlog.XLH_INSERT_ALL_VISIBLE_CLEARED) != 0) {
                         out.add(new int[] {0, all});
                     }
                 }
-                case HeapRedo.XLOG_HEAP_DELETE -> {
-                    if (m.length >= 8 && (m[7] & HeapRedo.XLH_DELETE_ALL_VISIBLE_CLEARED) != 0) {
+                case HeapXlog.XLOG_HEAP_DELETE -> {
+                    if ((HeapXlog.XlHeapDelete.parse(r).flags() & HeapXlog.XLH_DELETE_ALL_VISIBLE_CLEARED) != 0) {
                         out.add(new int[] {0, all});
                     }
                 }
-                case HeapRedo.XLOG_HEAP_UPDATE, HeapRedo.XLOG_HEAP_HOT_UPDATE -> {
-                    if (m.length >= 8) {
-                        int oldBlock = r.block(1) != null ? 1 : 0;
-                        if ((m[7] & HeapRedo.XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED) != 0) {
-                            out.add(new int[] {oldBlock, all});
-                        }
-                        if ((m[7] & HeapRedo.XLH_UPDATE_NEW_ALL_VISIBLE_CLEARED) != 0
-                            && (oldBlock != 0 || (m[7] & HeapRedo.XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED) == 0)) {
-                            out.add(new int[] {0, all});
-                        }
+                case HeapXlog.XLOG_HEAP_UPDATE, HeapXlog.XLOG_HEAP_HOT_UPDATE -> {
+                    int flags = HeapXlog.XlHeapUpdate.parse(r).flags();
+                    boolean oldCleared = (flags & HeapXlog.XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED) != 0;
+                    int oldBlock = r.block(1) != null ? 1 : 0;
+                    if (oldCleared) {
+                        out.add(new int[] {oldBlock, all});
+                    }
+                    // on the same page the old tuple's clear already did it
+                    if ((flags & HeapXlog.XLH_UPDATE_NEW_ALL_VISIBLE_CLEARED) != 0 && (oldBlock != 0 || !oldCleared)) {
+                        out.add(new int[] {0, all});
                     }
                 }
-                case HeapRedo.XLOG_HEAP_LOCK -> {
-                    if (m.length >= 8 && (m[7] & HeapRedo.XLH_LOCK_ALL_FROZEN_CLEARED) != 0) {
-                        out.add(new int[] {0, VisibilityMap.VISIBILITYMAP_ALL_FROZEN});
+                case HeapXlog.XLOG_HEAP_LOCK -> {
+                    if ((HeapXlog.XlHeapLock.parse(r).flags() & HeapXlog.XLH_LOCK_ALL_FROZEN_CLEARED) != 0) {
+                        out.add(new int[] {0, frozen});
                     }
                 }
                 default -> {
                 }
             }
         } else if (r.rmid() == RmgrId.RM_HEAP2_ID) {
-            int op = r.rmgrInfo() & HeapRedo.XLOG_HEAP_OPMASK;
-            if (op == Heap2Redo.XLOG_HEAP2_MULTI_INSERT && m.length >= 1
-                && (m[0] & HeapRedo.XLH_INSERT_ALL_VISIBLE_CLEARED) != 0) {
+            int op = HeapXlog.opcode(r);
+            if (op == HeapXlog.XLOG_HEAP2_MULTI_INSERT
+                && (HeapXlog.XlHeapMultiInsert.parse(r).flags() & HeapXlog.XLH_INSERT_ALL_VISIBLE_CLEARED) != 0) {
                 out.add(new int[] {0, all});
-            } else if (op == Heap2Redo.XLOG_HEAP2_LOCK_UPDATED && m.length >= 8
-                && (m[7] & HeapRedo.XLH_LOCK_ALL_FROZEN_CLEARED) != 0) {
-                out.add(new int[] {0, VisibilityMap.VISIBILITYMAP_ALL_FROZEN});
+            } else if (op == HeapXlog.XLOG_HEAP2_LOCK_UPDATED
+                && (HeapXlog.XlHeapLockUpdated.parse(r).flags() & HeapXlog.XLH_LOCK_ALL_FROZEN_CLEARED) != 0) {
+                out.add(new int[] {0, frozen});
             }
         }
         // a block without a registered reference cannot be named

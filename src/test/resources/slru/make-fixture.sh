@@ -7,35 +7,17 @@
 # (after/). The WAL in between (wal.gz, from start_lsn) and its pg_waldump listing are kept:
 # replaying the WAL's SLRU changes onto before/ must give after/.
 set -euo pipefail
-BIN=/usr/lib/postgresql/15/bin
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=${1:-/tmp/slrufix}
 PORT=${2:-55741}
-as_pg() { runuser -u postgres -- "$@"; }
-sql() { as_pg $BIN/psql -h "$WORK" -p "$PORT" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
+. "$HERE/../redo/fixture-cluster.sh"
 
-rm -rf "$WORK"; mkdir -p "$WORK"; chown postgres "$WORK"
-as_pg $BIN/initdb -D "$WORK/data" --wal-segsize=1 -U postgres -A trust --no-sync >/dev/null
-cat >> "$WORK/data/postgresql.conf" <<CONF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-wal_level = replica
-wal_keep_size = 1GB
-max_wal_size = 1GB
-checkpoint_timeout = 1h
-autovacuum = off
-track_commit_timestamp = on
-max_prepared_transactions = 5
-fsync = off
-CONF
-as_pg $BIN/pg_ctl -D "$WORK/data" -l "$WORK/log" -w start >/dev/null
-trap 'as_pg $BIN/pg_ctl -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+cluster_init "track_commit_timestamp = on" "max_prepared_transactions = 5"
+cluster_start
 
 sql -c "CREATE TABLE t (id int PRIMARY KEY, v int)" -c "INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g"
 sql -c "CHECKPOINT"
-START_LSN=$(sql -At -c "SELECT pg_current_wal_insert_lsn()")
-FIRST=$(sql -At -c "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
+wal_begin
 rm -rf "$HERE/before" "$HERE/after"
 mkdir -p "$HERE/before"
 for d in pg_xact pg_multixact pg_commit_ts; do cp -r "$WORK/data/$d" "$HERE/before/"; done
@@ -66,20 +48,8 @@ BEGIN; SELECT v FROM t WHERE id = 11 FOR KEY SHARE; SAVEPOINT s; SELECT v FROM t
 BEGIN; SELECT v FROM t WHERE id = 12 FOR SHARE; SAVEPOINT s; UPDATE t SET v = 12 WHERE id = 12; ROLLBACK;
 CHECKPOINT;
 SQL
-END_LSN=$(sql -At -c "SELECT pg_current_wal_insert_lsn()")
 mkdir -p "$HERE/after"
 for d in pg_xact pg_multixact pg_commit_ts; do cp -r "$WORK/data/$d" "$HERE/after/"; done
-LAST=$(sql -At -c "SELECT pg_walfile_name('$END_LSN')")
-sql -c "SELECT pg_switch_wal()" >/dev/null
-cat $(for f in $(ls "$WORK/data/pg_wal" | grep -E '^[0-9A-F]{24}$' | sort); do
-  if [[ "$f" > "$FIRST" || "$f" == "$FIRST" ]] && [[ "$f" < "$LAST" || "$f" == "$LAST" ]]; then echo "$WORK/data/pg_wal/$f"; fi
-done) | gzip -9 > "$HERE/wal.gz"
-as_pg $BIN/pg_waldump -p "$WORK/data/pg_wal" -s "$START_LSN" -e "$END_LSN" 2>/dev/null | gzip -9 > "$HERE/pg_waldump.txt.gz"
-cat > "$HERE/fixture.properties" <<PROPS
-first_segment=$FIRST
-start_lsn=$START_LSN
-end_lsn=$END_LSN
-wal_segment_size=1048576
-PROPS
-chmod -R a+r "$HERE"
-echo "fixture: $FIRST .. $LAST, $START_LSN .. $END_LSN"
+wal_end
+waldump 2>/dev/null | gzip -9 > "$HERE/pg_waldump.txt.gz"
+fixture_done

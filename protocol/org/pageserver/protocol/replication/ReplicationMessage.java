@@ -43,6 +43,13 @@ public sealed interface ReplicationMessage {
     }
 
     record NewArchive(String name, String tablespaceLocation) implements ReplicationMessage {
+        /** 'n', the name and the location (empty for the data directory), each NUL-terminated. */
+        public byte[] toBytes() {
+            byte[] n = name.getBytes(StandardCharsets.UTF_8);
+            byte[] l = tablespaceLocation == null ? new byte[0] : tablespaceLocation.getBytes(StandardCharsets.UTF_8);
+            return ByteBuffer.allocate(1 + n.length + 1 + l.length + 1).put((byte) 'n').put(n).put((byte) 0).put(l)
+                .put((byte) 0).array();
+        }
     }
 
     /** Archive bytes: {@code data[offset, offset+length)} of the CopyData payload. */
@@ -50,9 +57,23 @@ public sealed interface ReplicationMessage {
     }
 
     record Progress(long bytesDone) implements ReplicationMessage {
+        public byte[] toBytes() {
+            return ByteBuffer.allocate(9).order(ByteOrder.BIG_ENDIAN).put((byte) 'p').putLong(bytesDone).array();
+        }
+    }
+
+    /** The 'd' message carrying {@code len} archive bytes of {@code data} from {@code off}. */
+    static byte[] archiveData(byte[] data, int off, int len) {
+        byte[] m = new byte[1 + len];
+        m[0] = 'd';
+        System.arraycopy(data, off, m, 1, len);
+        return m;
     }
 
     record ManifestStart() implements ReplicationMessage {
+        public byte[] toBytes() {
+            return new byte[] {'m'};
+        }
     }
 
     /** Now as PostgreSQL's TimestampTz. */

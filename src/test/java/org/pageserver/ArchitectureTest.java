@@ -29,6 +29,7 @@ class ArchitectureTest {
             .layer("redo").definedBy("org.pageserver.redo..")
             .layer("streams").definedBy("org.pageserver.streams..")
             .layer("actors").definedBy("org.pageserver", "org.pageserver.tenant..", "org.pageserver.storage..",
+                "org.pageserver.backup..",
                 "org.pageserver.server..", "org.pageserver.cli..", "org.pageserver.client..")
             .whereLayer("actors").mayNotBeAccessedByAnyLayer()
             .whereLayer("streams").mayOnlyBeAccessedByLayers("actors")
@@ -40,6 +41,13 @@ class ArchitectureTest {
     @Test
     void protocolAndRedoKnowNothingOfPekko() {
         noClasses().that().resideInAnyPackage("org.pageserver.protocol..", "org.pageserver.redo..")
+            .should().dependOnClassesThat().resideInAnyPackage("org.apache.pekko..", "scala..")
+            .check(classes);
+    }
+
+    @Test
+    void theBaseBackupEngineKnowsNothingOfPekko() {
+        noClasses().that().resideInAPackage("org.pageserver.backup..")
             .should().dependOnClassesThat().resideInAnyPackage("org.apache.pekko..", "scala..")
             .check(classes);
     }

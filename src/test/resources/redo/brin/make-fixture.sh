@@ -10,29 +10,13 @@
 # of BRIN records of each type and of their check images pg_waldump counts (brin-records.txt)
 # are kept.
 set -euo pipefail
-BIN=/usr/lib/postgresql/15/bin
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=${1:-/tmp/brinfix}
 PORT=${2:-55761}
-as_pg() { runuser -u postgres -- "$@"; }
-sql() { as_pg $BIN/psql -h "$WORK" -p "$PORT" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
+. "$HERE/../fixture-cluster.sh"
 
-rm -rf "$WORK"; mkdir -p "$WORK"; chown postgres "$WORK"
-as_pg $BIN/initdb -D "$WORK/data" --wal-segsize=1 -U postgres -A trust --no-sync >/dev/null
-cat >> "$WORK/data/postgresql.conf" <<CONF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-wal_level = replica
-wal_keep_size = 1GB
-max_wal_size = 1GB
-checkpoint_timeout = 1h
-autovacuum = off
-fsync = off
-wal_consistency_checking = 'brin'
-CONF
-as_pg $BIN/pg_ctl -D "$WORK/data" -l "$WORK/log" -w start >/dev/null
-trap 'as_pg $BIN/pg_ctl -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+cluster_init "wal_consistency_checking = 'brin'"
+cluster_start
 
 sql >/dev/null <<'SQL'
 CREATE TABLE bt (id int, k int, s text, pad text) WITH (fillfactor = 10);
@@ -40,8 +24,7 @@ INSERT INTO bt SELECT g, g, 'a' || g, repeat('x', 800) FROM generate_series(1, 4
 CHECKPOINT;
 SELECT pg_switch_wal();
 SQL
-START_LSN=$(sql -At -c "SELECT pg_current_wal_insert_lsn()")
-FIRST=$(sql -At -c "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
+wal_begin
 
 sql >/dev/null <<'SQL'
 CREATE INDEX bt_k ON bt USING brin (k) WITH (pages_per_range = 1);
@@ -56,23 +39,11 @@ SELECT brin_desummarize_range('bt_k', 10);
 SELECT brin_desummarize_range('bt_s', 0);
 SELECT brin_summarize_range('bt_s', 0);
 SQL
-END_LSN=$(sql -At -c "SELECT pg_current_wal_insert_lsn()")
-LAST=$(sql -At -c "SELECT pg_walfile_name('$END_LSN')")
-sql -c "SELECT pg_switch_wal()" >/dev/null
-cat $(for f in $(ls "$WORK/data/pg_wal" | grep -E '^[0-9A-F]{24}$' | sort); do
-  if [[ "$f" > "$FIRST" || "$f" == "$FIRST" ]] && [[ "$f" < "$LAST" || "$f" == "$LAST" ]]; then echo "$WORK/data/pg_wal/$f"; fi
-done) | gzip -9 > "$HERE/wal.gz"
+wal_end
 # per record type as pg_waldump names it: the records, and the page images they carry only
 # for wal_consistency_checking ("INSERT 548 1096")
-as_pg $BIN/pg_waldump -p "$WORK/data/pg_wal" -s "$START_LSN" -e "$END_LSN" -r BRIN 2>/dev/null \
+waldump -r BRIN 2>/dev/null \
   | awk '{ match($0, /desc: [A-Z_+]+/); t = substr($0, RSTART + 6, RLENGTH - 6); n[t]++;
            v[t] += gsub(/FPW for WAL verification/, "") } END { for (t in n) print t, n[t], v[t] }' \
   | sort > "$HERE/brin-records.txt"
-cat > "$HERE/fixture.properties" <<PROPS
-first_segment=$FIRST
-start_lsn=$START_LSN
-end_lsn=$END_LSN
-wal_segment_size=1048576
-PROPS
-chmod -R a+r "$HERE"
-echo "fixture: $FIRST .. $LAST, $START_LSN .. $END_LSN"; cat "$HERE/brin-records.txt"
+fixture_done; cat "$HERE/brin-records.txt"

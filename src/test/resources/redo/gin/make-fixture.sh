@@ -12,38 +12,20 @@
 # from start_lsn to end_lsn is kept (wal.gz, whole segments from first_segment on) with its
 # pg_waldump --stats listing; GinRedoTest replays it against the consistency images.
 set -euo pipefail
-BIN=/usr/lib/postgresql/15/bin
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=${1:-/tmp/ginfix}
 PORT=${2:-55743}
-as_pg() { runuser -u postgres -- "$@"; }
-sql() { as_pg $BIN/psql -h "$WORK" -p "$PORT" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
+. "$HERE/../fixture-cluster.sh"
 
-rm -rf "$WORK"; mkdir -p "$WORK"; chown postgres "$WORK"
-as_pg $BIN/initdb -D "$WORK/data" --wal-segsize=1 -U postgres -A trust --no-sync >/dev/null
-cat >> "$WORK/data/postgresql.conf" <<CONF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-wal_level = replica
-wal_consistency_checking = 'Gin'
-full_page_writes = off
-wal_keep_size = 1GB
-max_wal_size = 1GB
-checkpoint_timeout = 1h
-autovacuum = off
-fsync = off
-CONF
-as_pg $BIN/pg_ctl -D "$WORK/data" -l "$WORK/log" -w start >/dev/null
-trap 'as_pg $BIN/pg_ctl -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+cluster_init "wal_consistency_checking = 'Gin'" "full_page_writes = off"
+cluster_start
 
 # the tables of the posting trees built by CREATE INDEX are loaded before the checkpoint
 sql -c "CREATE TABLE pt (id int, k int[])" \
     -c "COPY pt FROM PROGRAM 'seq 1 38300 | awk ''{print \$1\"\\t{1}\"}'''" \
     -c "CREATE TABLE grow (k int[])" -c "COPY grow FROM PROGRAM 'seq 1 2600 | awk ''{print \"{7}\"}'''"
 sql -c "CHECKPOINT"
-START_LSN=$(sql -At -c "SELECT pg_current_wal_insert_lsn()")
-FIRST=$(sql -At -c "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
+wal_begin
 
 sql >/dev/null <<'SQL'
 CREATE TABLE docs (id int, body text, js jsonb, arr int[]);
@@ -78,18 +60,6 @@ INSERT INTO ul SELECT array['a' || (g % 10), md5(g::text)] FROM generate_series(
 REINDEX INDEX CONCURRENTLY docs_arr;
 INSERT INTO docs SELECT g, 'after reindex', '{}', array[g % 10] FROM generate_series(5001, 5100) g;
 SQL
-END_LSN=$(sql -At -c "SELECT pg_current_wal_insert_lsn()")
-LAST=$(sql -At -c "SELECT pg_walfile_name('$END_LSN')")
-sql -c "SELECT pg_switch_wal()" >/dev/null
-cat $(for f in $(ls "$WORK/data/pg_wal" | grep -E '^[0-9A-F]{24}$' | sort); do
-  if [[ "$f" > "$FIRST" || "$f" == "$FIRST" ]] && [[ "$f" < "$LAST" || "$f" == "$LAST" ]]; then echo "$WORK/data/pg_wal/$f"; fi
-done) | gzip -9 > "$HERE/wal.gz"
-as_pg $BIN/pg_waldump -p "$WORK/data/pg_wal" -s "$START_LSN" -e "$END_LSN" -r Gin --stats=record 2>/dev/null > "$HERE/pg_waldump-stats.txt"
-cat > "$HERE/fixture.properties" <<PROPS
-first_segment=$FIRST
-start_lsn=$START_LSN
-end_lsn=$END_LSN
-wal_segment_size=1048576
-PROPS
-chmod -R a+r "$HERE"
-echo "fixture: $FIRST .. $LAST, $START_LSN .. $END_LSN"
+wal_end
+waldump -r Gin --stats=record 2>/dev/null > "$HERE/pg_waldump-stats.txt"
+fixture_done

@@ -11,33 +11,16 @@
 # created it (ASSIGN_LSN). The WAL from start_lsn to end_lsn (wal.gz, whole segments from
 # first_segment) and its pg_waldump --stats=record are kept.
 set -euo pipefail
-BIN=/usr/lib/postgresql/15/bin
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=${1:-/tmp/gistfix}
 PORT=${2:-55743}
-as_pg() { runuser -u postgres -- "$@"; }
-sql() { as_pg $BIN/psql -h "$WORK" -p "$PORT" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
+. "$HERE/../fixture-cluster.sh"
 
-rm -rf "$WORK"; mkdir -p "$WORK"; chown postgres "$WORK"
-as_pg $BIN/initdb -D "$WORK/data" --wal-segsize=1 -U postgres -A trust --no-sync >/dev/null
-cat >> "$WORK/data/postgresql.conf" <<CONF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-wal_level = replica
-wal_keep_size = 1GB
-max_wal_size = 1GB
-checkpoint_timeout = 1h
-autovacuum = off
-wal_consistency_checking = 'gist'
-fsync = off
-CONF
-as_pg $BIN/pg_ctl -D "$WORK/data" -l "$WORK/log" -w start >/dev/null
-trap 'as_pg $BIN/pg_ctl -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+cluster_init "wal_consistency_checking = 'gist'"
+cluster_start
 
 sql -c "CREATE EXTENSION btree_gist" -c "CHECKPOINT"
-START_LSN=$(sql -At -c "SELECT pg_current_wal_insert_lsn()")
-FIRST=$(sql -At -c "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
+wal_begin
 sql >/dev/null <<'SQL'
 CREATE TABLE tx (id int, k text);
 CREATE INDEX tx_k ON tx USING gist (k);
@@ -83,18 +66,6 @@ CREATE INDEX fresh_p ON fresh USING gist (p);
 INSERT INTO fresh SELECT point(g, g) FROM generate_series(1, 20) g;
 COMMIT;
 SQL
-END_LSN=$(sql -At -c "SELECT pg_current_wal_insert_lsn()")
-LAST=$(sql -At -c "SELECT pg_walfile_name('$END_LSN')")
-sql -c "SELECT pg_switch_wal()" >/dev/null
-cat $(for f in $(ls "$WORK/data/pg_wal" | grep -E '^[0-9A-F]{24}$' | sort); do
-  if [[ "$f" > "$FIRST" || "$f" == "$FIRST" ]] && [[ "$f" < "$LAST" || "$f" == "$LAST" ]]; then echo "$WORK/data/pg_wal/$f"; fi
-done) | gzip -9 > "$HERE/wal.gz"
-as_pg $BIN/pg_waldump -p "$WORK/data/pg_wal" -s "$START_LSN" -e "$END_LSN" --stats=record -r Gist 2>/dev/null > "$HERE/pg_waldump-stats.txt"
-cat > "$HERE/fixture.properties" <<PROPS
-first_segment=$FIRST
-start_lsn=$START_LSN
-end_lsn=$END_LSN
-wal_segment_size=1048576
-PROPS
-chmod -R a+r "$HERE"
-echo "fixture: $FIRST .. $LAST, $START_LSN .. $END_LSN"
+wal_end
+waldump --stats=record -r Gist 2>/dev/null > "$HERE/pg_waldump-stats.txt"
+fixture_done

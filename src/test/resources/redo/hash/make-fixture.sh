@@ -11,34 +11,16 @@
 # CONCURRENTLY, and an index created with 1024 buckets. The WAL from start_lsn to end_lsn is kept gzipped (wal.gz, from the start
 # of first_segment).
 set -euo pipefail
-BIN=/usr/lib/postgresql/15/bin
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=${1:-/tmp/hashfix}
 PORT=${2:-55751}
-as_pg() { runuser -u postgres -- "$@"; }
-sql() { as_pg $BIN/psql -h "$WORK" -p "$PORT" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
+. "$HERE/../fixture-cluster.sh"
 
-rm -rf "$WORK"; mkdir -p "$WORK"; chown postgres "$WORK"
-as_pg $BIN/initdb -D "$WORK/data" --wal-segsize=1 -U postgres -A trust --no-sync >/dev/null
-cat >> "$WORK/data/postgresql.conf" <<CONF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-wal_level = replica
-wal_consistency_checking = 'hash'
-wal_compression = zstd
-wal_keep_size = 1GB
-max_wal_size = 1GB
-checkpoint_timeout = 1h
-autovacuum = off
-fsync = off
-CONF
-as_pg $BIN/pg_ctl -D "$WORK/data" -l "$WORK/log" -w start >/dev/null
-trap 'as_pg $BIN/pg_ctl -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+cluster_init "wal_consistency_checking = 'hash'" "wal_compression = zstd"
+cluster_start
 
 sql -c "CHECKPOINT"
-START_LSN=$(sql -At -c "SELECT pg_current_wal_insert_lsn()")
-FIRST=$(sql -At -c "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
+wal_begin
 sql >/dev/null <<'SQL'
 create table h (k int, pad int);
 -- fillfactor 10: a bucket splits past 40 tuples
@@ -95,18 +77,6 @@ create unlogged table hu (k int);
 create index hu_k on hu using hash (k);
 insert into hu select generate_series(1, 100);
 SQL
-END_LSN=$(sql -At -c "SELECT pg_current_wal_insert_lsn()")
-LAST=$(sql -At -c "SELECT pg_walfile_name('$END_LSN')")
-sql -c "SELECT pg_switch_wal()" >/dev/null
-cat $(for f in $(ls "$WORK/data/pg_wal" | grep -E '^[0-9A-F]{24}$' | sort); do
-  if [[ "$f" > "$FIRST" || "$f" == "$FIRST" ]] && [[ "$f" < "$LAST" || "$f" == "$LAST" ]]; then echo "$WORK/data/pg_wal/$f"; fi
-done) | gzip -9 > "$HERE/wal.gz"
-as_pg $BIN/pg_waldump -p "$WORK/data/pg_wal" -s "$START_LSN" -e "$END_LSN" -r Hash --stats=record
-cat > "$HERE/fixture.properties" <<PROPS
-first_segment=$FIRST
-start_lsn=$START_LSN
-end_lsn=$END_LSN
-wal_segment_size=1048576
-PROPS
-chmod -R a+r "$HERE"
-echo "fixture: $FIRST .. $LAST, $START_LSN .. $END_LSN, wal.gz $(stat -c %s "$HERE/wal.gz") bytes"
+wal_end
+waldump -r Hash --stats=record
+fixture_done

@@ -11,33 +11,16 @@
 # Kept: the WAL from start_lsn (wal.gz, its segments concatenated) and, in fixture.properties,
 # the number of records of each SPGist type as pg_waldump counts them.
 set -euo pipefail
-BIN=/usr/lib/postgresql/15/bin
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=${1:-/tmp/spgistfix}
 PORT=${2:-55751}
-as_pg() { runuser -u postgres -- "$@"; }
-sql() { as_pg $BIN/psql -h "$WORK" -p "$PORT" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
+. "$HERE/../fixture-cluster.sh"
 
-rm -rf "$WORK"; mkdir -p "$WORK"; chown postgres "$WORK"
-as_pg $BIN/initdb -D "$WORK/data" --wal-segsize=1 -U postgres -A trust --no-sync >/dev/null
-cat >> "$WORK/data/postgresql.conf" <<CONF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-wal_level = replica
-wal_consistency_checking = 'spgist'
-wal_keep_size = 1GB
-max_wal_size = 1GB
-checkpoint_timeout = 1h
-autovacuum = off
-fsync = off
-CONF
-as_pg $BIN/pg_ctl -D "$WORK/data" -l "$WORK/log" -w start >/dev/null
-trap 'as_pg $BIN/pg_ctl -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+cluster_init "wal_consistency_checking = 'spgist'"
+cluster_start
 
 sql -c "CHECKPOINT"
-START_LSN=$(sql -At -c "SELECT pg_current_wal_insert_lsn()")
-FIRST=$(sql -At -c "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
+wal_begin
 sql >/dev/null <<'SQL'
 CREATE TABLE words (id serial, w text);
 CREATE INDEX words_spg ON words USING spgist (w);
@@ -97,20 +80,8 @@ INSERT INTO pts SELECT g, point((g * 13) % 1000, (g * 29) % 1000) FROM generate_
 DELETE FROM pts WHERE id % 5 = 0;
 VACUUM pts;
 SQL
-END_LSN=$(sql -At -c "SELECT pg_current_wal_insert_lsn()")
-LAST=$(sql -At -c "SELECT pg_walfile_name('$END_LSN')")
-sql -c "SELECT pg_switch_wal()" >/dev/null
-cat $(for f in $(ls "$WORK/data/pg_wal" | grep -E '^[0-9A-F]{24}$' | sort); do
-  if [[ "$f" > "$FIRST" || "$f" == "$FIRST" ]] && [[ "$f" < "$LAST" || "$f" == "$LAST" ]]; then echo "$WORK/data/pg_wal/$f"; fi
-done) | gzip -9 > "$HERE/wal.gz"
-{
-  echo "first_segment=$FIRST"
-  echo "start_lsn=$START_LSN"
-  echo "end_lsn=$END_LSN"
-  echo "wal_segment_size=1048576"
-  # "SPGist/ADD_LEAF   34 ( 1.23) ..." -> records.ADD_LEAF=34
-  as_pg $BIN/pg_waldump -p "$WORK/data/pg_wal" -s "$START_LSN" -e "$END_LSN" -r SPGist --stats=record 2>/dev/null \
-    | awk '$1 ~ /^SPGist\// { sub("SPGist/", "", $1); print "records." $1 "=" $2 }'
-} > "$HERE/fixture.properties"
-chmod -R a+r "$HERE"
-echo "fixture: $FIRST .. $LAST, $START_LSN .. $END_LSN"; cat "$HERE/fixture.properties"; ls -l "$HERE"
+wal_end
+# "SPGist/ADD_LEAF   34 ( 1.23) ..." -> records.ADD_LEAF=34
+waldump -r SPGist --stats=record 2>/dev/null \
+  | awk '$1 ~ /^SPGist\// { sub("SPGist/", "", $1); print "records." $1 "=" $2 }' >> "$HERE/fixture.properties"
+fixture_done; cat "$HERE/fixture.properties"; ls -l "$HERE"

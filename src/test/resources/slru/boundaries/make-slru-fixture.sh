@@ -11,29 +11,12 @@
 # Replaying every record ending after index_from on the "before" pages gives the "after" pages.
 # LSNs, xids and timestamps differ from run to run: replace all files together.
 set -euo pipefail
-BIN=/usr/lib/postgresql/15/bin
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=${1:-/tmp/slrufix-boundaries}
 PORT=${2:-55742}
+. "$HERE/../../redo/fixture-cluster.sh"
 
-as_pg() { runuser -u postgres -- "$@"; }
-sql() { as_pg $BIN/psql -h "$WORK" -p "$PORT" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
-
-rm -rf "$WORK"; mkdir -p "$WORK"; chown postgres "$WORK"
-as_pg $BIN/initdb -D "$WORK/data" --wal-segsize=1 -U postgres -A trust --no-sync >/dev/null
-cat >> "$WORK/data/postgresql.conf" <<CONF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-wal_level = replica
-wal_keep_size = 1GB
-max_wal_size = 1GB
-checkpoint_timeout = 1h
-autovacuum = off
-max_prepared_transactions = 5
-track_commit_timestamp = on
-fsync = off
-CONF
+cluster_init "max_prepared_transactions = 5" "track_commit_timestamp = on"
 # Move the counters next to interesting boundaries (pg_resetwal, before the first start):
 #  - next xid 300 short of the end of pg_xact segment 1 (page 63): the workload crosses
 #    CLOG page 63 -> 64, i.e. segment 0001 -> 0002, and commit_ts pages (819 xids each);
@@ -45,8 +28,7 @@ CONF
 as_pg $BIN/pg_resetwal -x 2096852 -m 2040,2040 -O 4294967040 -D "$WORK/data" >/dev/null
 as_pg dd if=/dev/zero of="$WORK/data/pg_xact/0001" bs=8192 count=32 status=none
 as_pg dd if=/dev/zero of="$WORK/data/pg_multixact/members/14078" bs=8192 count=6 status=none
-as_pg $BIN/pg_ctl -D "$WORK/data" -l "$WORK/log" -w start >/dev/null
-trap 'as_pg $BIN/pg_ctl -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+cluster_start
 
 # Setup, before the fixture's WAL.
 sql >/dev/null <<'SQL'

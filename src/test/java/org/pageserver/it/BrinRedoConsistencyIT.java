@@ -52,6 +52,28 @@ class BrinRedoConsistencyIT {
         insert into at select generate_series(201, 2000);
         """;
 
+    /** CREATE_INDEX, INSERT(+INIT), UPDATE(+INIT), SAMEPAGE_UPDATE, REVMAP_EXTEND, DESUMMARIZE. */
+    static final List<String> COMPARED = List.of("BRIN/0x0", "BRIN/0x10", "BRIN/0x90", "BRIN/0x20", "BRIN/0xa0",
+        "BRIN/0x30", "BRIN/0x40", "BRIN/0x50");
+
+    /**
+     * Autosummarize, after {@link #WORKLOAD} ran in {@code schema}: the inserts into at asked
+     * autovacuum to summarize the ranges they left behind; a worker does once autovacuum is on
+     * (and it stays on).
+     */
+    static void autosummarize(PgCluster pg, String schema) throws Exception {
+        String unsummarized = "select count(*) from " + schema + ".brin_revmap_data(" + schema + ".get_raw_page('"
+            + schema + ".at_k', 1)) where pages = '(0,0)'";
+        String before = pg.psql(unsummarized);
+        pg.psql("alter system set autovacuum = on");
+        pg.psql("select pg_reload_conf()");
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (pg.psql(unsummarized).equals(before) && System.nanoTime() < deadline) {
+            pg.psql("select pg_sleep(0.2)");
+        }
+        assertTrue(!pg.psql(unsummarized).equals(before), "autovacuum summarized no range of " + schema + ".at_k within 60 s");
+    }
+
     @Test
     void brinRedoEqualsTheConsistencyImages() throws Exception {
         try (PgCluster pg = PgCluster.builder().initdb("--wal-segsize=1").set("wal_consistency_checking", "'all'")
@@ -60,17 +82,7 @@ class BrinRedoConsistencyIT {
             pg.psql("checkpoint");
             Lsn start = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
             pg.psqlScript(WORKLOAD);
-            // autosummarize: the inserts into at asked autovacuum to summarize the ranges they
-            // left behind; a worker does once autovacuum is on
-            String unsummarized = "select count(*) from brin_revmap_data(get_raw_page('at_k', 1)) where pages = '(0,0)'";
-            String before = pg.psql(unsummarized);
-            pg.psql("alter system set autovacuum = on");
-            pg.psql("select pg_reload_conf()");
-            long deadline = System.nanoTime() + 60_000_000_000L;
-            while (pg.psql(unsummarized).equals(before) && System.nanoTime() < deadline) {
-                pg.psql("select pg_sleep(0.2)");
-            }
-            assertTrue(!pg.psql(unsummarized).equals(before), "autovacuum summarized no range of at_k within 60 s");
+            autosummarize(pg, "public");
             pg.psql("select pg_switch_wal()");
             ConsistencyCheck result = ConsistencyCheck.run(pg.dataDir().resolve("pg_wal"), start.segmentStart(1 << 20),
                 1 << 20);
@@ -78,9 +90,7 @@ class BrinRedoConsistencyIT {
             System.out.println("BrinRedoConsistencyIT: records decoded (each passed the ingest check) "
                 + result.records() + ", blocks of records not redone here " + result.unsupported());
             assertEquals(List.of(), result.mismatches());
-            // CREATE_INDEX, INSERT(+INIT), UPDATE(+INIT), SAMEPAGE_UPDATE, REVMAP_EXTEND, DESUMMARIZE
-            for (String type : List.of("BRIN/0x0", "BRIN/0x10", "BRIN/0x90", "BRIN/0x20", "BRIN/0xa0", "BRIN/0x30",
-                "BRIN/0x40", "BRIN/0x50")) {
+            for (String type : COMPARED) {
                 assertTrue(result.checked().containsKey(type), type + " not exercised: " + result.checked());
             }
         }

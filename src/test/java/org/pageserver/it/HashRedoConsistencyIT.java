@@ -75,6 +75,10 @@ class HashRedoConsistencyIT {
         "SPLIT_ALLOCATE_PAGE", "SPLIT_PAGE", "SPLIT_COMPLETE", "MOVE_PAGE_CONTENTS", "SQUEEZE_PAGE", "DELETE",
         "SPLIT_CLEANUP", "UPDATE_META_PAGE", "VACUUM_ONE_PAGE");
 
+    /** Every Hash record type by xl_info but SPLIT_PAGE (0x50), whose one image is applied, never compared. */
+    static final List<String> COMPARED = List.of("Hash/0x0", "Hash/0x10", "Hash/0x20", "Hash/0x30", "Hash/0x40",
+        "Hash/0x60", "Hash/0x70", "Hash/0x80", "Hash/0x90", "Hash/0xa0", "Hash/0xb0", "Hash/0xc0");
+
     @Test
     void hashRedoEqualsTheConsistencyImages() throws Exception {
         try (PgCluster pg = PgCluster.builder().initdb("--wal-segsize=1").set("wal_consistency_checking", "'all'")
@@ -97,11 +101,8 @@ class HashRedoConsistencyIT {
                 + result.checked() + ", records not redone " + result.unsupported());
             assertEquals(List.of(), result.mismatches());
             assertEquals(TYPES.stream().sorted().toList(), List.copyOf(written.keySet()), "record types written");
-            for (int op = 0; op <= 0xC0; op += 0x10) {
-                String type = "Hash/0x" + Integer.toHexString(op);
-                if (op != 0x50) {
-                    assertTrue(result.checked().getOrDefault(type, 0) > 0, type + " not compared: " + result.checked());
-                }
+            for (String type : COMPARED) {
+                assertTrue(result.checked().getOrDefault(type, 0) > 0, type + " not compared: " + result.checked());
             }
             // the variants: a write page past the primary bucket page (whose block 0 is only
             // locked), a freed overflow page taken again, the init fork

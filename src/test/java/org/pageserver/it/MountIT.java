@@ -68,7 +68,7 @@ class MountIT {
             }
             Path mp = Files.createDirectory(tmp.resolve("mnt"));
             Path upper = tmp.resolve("upper");
-            PageServerSource source = PageServerSource.connect(ps.url(), "postgres", null, id, end, Duration.ofSeconds(5));
+            PageServerSource source = PageServerSource.connect(ps.url(), "postgres", null, id, end, Duration.ofSeconds(5), false);
             CloneTree tree = new CloneTree(upper, LowerLayer.of(relations), source);
             CloneFileSystem fs = new CloneFileSystem(tree, 0, 0, System.err);
             fs.mountAndWait(mp, 30_000);
@@ -174,7 +174,7 @@ class MountIT {
                 relations = catalog.relations(id, end);
             }
             Path mp = Files.createDirectory(tmp.resolve("mnt"));
-            PageServerSource source = PageServerSource.connect(ps.url(), "postgres", null, id, end, Duration.ofSeconds(20));
+            PageServerSource source = PageServerSource.connect(ps.url(), "postgres", null, id, end, Duration.ofSeconds(20), false);
             CloneTree tree = new CloneTree(tmp.resolve("upper"), LowerLayer.of(relations), source);
             CloneFileSystem fs = new CloneFileSystem(tree, 0, 0, System.err);
             fs.mountAndWait(mp, 30_000);

@@ -103,6 +103,38 @@ public final class PgCluster implements AutoCloseable {
         start();
     }
 
+    /**
+     * A cluster on a data directory unpacked from a tar (a base backup), owned by the server's
+     * user with mode 0700 as PostgreSQL demands, on its own port and socket directory. Not
+     * started: {@link #start()} it.
+     */
+    public static PgCluster fromTar(Path tar) throws IOException, InterruptedException {
+        return new PgCluster(tar);
+    }
+
+    private PgCluster(Path tar) throws IOException, InterruptedException {
+        dir = Files.createTempDirectory("pgrestore-");
+        dir.toFile().setExecutable(true, false);
+        dir.toFile().setReadable(true, false);
+        data = dir.resolve("data");
+        log = dir.resolve("postgres.log");
+        port = freePort();
+        Files.createDirectories(data);
+        run(List.of("tar", "-xf", tar.toString(), "-C", data.toString()), false);
+        appendAsPostgres(data.resolve("postgresql.conf"), "\nport = " + port + "\nunix_socket_directories = '" + dir
+            + "'\nlisten_addresses = '127.0.0.1'\n");
+        if (ROOT) {
+            run(List.of("chown", "-R", "postgres", dir.toString()), true);
+        }
+        run(List.of("chmod", "700", data.toString()), false);
+        Runtime.getRuntime().addShutdownHook(new Thread(this::closeQuietly));
+    }
+
+    /** The server's log file. */
+    public Path logFile() {
+        return log;
+    }
+
     public void start() throws IOException, InterruptedException {
         asPostgres(List.of(BIN.resolve("pg_ctl").toString(), "-D", data.toString(), "-l", log.toString(), "-w", "-t", "60",
             "start"));

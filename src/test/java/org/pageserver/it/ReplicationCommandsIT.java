@@ -107,7 +107,9 @@ class ReplicationCommandsIT {
     @Test
     void commandsNotServedAreClearErrors() throws Exception {
         String[][] cases = {
-            {"true", "BASE_BACKUP (LABEL 'x')", "BASE_BACKUP is not served by the pageserver yet"},
+            {"true", "BASE_BACKUP (COMPRESSION 'gzip')", "server-side compression (gzip) is not supported by the pageserver"},
+            {"true", "BASE_BACKUP (TARGET 'blackhole')", "backup target \"blackhole\" is not supported by the pageserver"},
+            {"true", "BASE_BACKUP (MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA256')", "the pageserver writes backup manifests"},
             {"true", "START_REPLICATION 0/3000000", "START_REPLICATION is not served by the pageserver yet"},
             {"true", "CREATE_REPLICATION_SLOT s PHYSICAL", "the pageserver has no replication slots"},
             {"true", "BASE_BACKUP (BOGUS)", "unrecognized base backup option: \"bogus\""},

@@ -22,14 +22,17 @@ import org.pageserver.storage.TenantStore;
 
 /**
  * Relations and whole databases in tablespaces other than pg_default: a table and its indexes
- * created in one, a table and an index moved into one (ALTER ... SET TABLESPACE), a database
- * created in one (WAL_LOG) and one moved into it (ALTER DATABASE ... SET TABLESPACE, a FILE_COPY
- * record and a DROP of the old directory), and a tablespace created and dropped. Once with the
- * tablespace created after the pageserver attached (followed through XLOG_TBLSPC_CREATE), once
- * with it there before (imported from the tablespace archives of the base backup). After
- * CHECKPOINT, every block of every relation of those databases equals the primary's file
- * (WorkloadPagesIT's masks), the store's tablespaces are the primary's with their locations,
- * and the databases' PG_VERSION and pg_filenode.map are the primary's, in the tablespace.
+ * created in one, an index of every core access method (hash, GIN, GiST, SP-GiST, BRIN) on a
+ * table in it, changed after the attach (inserts, deletes, VACUUM, summarization), a table and
+ * a B-tree and a hash index moved into one (ALTER ... SET TABLESPACE), a database created in
+ * one (WAL_LOG) with GIN and GiST indexes, one moved into it (ALTER DATABASE ... SET
+ * TABLESPACE, a FILE_COPY record and a DROP of the old directory), and a tablespace created and
+ * dropped. Once with the tablespace created after the pageserver attached (followed through
+ * XLOG_TBLSPC_CREATE), once with it there before (imported from the tablespace archives of the
+ * base backup). After CHECKPOINT, every block of every relation of those databases equals the
+ * primary's file (WorkloadPagesIT's masks: each index under its access method's), the store's
+ * tablespaces are the primary's with their locations, and the databases' PG_VERSION and
+ * pg_filenode.map are the primary's, in the tablespace.
  */
 class TablespaceIT {
     @TempDir
@@ -44,10 +47,36 @@ class TablespaceIT {
         alter table moved set tablespace ts;
         alter index moved_pkey set tablespace ts;
         update moved set v = 'after the move' where id % 10 = 0;
+        create table idx (id int, tags int[], p point, t text) tablespace ts;
+        insert into idx select g, array[g % 10, g % 7], point(g % 100, g / 100), md5(g::text)
+          from generate_series(1, 3000) g;
+        create index idx_hash on idx using hash (id) tablespace ts;
+        create index idx_gin on idx using gin (tags) tablespace ts;
+        create index idx_gist on idx using gist (p) tablespace ts;
+        create index idx_spgist on idx using spgist (t) tablespace ts;
+        create index idx_brin on idx using brin (id) with (pages_per_range = 1) tablespace ts;
+        create index moved_v_hash on moved using hash (v);
+        alter index moved_v_hash set tablespace ts;
         create database db_ts tablespace ts;
         \\c db_ts
         create table t_in_db (id int primary key, v text);
-        insert into t_in_db select g, 'd' from generate_series(1, 2000) g;
+        insert into t_in_db select g, 'd' || g from generate_series(1, 2000) g;
+        create index t_in_db_gin on t_in_db using gin (to_tsvector('simple', v));
+        create index t_in_db_gist on t_in_db using gist (int4range(id, id + 10));
+        \\c postgres
+        """;
+
+    /** After the attach in both tests: the indexes in the tablespace changed by their records (redo, not images). */
+    static final String INDEX_UPDATES = """
+        insert into idx select g, array[g % 5], point(g % 50, 1), md5(g::text) from generate_series(3001, 6000) g;
+        delete from idx where id % 3 = 0;
+        vacuum idx;
+        select brin_summarize_new_values('idx_brin');
+        update moved set v = 'hashed again' where id % 7 = 0;
+        \\c db_ts
+        insert into t_in_db select g, 'e' || g from generate_series(2001, 4000) g;
+        delete from t_in_db where id % 4 = 0;
+        vacuum t_in_db;
         \\c postgres
         """;
 
@@ -92,6 +121,7 @@ class TablespaceIT {
     private void followAndCompare(PgCluster pg, TestPageServer ps, SystemId id) throws Exception {
         pg.psql("create tablespace ts_drop location '" + pg.tablespaceDirectory("ts_drop") + "'");
         Lsn withTsDrop = pg.flushLsn();
+        pg.psqlScript(INDEX_UPDATES);
         pg.psqlScript(MOVE_AND_DROP);
         pg.psql("drop tablespace ts_drop");
         pg.psql("checkpoint");
@@ -100,6 +130,7 @@ class TablespaceIT {
 
         int ts = Integer.parseInt(pg.psql("select oid from pg_tablespace where spcname = 'ts'"));
         Map<String, Integer> compared = new TreeMap<>();
+        Map<String, Integer> comparedInTablespace = new TreeMap<>();
         List<String> diffs = new ArrayList<>();
         int inTablespace = 0;
         try (PageClient c = PageClient.connect(ps.url(), "postgres", null, id)) {
@@ -114,7 +145,8 @@ class TablespaceIT {
                         if (c.exists(rel, end, false) != Files.exists(file)) {
                             diffs.add(db + "." + r.name() + " " + f + ": exists on the primary " + Files.exists(file));
                         } else if (Files.exists(file)) {
-                            WorkloadPagesIT.compare(c, db, r, rel, Files.readAllBytes(file), end, compared, diffs);
+                            WorkloadPagesIT.compare(c, db, r, rel, Files.readAllBytes(file), end,
+                                r.rel().spcNode() == ts ? comparedInTablespace : compared, diffs);
                         }
                     }
                 }
@@ -143,11 +175,15 @@ class TablespaceIT {
                     db + " has no relation left in pg_default");
             }
         }
-        int blocks = compared.values().stream().mapToInt(Integer::intValue).sum();
-        System.out.println("TablespaceIT: " + inTablespace + " relations in the tablespace, " + blocks + " blocks compared "
-            + compared + ", differences " + diffs.size());
+        System.out.println("TablespaceIT: " + inTablespace + " relations in the tablespace, blocks compared there "
+            + comparedInTablespace + ", elsewhere " + compared + ", differences " + diffs.size());
         assertEquals(List.of(), diffs.size() > 20 ? diffs.subList(0, 20) : diffs);
         assertTrue(inTablespace > 300, inTablespace + " relations in the tablespace (the catalogs of two databases among them)");
-        assertTrue(compared.getOrDefault("heap", 0) > 100 && compared.getOrDefault("btree", 0) > 50, compared.toString());
+        assertTrue(comparedInTablespace.getOrDefault("heap", 0) > 100 && comparedInTablespace.getOrDefault("btree", 0) > 50,
+            comparedInTablespace.toString());
+        for (String am : List.of("hash", "gin", "gist", "spgist", "brin")) {
+            assertTrue(comparedInTablespace.getOrDefault(am, 0) > 0, am + " pages compared in the tablespace: "
+                + comparedInTablespace);
+        }
     }
 }

@@ -87,10 +87,9 @@ class WalIngestIT {
                 TenantMeta meta = store.meta().orElseThrow();
                 Lsn durable = store.durableLsn();
                 Set<String> stored = new TreeSet<>();
-                store.forEachRecordEntry((rel, blk, start, end, blockId) -> {
+                store.forEachRecordEntry((rel, blk, start, end, change) -> {
                     // implicit VM clears and SLRU pages are kept too, but pg_waldump does not list them
-                    if (blockId != org.pageserver.redo.WalRedo.IMPLICIT_VM_BLOCK_ID
-                        && blockId != org.pageserver.redo.WalRedo.SLRU_BLOCK_ID) {
+                    if (change instanceof org.pageserver.redo.PageChange.RegisteredBlock) {
                         stored.add(start + " " + Integer.toUnsignedString(rel.spcNode()) + "/"
                             + Integer.toUnsignedString(rel.dbNode()) + "/" + Integer.toUnsignedString(rel.relNode()) + " "
                             + rel.fork().number + " " + Integer.toUnsignedString(blk));

@@ -26,13 +26,13 @@ import org.pageserver.redo.mask.BufMask;
  */
 class BrinRedoTest {
     static final Path DIR = Path.of("src/test/resources/redo/brin");
-    static List<WalRecord> brin = new ArrayList<>();
     static WalFixture fixture;
+    static List<WalRecord> brin;
 
     @BeforeAll
     static void load() throws IOException {
         fixture = WalFixture.load(DIR);
-        fixture.records().stream().filter(r -> r.rmid() == RmgrId.RM_BRIN_ID).forEach(brin::add);
+        brin = fixture.of(RmgrId.RM_BRIN_ID);
     }
 
     /** pg_waldump's name of a BRIN record type (brin_identify) from the rmgr's bits of xl_info. */

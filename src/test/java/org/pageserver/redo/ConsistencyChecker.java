@@ -31,6 +31,10 @@ final class ConsistencyChecker {
     final Map<String, Integer> unsupported = new TreeMap<>();
     /** Every record decoded, per resource manager; each must pass the ingest check (RecordCheck). */
     final Map<String, Integer> records = new TreeMap<>();
+    /** Every record decoded, per record type ("Heap2/0x70"). */
+    final Map<String, Integer> recordTypes = new TreeMap<>();
+    /** Record parts some primaries write and others do not (see {@link #countParts}), counted. */
+    final Map<String, Integer> parts = new TreeMap<>();
     private final Map<String, byte[]> current = new HashMap<>();
 
     static String type(WalRecord r) {
@@ -39,8 +43,10 @@ final class ConsistencyChecker {
 
     void accept(WalRecord r) {
         records.merge(RmgrId.name(r.rmid()), 1, Integer::sum);
+        recordTypes.merge(type(r), 1, Integer::sum);
         try {
             RecordCheck.check(r);
+            countParts(r);
         } catch (RedoException e) {
             mismatches.add(type(r) + " at " + r.startLsn() + " refused by the ingest check: " + e.getMessage());
         }
@@ -87,6 +93,45 @@ final class ConsistencyChecker {
                 current.put(key, truth);
             } else {
                 current.put(key, page);
+            }
+        }
+    }
+
+    /**
+     * The parts a logical-level primary adds (old tuples, tuple data kept with an image, records
+     * under a replication origin) and lz4-compressed images, each decoded by its parser.
+     */
+    private void countParts(WalRecord r) {
+        int op = r.rmgrInfo() & HeapXlog.XLOG_HEAP_OPMASK;
+        if (r.rmid() == RmgrId.RM_HEAP_ID && op == HeapXlog.XLOG_HEAP_DELETE) {
+            HeapXlog.XlHeapDelete x = HeapXlog.XlHeapDelete.parse(r);
+            if ((x.flags() & HeapXlog.XLH_DELETE_CONTAINS_OLD_TUPLE) != 0 && x.oldTuple() != null) {
+                parts.merge("Heap DELETE old tuple", 1, Integer::sum);
+            }
+            if ((x.flags() & HeapXlog.XLH_DELETE_CONTAINS_OLD_KEY) != 0 && x.oldTuple() != null) {
+                parts.merge("Heap DELETE old key", 1, Integer::sum);
+            }
+        }
+        if (r.rmid() == RmgrId.RM_HEAP_ID && (op == HeapXlog.XLOG_HEAP_UPDATE || op == HeapXlog.XLOG_HEAP_HOT_UPDATE)) {
+            HeapXlog.XlHeapUpdate x = HeapXlog.XlHeapUpdate.parse(r);
+            if ((x.flags() & HeapXlog.XLH_UPDATE_CONTAINS_OLD_TUPLE) != 0 && x.oldTuple() != null) {
+                parts.merge("Heap UPDATE old tuple", 1, Integer::sum);
+            }
+            if ((x.flags() & HeapXlog.XLH_UPDATE_CONTAINS_OLD_KEY) != 0 && x.oldTuple() != null) {
+                parts.merge("Heap UPDATE old key", 1, Integer::sum);
+            }
+        }
+        if (r.rmid() == RmgrId.RM_HEAP_ID && op == HeapXlog.XLOG_HEAP_INSERT
+            && (HeapXlog.XlHeapInsert.parse(r).flags() & HeapXlog.XLH_INSERT_CONTAINS_NEW_TUPLE) != 0
+            && r.block(0).hasImage() && r.block(0).applyImage() && r.block(0).data() != null) {
+            parts.merge("Heap INSERT tuple kept with an applied image", 1, Integer::sum);
+        }
+        if (r.origin() != 0) {
+            parts.merge(RmgrId.name(r.rmid()) + " record under a replication origin", 1, Integer::sum);
+        }
+        for (BlockRef b : r.blocks()) {
+            if (b.hasImage() && (b.bimgInfo() & BlockRef.BKPIMAGE_COMPRESS_LZ4) != 0) {
+                parts.merge("lz4 image", 1, Integer::sum);
             }
         }
     }

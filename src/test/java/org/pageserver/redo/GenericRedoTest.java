@@ -25,13 +25,13 @@ import org.pageserver.redo.mask.BufMask;
  */
 class GenericRedoTest {
     static final Path DIR = Path.of("src/test/resources/redo/generic");
-    static List<WalRecord> generic = new ArrayList<>();
     static WalFixture fixture;
+    static List<WalRecord> generic;
 
     @BeforeAll
     static void load() throws IOException {
         fixture = WalFixture.load(DIR);
-        fixture.records().stream().filter(r -> r.rmid() == RmgrId.RM_GENERIC_ID).forEach(generic::add);
+        generic = fixture.of(RmgrId.RM_GENERIC_ID);
     }
 
     @Test

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,19 +14,15 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.wal.BlockRef;
 import org.pageserver.protocol.wal.RmgrId;
-import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.protocol.wal.WalRecord;
 
 /**
@@ -39,36 +34,17 @@ import org.pageserver.protocol.wal.WalRecord;
  */
 class GinRedoTest {
     static final Path DIR = Path.of("src/test/resources/redo/gin");
-    static final List<WalRecord> records = new ArrayList<>();
+    static WalFixture fixture;
     static ConsistencyChecker checker;
 
     @BeforeAll
     static void load() throws IOException {
-        Properties p = new Properties();
-        try (InputStream in = Files.newInputStream(DIR.resolve("fixture.properties"))) {
-            p.load(in);
-        }
-        String seg = p.getProperty("first_segment");
-        int segSize = Integer.parseInt(p.getProperty("wal_segment_size"));
-        long segno = Long.parseLong(seg.substring(8, 16), 16) * (0x1_0000_0000L / segSize)
-            + Long.parseLong(seg.substring(16), 16);
-        Lsn start = Lsn.parse(p.getProperty("start_lsn"));
-        Lsn end = Lsn.parse(p.getProperty("end_lsn"));
-        byte[] wal;
-        try (InputStream in = new GZIPInputStream(Files.newInputStream(DIR.resolve("wal.gz")))) {
-            wal = in.readAllBytes();
-        }
-        checker = new ConsistencyChecker();
-        new WalDecoder(new Lsn(segno * segSize), segSize).feed(wal, 0, wal.length, r -> {
-            if (!r.startLsn().isBefore(start) && !r.endLsn().isAfter(end)) {
-                records.add(r);
-                checker.accept(r);
-            }
-        });
+        fixture = WalFixture.load(DIR);
+        checker = fixture.check();
     }
 
     static List<WalRecord> gin() {
-        return records.stream().filter(r -> r.rmid() == RmgrId.RM_GIN_ID).toList();
+        return fixture.of(RmgrId.RM_GIN_ID);
     }
 
     @Test
@@ -153,18 +129,15 @@ class GinRedoTest {
     // ---- garbage ----
 
     static WalRecord withMain(WalRecord r, byte[] main) {
-        return new WalRecord(r.startLsn(), r.endLsn(), r.prevLsn(), r.xid(), r.rmid(), r.info(), r.origin(),
-            r.toplevelXid(), r.blocks(), main, r.raw());
+        return WalFixture.with(r, r.info(), r.blocks(), main);
     }
 
     static WalRecord withBlocks(WalRecord r, List<BlockRef> blocks) {
-        return new WalRecord(r.startLsn(), r.endLsn(), r.prevLsn(), r.xid(), r.rmid(), r.info(), r.origin(),
-            r.toplevelXid(), blocks, r.mainData(), r.raw());
+        return WalFixture.with(r, r.info(), blocks, r.mainData());
     }
 
     static BlockRef withData(BlockRef b, byte[] data) {
-        return new BlockRef(b.blockId(), b.rel(), b.blkno(), b.forkFlags(), b.hasImage(), b.applyImage(), b.bimgInfo(),
-            b.holeOffset(), b.holeLength(), b.imageData(), data);
+        return WalFixture.with(b, b.forkFlags(), data);
     }
 
     /** The first Gin record of the fixture of that type for which {@code which} holds. */
@@ -290,7 +263,7 @@ class GinRedoTest {
         Map<String, byte[]> pages = new HashMap<>();
         Map<Integer, Integer> perType = new HashMap<>();
         int runs = 0;
-        for (WalRecord r : records) {
+        for (WalRecord r : fixture.records()) {
             List<BlockRef> blocks = r.blocks();
             if (r.rmid() == RmgrId.RM_GIN_ID && perType.merge(r.rmgrInfo(), 1, Integer::sum) <= 40) {
                 for (int k = 0; k < 25; k++) {

@@ -7,26 +7,21 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.wal.BlockRef;
 import org.pageserver.protocol.wal.RmgrId;
-import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.protocol.wal.WalRecord;
 
 /**
@@ -38,39 +33,20 @@ import org.pageserver.protocol.wal.WalRecord;
  */
 class GistRedoTest {
     static final Path DIR = Path.of("src/test/resources/redo/gist");
-    static final List<WalRecord> records = new ArrayList<>();
+    static WalFixture fixture;
 
     @BeforeAll
     static void load() throws IOException {
-        Properties p = new Properties();
-        try (InputStream in = Files.newInputStream(DIR.resolve("fixture.properties"))) {
-            p.load(in);
-        }
-        String seg = p.getProperty("first_segment");
-        int segSize = Integer.parseInt(p.getProperty("wal_segment_size"));
-        long segno = Long.parseLong(seg.substring(8, 16), 16) * (0x1_0000_0000L / segSize)
-            + Long.parseLong(seg.substring(16), 16);
-        Lsn start = Lsn.parse(p.getProperty("start_lsn"));
-        Lsn end = Lsn.parse(p.getProperty("end_lsn"));
-        byte[] wal;
-        try (InputStream in = new GZIPInputStream(Files.newInputStream(DIR.resolve("wal.gz")))) {
-            wal = in.readAllBytes();
-        }
-        new WalDecoder(new Lsn(segno * segSize), segSize).feed(wal, 0, wal.length, r -> {
-            if (!r.startLsn().isBefore(start) && !r.endLsn().isAfter(end)) {
-                records.add(r);
-            }
-        });
+        fixture = WalFixture.load(DIR);
     }
 
     static List<WalRecord> gist(int info) {
-        return records.stream().filter(r -> r.rmid() == RmgrId.RM_GIST_ID && r.rmgrInfo() == info).toList();
+        return fixture.of(RmgrId.RM_GIST_ID).stream().filter(r -> r.rmgrInfo() == info).toList();
     }
 
     @Test
     void replayEqualsTheConsistencyImagesOfEveryGistRecord() {
-        ConsistencyChecker c = new ConsistencyChecker();
-        records.forEach(c::accept);
+        ConsistencyChecker c = fixture.check();
         System.out.println("GistRedoTest: images compared " + c.checked + ", records " + c.records);
         assertEquals(List.of(), c.mismatches);
         // the fixture's counts (pg_waldump-stats.txt): far more than one of each
@@ -91,8 +67,7 @@ class GistRedoTest {
             expected.put(m.group(1), Integer.parseInt(m.group(2)));
         }
         Map<String, Integer> decoded = new TreeMap<>();
-        records.stream().filter(r -> r.rmid() == RmgrId.RM_GIST_ID)
-            .forEach(r -> decoded.merge(GistXlog.name(r.info()), 1, Integer::sum));
+        fixture.of(RmgrId.RM_GIST_ID).forEach(r -> decoded.merge(GistXlog.name(r.info()), 1, Integer::sum));
         assertEquals(List.of("ASSIGN_LSN", "DELETE", "PAGE_DELETE", "PAGE_REUSE", "PAGE_SPLIT", "PAGE_UPDATE"),
             List.copyOf(expected.keySet()));
         assertEquals(expected, decoded);
@@ -137,13 +112,11 @@ class GistRedoTest {
             blocks.add(b);
             blocks.sort((x, y) -> Integer.compare(x.blockId(), y.blockId()));
         }
-        return new WalRecord(r.startLsn(), r.endLsn(), r.prevLsn(), r.xid(), r.rmid(), r.info(), r.origin(),
-            r.toplevelXid(), List.copyOf(blocks), r.mainData(), r.raw());
+        return WalFixture.with(r, r.info(), List.copyOf(blocks), r.mainData());
     }
 
     static WalRecord withMain(WalRecord r, int info, byte[] main) {
-        return new WalRecord(r.startLsn(), r.endLsn(), r.prevLsn(), r.xid(), r.rmid(), info, r.origin(),
-            r.toplevelXid(), r.blocks(), main, r.raw());
+        return WalFixture.with(r, info, r.blocks(), main);
     }
 
     static BlockRef withData(BlockRef b, byte[] data) {
@@ -222,7 +195,7 @@ class GistRedoTest {
 
     @Test
     void everyRealGistRecordPassesTheIngestCheck() {
-        List<WalRecord> all = records.stream().filter(r -> r.rmid() == RmgrId.RM_GIST_ID).toList();
+        List<WalRecord> all = fixture.of(RmgrId.RM_GIST_ID);
         all.forEach(r -> assertDoesNotThrow(() -> RecordCheck.check(r), () -> "at " + r.startLsn()));
         assertTrue(all.size() > 2900, all.size() + " records");
     }

@@ -6,18 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.function.Function;
-import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.pageserver.protocol.ForkNumber;
@@ -25,7 +21,6 @@ import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.wal.BlockRef;
 import org.pageserver.protocol.wal.RmgrId;
-import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.protocol.wal.WalRecord;
 
 /**
@@ -36,33 +31,15 @@ import org.pageserver.protocol.wal.WalRecord;
  */
 class HashRedoTest {
     static final Path DIR = Path.of("src/test/resources/redo/hash");
-    static final List<WalRecord> records = new ArrayList<>();
+    static WalFixture fixture;
 
     @BeforeAll
     static void load() throws IOException {
-        Properties p = new Properties();
-        try (InputStream in = Files.newInputStream(DIR.resolve("fixture.properties"))) {
-            p.load(in);
-        }
-        String seg = p.getProperty("first_segment");
-        int segSize = Integer.parseInt(p.getProperty("wal_segment_size"));
-        long segno = Long.parseLong(seg.substring(8, 16), 16) * (0x1_0000_0000L / segSize)
-            + Long.parseLong(seg.substring(16), 16);
-        Lsn start = Lsn.parse(p.getProperty("start_lsn"));
-        Lsn end = Lsn.parse(p.getProperty("end_lsn"));
-        byte[] wal;
-        try (InputStream in = new GZIPInputStream(Files.newInputStream(DIR.resolve("wal.gz")))) {
-            wal = in.readAllBytes();
-        }
-        new WalDecoder(new Lsn(segno * segSize), segSize).feed(wal, 0, wal.length, r -> {
-            if (!r.startLsn().isBefore(start) && !r.endLsn().isAfter(end)) {
-                records.add(r);
-            }
-        });
+        fixture = WalFixture.load(DIR);
     }
 
     static List<WalRecord> hash() {
-        return records.stream().filter(r -> r.rmid() == RmgrId.RM_HASH_ID).toList();
+        return fixture.of(RmgrId.RM_HASH_ID);
     }
 
     static WalRecord first(int op, java.util.function.Predicate<WalRecord> also) {
@@ -77,8 +54,7 @@ class HashRedoTest {
      */
     @Test
     void replayEqualsThePrimarysImagesForEveryRecordType() {
-        ConsistencyChecker c = new ConsistencyChecker();
-        records.forEach(c::accept);
+        ConsistencyChecker c = fixture.check();
         assertEquals(List.of(), c.mismatches);
         Map<String, Integer> perType = new TreeMap<>();
         hash().forEach(r -> perType.merge(HashXlog.identify(r.info()), 1, Integer::sum));
@@ -147,8 +123,7 @@ class HashRedoTest {
     // ---- garbage ----
 
     static WalRecord with(WalRecord r, byte[] main, List<BlockRef> blocks) {
-        return new WalRecord(r.startLsn(), r.endLsn(), r.prevLsn(), r.xid(), r.rmid(), r.info(), r.origin(),
-            r.toplevelXid(), blocks, main, r.raw());
+        return WalFixture.with(r, r.info(), blocks, main);
     }
 
     /** {@code r} with its block of the same id replaced by {@code b}. */

@@ -6,26 +6,21 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SlruKind;
 import org.pageserver.protocol.wal.RmgrId;
-import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.protocol.wal.WalRecord;
 
 /**
@@ -37,34 +32,14 @@ import org.pageserver.protocol.wal.WalRecord;
  */
 class SlruRedoTest {
     static final Path DIR = Path.of("src/test/resources/slru");
-    static List<WalRecord> records = new ArrayList<>();
-    static List<String> listing = new ArrayList<>();
+    static List<WalRecord> records;
+    static List<String> listing;
 
     @BeforeAll
     static void load() throws IOException {
-        Properties p = new Properties();
-        try (InputStream in = Files.newInputStream(DIR.resolve("fixture.properties"))) {
-            p.load(in);
-        }
-        String seg = p.getProperty("first_segment");
-        int segSize = Integer.parseInt(p.getProperty("wal_segment_size"));
-        long segno = Long.parseLong(seg.substring(8, 16), 16) * (0x1_0000_0000L / segSize) + Long.parseLong(seg.substring(16), 16);
-        Lsn segStart = new Lsn(segno * segSize);
-        Lsn start = Lsn.parse(p.getProperty("start_lsn"));
-        Lsn end = Lsn.parse(p.getProperty("end_lsn"));
-        byte[] wal = gunzip(DIR.resolve("wal.gz"));
-        new WalDecoder(segStart, segSize).feed(wal, 0, wal.length, r -> {
-            if (!r.startLsn().isBefore(start) && !r.endLsn().isAfter(end)) {
-                records.add(r);
-            }
-        });
-        listing = Arrays.asList(new String(gunzip(DIR.resolve("pg_waldump.txt.gz")), StandardCharsets.UTF_8).split("\n"));
-    }
-
-    static byte[] gunzip(Path f) throws IOException {
-        try (InputStream in = new GZIPInputStream(Files.newInputStream(f))) {
-            return in.readAllBytes();
-        }
+        records = WalFixture.load(DIR).records();
+        listing = Arrays.asList(new String(WalFixture.gunzip(DIR.resolve("pg_waldump.txt.gz")), StandardCharsets.UTF_8)
+            .split("\n"));
     }
 
     record Key(SlruKind kind, int pageno) {

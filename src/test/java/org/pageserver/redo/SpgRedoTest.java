@@ -5,24 +5,18 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.function.Predicate;
-import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.wal.BlockRef;
 import org.pageserver.protocol.wal.RmgrId;
-import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.protocol.wal.WalRecord;
 import org.pageserver.redo.SpgXlog.SpgxlogAddLeaf;
 import org.pageserver.redo.SpgXlog.SpgxlogAddNode;
@@ -40,33 +34,15 @@ import org.pageserver.redo.SpgXlog.SpgxlogVacuumRedirect;
  */
 class SpgRedoTest {
     static final Path DIR = Path.of("src/test/resources/redo/spgist");
-    static final List<WalRecord> records = new ArrayList<>();
-    static final Properties fixture = new Properties();
+    static WalFixture fixture;
 
     @BeforeAll
     static void load() throws IOException {
-        try (InputStream in = Files.newInputStream(DIR.resolve("fixture.properties"))) {
-            fixture.load(in);
-        }
-        String seg = fixture.getProperty("first_segment");
-        int segSize = Integer.parseInt(fixture.getProperty("wal_segment_size"));
-        long segno = Long.parseLong(seg.substring(8, 16), 16) * (0x1_0000_0000L / segSize)
-            + Long.parseLong(seg.substring(16), 16);
-        Lsn start = Lsn.parse(fixture.getProperty("start_lsn"));
-        Lsn end = Lsn.parse(fixture.getProperty("end_lsn"));
-        byte[] wal;
-        try (InputStream in = new GZIPInputStream(Files.newInputStream(DIR.resolve("wal.gz")))) {
-            wal = in.readAllBytes();
-        }
-        new WalDecoder(new Lsn(segno * segSize), segSize).feed(wal, 0, wal.length, r -> {
-            if (!r.startLsn().isBefore(start) && !r.endLsn().isAfter(end)) {
-                records.add(r);
-            }
-        });
+        fixture = WalFixture.load(DIR);
     }
 
     static List<WalRecord> spgist(int info) {
-        return records.stream().filter(r -> r.rmid() == RmgrId.RM_SPGIST_ID && r.rmgrInfo() == info).toList();
+        return fixture.of(RmgrId.RM_SPGIST_ID).stream().filter(r -> r.rmgrInfo() == info).toList();
     }
 
     static WalRecord first(int info) {
@@ -81,14 +57,13 @@ class SpgRedoTest {
     void everySpgistRecordTypeIsThereAsPgWaldumpCountsIt() {
         for (int info : TYPES) {
             String name = SpgXlog.name(info);
-            assertEquals(Integer.parseInt(fixture.getProperty("records." + name)), spgist(info).size(), name);
+            assertEquals(Integer.parseInt(fixture.properties().getProperty("records." + name)), spgist(info).size(), name);
         }
     }
 
     @Test
     void everyBlockOfEverySpgistRecordRedoesToThePrimarysImage() {
-        ConsistencyChecker c = new ConsistencyChecker();
-        records.forEach(c::accept);
+        ConsistencyChecker c = fixture.check();
         Map<String, Integer> blocks = new TreeMap<>();
         for (int info : TYPES) {
             blocks.put(ConsistencyChecker.type(spgist(info).get(0)),

@@ -17,11 +17,11 @@ import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.protocol.wal.WalRecord;
 
 /**
- * WAL captured from a real PostgreSQL 15 by a fixture directory's make-fixture.sh: wal.gz (the
- * segments from first_segment on, concatenated) and fixture.properties; the records between
- * start_lsn and end_lsn.
+ * WAL captured from a real PostgreSQL 15 by a fixture directory's make-fixture.sh (with
+ * src/test/resources/redo/fixture-cluster.sh): wal.gz (the segments from first_segment on,
+ * concatenated) and fixture.properties; the records between start_lsn and end_lsn.
  */
-record WalFixture(List<WalRecord> records) {
+record WalFixture(Properties properties, List<WalRecord> records) {
     static WalFixture load(Path dir) throws IOException {
         Properties p = new Properties();
         try (InputStream in = Files.newInputStream(dir.resolve("fixture.properties"))) {
@@ -33,17 +33,25 @@ record WalFixture(List<WalRecord> records) {
             + Long.parseLong(seg.substring(16), 16);
         Lsn start = Lsn.parse(p.getProperty("start_lsn"));
         Lsn end = Lsn.parse(p.getProperty("end_lsn"));
-        byte[] wal;
-        try (InputStream in = new GZIPInputStream(Files.newInputStream(dir.resolve("wal.gz")))) {
-            wal = in.readAllBytes();
-        }
+        byte[] wal = gunzip(dir.resolve("wal.gz"));
         List<WalRecord> records = new ArrayList<>();
         new WalDecoder(new Lsn(segno * segSize), segSize).feed(wal, 0, wal.length, r -> {
             if (!r.startLsn().isBefore(start) && !r.endLsn().isAfter(end)) {
                 records.add(r);
             }
         });
-        return new WalFixture(List.copyOf(records));
+        return new WalFixture(p, List.copyOf(records));
+    }
+
+    static byte[] gunzip(Path file) throws IOException {
+        try (InputStream in = new GZIPInputStream(Files.newInputStream(file))) {
+            return in.readAllBytes();
+        }
+    }
+
+    /** The records of one resource manager ({@link org.pageserver.protocol.wal.RmgrId}), in WAL order. */
+    List<WalRecord> of(int rmid) {
+        return records.stream().filter(r -> r.rmid() == rmid).toList();
     }
 
     /** Per record type, what pg_waldump lists: records, and page images there only for consistency checking. */

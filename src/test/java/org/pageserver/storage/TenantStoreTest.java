@@ -1,5 +1,6 @@
 package org.pageserver.storage;
 
+import org.pageserver.redo.PageChange;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -40,12 +41,12 @@ class TenantStoreTest {
         try (TenantStore s = TenantStore.open(dir, true)) {
             try (TenantStore.Batch b = s.newBatch()) {
                 b.putImage(REL, 0, lsn(100), page(1));
-                b.putRecord(REL, 0, lsn(100), lsn(200), 0, false, new byte[] {2});
-                b.putRecord(REL, 0, lsn(200), lsn(300), 0, false, new byte[] {3});
+                b.putRecord(REL, 0, lsn(100), lsn(200), new PageChange.RegisteredBlock(0), false, new byte[] {2});
+                b.putRecord(REL, 0, lsn(200), lsn(300), new PageChange.RegisteredBlock(0), false, new byte[] {3});
                 b.putImage(REL, 0, lsn(300), page(3));
-                b.putRecord(REL, 0, lsn(300), lsn(400), 1, false, new byte[] {4});
+                b.putRecord(REL, 0, lsn(300), lsn(400), new PageChange.RegisteredBlock(1), false, new byte[] {4});
                 // neighbours that must never leak into block 0's history
-                b.putRecord(REL, 1, lsn(100), lsn(250), 0, false, new byte[] {9});
+                b.putRecord(REL, 1, lsn(100), lsn(250), new PageChange.RegisteredBlock(0), false, new byte[] {9});
                 b.putImage(OTHER, 0, lsn(50), page(7));
                 b.commit();
             }
@@ -67,7 +68,7 @@ class TenantStoreTest {
             PageHistory.StoredRecord r = h.records().get(0);
             assertEquals(lsn(300), r.startLsn());
             assertEquals(lsn(400), r.endLsn());
-            assertEquals(1, r.blockId());
+            assertEquals(new PageChange.RegisteredBlock(1), r.change());
             assertArrayEquals(new byte[] {4}, r.raw());
         }
     }
@@ -76,9 +77,9 @@ class TenantStoreTest {
     void chainStopsAtARecordThatInitializesThePage() {
         try (TenantStore s = TenantStore.open(dir, true)) {
             try (TenantStore.Batch b = s.newBatch()) {
-                b.putRecord(REL, 3, lsn(10), lsn(20), 0, false, new byte[] {1});
-                b.putRecord(REL, 3, lsn(20), lsn(30), 0, true, new byte[] {2});
-                b.putRecord(REL, 3, lsn(30), lsn(40), 0, false, new byte[] {3});
+                b.putRecord(REL, 3, lsn(10), lsn(20), new PageChange.RegisteredBlock(0), false, new byte[] {1});
+                b.putRecord(REL, 3, lsn(20), lsn(30), new PageChange.RegisteredBlock(0), true, new byte[] {2});
+                b.putRecord(REL, 3, lsn(30), lsn(40), new PageChange.RegisteredBlock(0), false, new byte[] {3});
                 b.commit();
             }
             PageHistory h = s.pageHistory(REL, 3, lsn(40));

@@ -1,5 +1,6 @@
 package org.pageserver.tenant;
 
+import org.pageserver.redo.PageChange;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -31,8 +32,8 @@ import org.pageserver.storage.TenantStore;
  * does, in memory: every record from START (the base backup's redo pointer) to END is read from
  * the WAL files, decoded and applied to every block it references, the pages coming from the
  * base backup's files on first touch and staying in a map (a buffer pool holding the whole
- * database), SLRU pages too. Prints records per second; records whose redo is not implemented
- * are counted apart, never as applied.
+ * database), SLRU pages too. Prints records per second and the JVM's CPU time per round;
+ * records whose redo is not implemented are counted apart, never as applied.
  *
  * <p>{@code chain BASE_DIR WAL_DIR SEG_SIZE START END STORE_DIR}: GetPage@LSN of one block whose
  * history is 1, 10 and 100 records long, through the pageserver's read path without its page
@@ -156,8 +157,15 @@ public final class RedoBenchmark {
         }
     }
 
+    /** CPU time of the whole JVM (the redo thread, and the garbage collector and JIT threads working for it), in ns. */
+    static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+            .getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
     static void replay(Pages pages, Path walDir, int segSize, Lsn start, Lsn end) throws IOException {
         long t0 = System.nanoTime();
+        long cpu0 = processCpuNanos();
         pages.nextRound();
         long[] applied = new long[1];
         long[] blocks = new long[1];
@@ -206,9 +214,11 @@ public final class RedoBenchmark {
             decoder.feed(b, 0, n, apply);
         }
         double secs = (System.nanoTime() - t0) / 1e9;
+        double cpu = (processCpuNanos() - cpu0) / 1e9;
         long total = applied[0] + unsupported.values().stream().mapToLong(Integer::longValue).sum();
-        System.out.printf("ours: %d records (%d block redos, %d pages in memory) in %.2f s: %.0f records/s, %.1f MB/s of WAL;"
-                + " not redone: %s; applied per rmgr: %s%n", total, blocks[0], pages.pages.size(), secs, total / secs,
+        System.out.printf("ours: %d records (%d block redos, %d pages in memory) in %.2f s (CPU %.2f s): %.0f records/s,"
+                + " %.1f MB/s of WAL; not redone: %s; applied per rmgr: %s%n", total, blocks[0], pages.pages.size(), secs, cpu,
+            total / secs,
             (end.value() - start.value()) / secs / 1e6, unsupported, perRmgr);
     }
 
@@ -251,7 +261,7 @@ public final class RedoBenchmark {
                 for (WalRecord r : chain) {
                     for (BlockRef ref : r.blocks()) {
                         if (ref.rel().equals(best.rel()) && ref.blkno() == best.blkno()) {
-                            b.putRecord(best.rel(), best.blkno(), r.startLsn(), r.endLsn(), ref.blockId(),
+                            b.putRecord(best.rel(), best.blkno(), r.startLsn(), r.endLsn(), new PageChange.RegisteredBlock(ref.blockId()),
                                 ref.willInit() || (ref.hasImage() && ref.applyImage()), r.raw());
                         }
                     }

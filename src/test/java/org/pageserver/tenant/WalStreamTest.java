@@ -115,6 +115,18 @@ class WalStreamTest {
         return s;
     }
 
+    /**
+     * Waits up to 20 s for the store to have everything up to {@code lsn} durably (the batches
+     * before a refused record are written after the stream stops), then asserts it is exactly that.
+     */
+    void assertStoreDurableBecomes(Lsn lsn, String message) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!store.durableLsn().equals(lsn) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertEquals(lsn, store.durableLsn(), message);
+    }
+
     WalStream.WalStatus awaitDurable(ActorRef<WalStream.Command> ws, Lsn lsn) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         WalStream.WalStatus s = status(ws);
@@ -157,12 +169,12 @@ class WalStreamTest {
         }
         Set<String> stored = new TreeSet<>();
         java.util.concurrent.atomic.AtomicInteger clog = new java.util.concurrent.atomic.AtomicInteger();
-        store.forEachRecordEntry((rel, blkno, start, end, blockId) -> {
+        store.forEachRecordEntry((rel, blkno, start, end, change) -> {
             assertTrue(end.isAfter(start));
-            if (blockId == org.pageserver.redo.WalRedo.IMPLICIT_VM_BLOCK_ID) {
+            if (change == org.pageserver.redo.PageChange.IMPLICIT_VISIBILITY_MAP) {
                 return; // visibility map bits a heap record clears without registering the page
             }
-            if (blockId == org.pageserver.redo.WalRedo.SLRU_BLOCK_ID) {
+            if (change == org.pageserver.redo.PageChange.SLRU_PAGE) {
                 assertEquals(org.pageserver.protocol.SlruKind.XACT.rel(), rel, "commit log page of a commit or abort");
                 clog.incrementAndGet();
                 return;
@@ -253,8 +265,7 @@ class WalStreamTest {
             Duration.ofSeconds(5)), source(LAST_RECORD_END.value() - SEGMENT.value(), new ArrayList<>()), cache.getRef()));
         WalStream.WalStatus s = awaitBroken(ws);
         assertTrue(s.error().contains(BIG_RECORD.toString()), s.error());
-        Thread.sleep(200);
-        assertEquals(BIG_RECORD, store.durableLsn(), "everything before the bad record is stored");
+        assertStoreDurableBecomes(BIG_RECORD, "everything before the bad record is stored");
         assertEquals(1, s.decodeErrors());
     }
 
@@ -284,8 +295,7 @@ class WalStreamTest {
         WalStream.WalStatus s = awaitBroken(ws);
         assertTrue(s.error().contains("unknown resource manager 30") && s.error().contains(victim.startLsn().toString()),
             s.error());
-        Thread.sleep(300);
-        assertEquals(before.endLsn(), store.durableLsn(), "everything before the refused record is stored");
+        assertStoreDurableBecomes(before.endLsn(), "everything before the refused record is stored");
         int watermarks = 0;
         while (true) {
             PageCache.Command c;
@@ -326,8 +336,7 @@ class WalStreamTest {
         }
         assertEquals("broken", s.state());
         assertTrue(s.error().contains(expected) && s.error().contains(victim.startLsn().toString()), s.error());
-        Thread.sleep(300);
-        assertEquals(before.endLsn(), store.durableLsn(), "everything before the refused record is stored");
+        assertStoreDurableBecomes(before.endLsn(), "everything before the refused record is stored");
         for (org.pageserver.protocol.wal.BlockRef ref : victim.blocks()) {
             assertTrue(store.pageHistory(ref.rel(), ref.blkno(), Lsn.MAX).records().stream()
                 .noneMatch(r -> !r.startLsn().isBefore(victim.startLsn())), "nothing stored at or past the refused record");

@@ -9,6 +9,8 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.stream.Stream;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
@@ -81,27 +83,37 @@ public final class CloneMount implements AutoCloseable {
                 + ": not a clone's upper directory (or its making was cut short; remove it and mount again)");
         }
         long t0 = System.nanoTime();
+        // the FUSE binding's one-time native set-up (libfuse loaded, a callback stub generated
+        // per operation) is done while the pageserver answers
+        CompletableFuture<CloneFileSystem> warmUp = CompletableFuture.supplyAsync(
+            () -> new CloneFileSystem(null, r.uid(), r.gid(), log));
         CloneState state;
         Map<RelTag, Integer> relations;
-        long t1;
-        try (PageServerCatalog catalog = PageServerCatalog.connect(r.url(), r.connection())) {
-            if (recorded != null) {
-                state = recorded;
-                relations = catalog.relations(state.systemId(), state.lsn());
-                t1 = System.nanoTime();
-            } else {
-                Lsn at = r.lsn() != null ? r.lsn() : catalog.latestLsn(r.systemId());
-                state = new CloneState(r.systemId(), at);
-                relations = catalog.relations(state.systemId(), state.lsn());
-                t1 = System.nanoTime();
+        if (recorded != null) {
+            state = recorded;
+            relations = relations(r, state);
+        } else {
+            try (PageServerCatalog catalog = PageServerCatalog.connect(r.url(), r.connection())) {
+                state = new CloneState(r.systemId(), r.lsn() != null ? r.lsn() : catalog.latestLsn(r.systemId()));
+                // the listing on a connection of its own, while the backup streams on this one
+                CompletableFuture<Map<RelTag, Integer>> listing = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return relations(r, state);
+                    } catch (SQLException e) {
+                        throw new CompletionException(e);
+                    }
+                });
                 try (InputStream tar = catalog.minimalBackup(state.systemId(), state.lsn())) {
                     BackupExtractor.extract(tar, r.upper().resolve("data"));
                     tar.transferTo(java.io.OutputStream.nullOutputStream()); // the tar's end padding: the CopyOut must end
+                } finally {
+                    relations = join(listing);
                 }
                 state.write(r.upper());
             }
         }
-        long t2 = System.nanoTime();
+        join(warmUp);
+        long t1 = System.nanoTime();
         LowerLayer lower = LowerLayer.of(relations);
         ControlFile control = ControlFile.parse(Files.readAllBytes(r.upper().resolve("data/global/pg_control")));
         PageServerSource source = PageServerSource.connect(r.url(), r.connection().getProperty("user"),
@@ -116,10 +128,31 @@ public final class CloneMount implements AutoCloseable {
             source.close();
             throw e;
         }
-        long t3 = System.nanoTime();
-        String timings = "relations " + (t1 - t0) / 1_000_000 + " ms, base backup " + (t2 - t1) / 1_000_000
-            + " ms, mount " + (t3 - t2) / 1_000_000 + " ms";
+        long t2 = System.nanoTime();
+        String timings = "relations and base backup " + (t1 - t0) / 1_000_000 + " ms, mount " + (t2 - t1) / 1_000_000
+            + " ms";
         return new CloneMount(state, recorded != null, timings, tree, source, fs, lower);
+    }
+
+    private static Map<RelTag, Integer> relations(Request r, CloneState state) throws SQLException {
+        try (PageServerCatalog catalog = PageServerCatalog.connect(r.url(), r.connection())) {
+            return catalog.relations(state.systemId(), state.lsn());
+        }
+    }
+
+    /** The future's value; its failure rethrown as itself (an SQLException stays one). */
+    private static <T> T join(CompletableFuture<T> f) throws SQLException {
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof SQLException s) {
+                throw s;
+            }
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw e;
+        }
     }
 
     private static void checkMountPoint(Path mp) throws IOException, CloneException {
@@ -151,7 +184,7 @@ public final class CloneMount implements AutoCloseable {
         return resumed;
     }
 
-    /** Where the time to mount went: the relations listing, the base backup, the FUSE mount. */
+    /** Where the time to mount went: the relations listing and base backup (at once), the FUSE mount. */
     public String timings() {
         return timings;
     }

@@ -156,14 +156,15 @@ public final class CloneMount implements AutoCloseable {
     }
 
     private static void checkMountPoint(Path mp) throws IOException, CloneException {
-        if (!Files.isDirectory(mp)) {
-            throw new CloneException("mount point " + mp + " is not a directory");
-        }
+        // a stale mount first: its directory cannot even be stat'ed until it is detached
         if (CloneFileSystem.isMounted(mp)) {
             if (!CloneFileSystem.isStale(mp)) {
                 throw new CloneException("mount point " + mp + " is already mounted");
             }
             CloneFileSystem.unmountStale(mp);
+        }
+        if (!Files.isDirectory(mp)) {
+            throw new CloneException("mount point " + mp + " is not a directory");
         }
         if (!isEmpty(mp)) {
             throw new CloneException("mount point " + mp + " is not empty");

@@ -259,6 +259,9 @@ class MountCloneIT {
                         compute.stop();
                     }
                 }
+                String log = Files.readString(compute.log);
+                assertFalse(log.contains("could not") || log.contains("PANIC"),
+                    "no I/O complaint from the compute (sync_file_range, fsync, unlink...): " + log);
                 MountIT.Run otherLsn = MountIT.cli("mount", "--port", String.valueOf(ps.port()), "--system-id",
                     id.toString(), "--lsn", expectedOther(at), "--upper", upper.toString(), mp.toString());
                 assertEquals(1, otherLsn.status(), otherLsn.err());

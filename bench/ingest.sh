@@ -63,7 +63,7 @@ echo "$OURS"
 
 echo "== live: pageserver following pgbench -c 8 for $LIVE_SECS s"
 PSPORT=$(free_port)
-java -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.data-dir="$B/ps" -jar target/pageserver.jar >"$B/ps.log" 2>&1 &
+java -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.http-listen="127.0.0.1:$(free_port)" -Dpageserver.data-dir="$B/ps" -jar target/pageserver.jar >"$B/ps.log" 2>&1 &
 PS_PID=$!
 wait_port "$PSPORT" || { echo "pageserver did not start:"; cat "$B/ps.log"; exit 1; }
 PS=(psql -X -At -h 127.0.0.1 -p "$PSPORT" -U postgres -d postgres)

@@ -8,7 +8,8 @@ import java.time.Duration;
  * The {@code pageserver} section of the configuration, read once at start-up. Keys are a
  * contract with operators: see the README's configuration reference.
  */
-public record Settings(String listenHost, int listenPort, int maxConnections, Path dataDir, Duration waitLsnTimeout, int redoWorkers,
+public record Settings(String listenHost, int listenPort, int maxConnections, Duration authTimeout,
+                       int maxMessageSize, Path dataDir, Duration waitLsnTimeout, int redoWorkers,
                        int pageCachePages, int materializeAfter,
                        boolean storageSync, long maxPendingBytes, String slotPrefix, Duration connectTimeout,
                        Duration statusInterval, Duration reconnectMinBackoff, Duration reconnectMaxBackoff,
@@ -45,6 +46,8 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Pa
             listen.substring(0, colon),
             Integer.parseInt(listen.substring(colon + 1)),
             c.getInt("max-connections"),
+            c.getDuration("auth-timeout"),
+            Math.toIntExact(c.getBytes("max-message-size")),
             Path.of(c.getString("data-dir")).toAbsolutePath(),
             c.getDuration("wait-lsn-timeout"),
             c.getInt("redo-workers"),

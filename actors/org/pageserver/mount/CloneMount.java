@@ -89,26 +89,36 @@ public final class CloneMount implements AutoCloseable {
             () -> new CloneFileSystem(null, r.uid(), r.gid(), log));
         CloneState state;
         Map<RelTag, Integer> relations;
+        long listingMillis;
+        long backupMillis = 0;
         if (recorded != null) {
             state = recorded;
             relations = relations(r, state);
+            listingMillis = (System.nanoTime() - t0) / 1_000_000;
         } else {
             try (PageServerCatalog catalog = PageServerCatalog.connect(r.url(), r.connection())) {
                 state = new CloneState(r.systemId(), r.lsn() != null ? r.lsn() : catalog.latestLsn(r.systemId()));
                 // the listing on a connection of its own, while the backup streams on this one
+                long[] listingNanos = new long[1];
                 CompletableFuture<Map<RelTag, Integer>> listing = CompletableFuture.supplyAsync(() -> {
                     try {
-                        return relations(r, state);
+                        long started = System.nanoTime();
+                        Map<RelTag, Integer> m = relations(r, state);
+                        listingNanos[0] = System.nanoTime() - started;
+                        return m;
                     } catch (SQLException e) {
                         throw new CompletionException(e);
                     }
                 });
+                long backupStarted = System.nanoTime();
                 try (InputStream tar = catalog.minimalBackup(state.systemId(), state.lsn())) {
                     BackupExtractor.extract(tar, r.upper().resolve("data"));
                     tar.transferTo(java.io.OutputStream.nullOutputStream()); // the tar's end padding: the CopyOut must end
+                    backupMillis = (System.nanoTime() - backupStarted) / 1_000_000;
                 } finally {
                     relations = join(listing);
                 }
+                listingMillis = listingNanos[0] / 1_000_000;
                 state.write(r.upper());
             }
         }
@@ -129,8 +139,8 @@ public final class CloneMount implements AutoCloseable {
             throw e;
         }
         long t2 = System.nanoTime();
-        String timings = "relations and base backup " + (t1 - t0) / 1_000_000 + " ms, mount " + (t2 - t1) / 1_000_000
-            + " ms";
+        String timings = "relations and base backup " + (t1 - t0) / 1_000_000 + " ms (relations " + listingMillis
+            + " ms, base backup " + backupMillis + " ms, at once), mount " + (t2 - t1) / 1_000_000 + " ms";
         return new CloneMount(state, recorded != null, timings, tree, source, fs, lower);
     }
 

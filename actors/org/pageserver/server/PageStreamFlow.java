@@ -10,6 +10,8 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.util.ByteString;
 import org.pageserver.Errors;
+import org.pageserver.metrics.GetPageResult;
+import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.pagestream.PageStreamRequest;
 import org.pageserver.protocol.pagestream.PageStreamResponse;
@@ -40,15 +42,25 @@ public final class PageStreamFlow {
     public static Flow<ByteString, ByteString, NotUsed> create(ActorSystem<?> system,
                                                                 ActorRef<PageCache.Command> tenant,
                                                                 SystemId systemId, Duration timeout,
-                                                                int pipelineDepth) {
-        return Flow.of(ByteString.class)
-            .mapAsync(pipelineDepth, frame -> answer(system, tenant, systemId, timeout, frame))
+                                                                int pipelineDepth, TenantMetrics metrics) {
+        Flow<ByteString, ByteString, NotUsed> flow = Flow.of(ByteString.class)
+            .mapAsync(pipelineDepth, frame -> answer(system, tenant, systemId, timeout, frame, metrics))
             .takeWhile(a -> !a.last(), true)
             .map(Answer::bytes);
+        if (!metrics.readsEnabled()) {
+            return flow;
+        }
+        // a stage every response crosses: off with the rest of the page path's metrics
+        return flow.watchTermination((mat, done) -> {
+            metrics.pagestreamOpened();
+            done.whenCompleteAsync((d, e) -> metrics.pagestreamClosed(), DIRECT);
+            return mat;
+        });
     }
 
     private static CompletionStage<Answer> answer(ActorSystem<?> system, ActorRef<PageCache.Command> tenant,
-                                                  SystemId id, Duration timeout, ByteString frame) {
+                                                  SystemId id, Duration timeout, ByteString frame,
+                                                  TenantMetrics metrics) {
         PageStreamRequest req;
         try {
             req = PageStreamRequest.parse(frame.toArray());
@@ -56,10 +68,19 @@ public final class PageStreamFlow {
             return CompletableFuture.completedFuture(
                 new Answer(ByteString.fromArrayUnsafe(new PageStreamResponse.Error(e.getMessage()).write()), true));
         }
+        // timed in the stage that answers anyway: the metrics add no stage of their own
+        boolean timed = metrics.readsEnabled() && req instanceof PageStreamRequest.GetPage;
+        long t0 = timed ? System.nanoTime() : 0;
         return ask(system, tenant, id, timeout, req)
-            .handleAsync((r, e) -> new Answer(e != null
-                ? ByteString.fromArrayUnsafe(new PageStreamResponse.Error("request failed: " + Errors.rootMessage(e)).write())
-                : encode(r), false), DIRECT);
+            .handleAsync((r, e) -> {
+                if (timed) {
+                    metrics.getPage(e != null ? GetPageResult.TIMEOUT : r instanceof PageStreamResponse.Error err
+                        ? GetPageResult.ofError(err.message()) : GetPageResult.OK, System.nanoTime() - t0);
+                }
+                return new Answer(e != null
+                    ? ByteString.fromArrayUnsafe(new PageStreamResponse.Error("request failed: " + Errors.rootMessage(e)).write())
+                    : encode(r), false);
+            }, DIRECT);
     }
 
     private static final ByteString GETPAGE_TAG = ByteString.fromArrayUnsafe(new byte[] {PageStreamResponse.TAG_GETPAGE});

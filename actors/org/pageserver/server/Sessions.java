@@ -18,9 +18,11 @@ import org.pageserver.Errors;
 import org.pageserver.Settings;
 import org.pageserver.backup.BaseBackup;
 import org.pageserver.backup.BaseBackupException;
+import org.pageserver.metrics.Metrics;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.SystemId;
+import org.pageserver.protocol.pagestream.PageStreamRequest;
 import org.pageserver.protocol.pgwire.SqlState;
 import org.pageserver.protocol.pgwire.StartupOptions;
 import org.pageserver.streams.pgwire.Authenticator;
@@ -58,8 +60,10 @@ public final class Sessions implements PgSessionHandler {
     private final boolean trust;
     private final Map<String, Set<String>> grants;
     private final BaseBackups backups;
+    private final Metrics metrics;
 
-    public Sessions(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, Settings settings) {
+    public Sessions(ActorSystem<?> system, ActorRef<Tenants.Command> tenants, Settings settings, Metrics metrics) {
+        this.metrics = metrics;
         this.system = system;
         this.tenants = tenants;
         this.settings = settings;
@@ -83,7 +87,7 @@ public final class Sessions implements PgSessionHandler {
         return authenticator;
     }
 
-    boolean mayRead(String user, SystemId id) {
+    public boolean mayRead(String user, SystemId id) {
         if (trust) {
             return true;
         }
@@ -91,7 +95,7 @@ public final class Sessions implements PgSessionHandler {
         return g != null && (g.contains("*") || g.contains(id.toString()));
     }
 
-    boolean mayReadAll(String user) {
+    public boolean mayReadAll(String user) {
         if (trust) {
             return true;
         }
@@ -171,7 +175,8 @@ public final class Sessions implements PgSessionHandler {
                 : AskPattern.<TenantSupervisor.Command, ActorRef<PageCache.Command>>ask(t.get(),
                         TenantSupervisor.GetPageCache::new, STATUS_TIMEOUT, system.scheduler())
                     .thenApply(cache -> new QueryResult.CopyBoth(PageStreamFlow.create(system, cache,
-                        p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH))));
+                        p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH,
+                        metrics.tenant(p.systemId())), null, PageStreamRequest.MAX_SIZE)));
     }
 
     static final List<Column> RELATIONS_COLUMNS = List.of(Column.int8("spcnode"), Column.int8("dbnode"),

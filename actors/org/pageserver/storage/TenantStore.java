@@ -82,8 +82,11 @@ public final class TenantStore implements AutoCloseable {
     private final java.util.concurrent.locks.ReentrantReadWriteLock lock = new java.util.concurrent.locks.ReentrantReadWriteLock();
     private boolean closed;
 
+    private final StoreEvents events;
+
     private TenantStore(Path dir, RocksDB db, DBOptions dbOptions, ColumnFamilyOptions cfOptions,
-                        List<ColumnFamilyHandle> handles, boolean sync) {
+                        List<ColumnFamilyHandle> handles, boolean sync, StoreEvents events) {
+        this.events = events;
         this.dir = dir;
         this.db = db;
         this.dbOptions = dbOptions;
@@ -121,8 +124,9 @@ public final class TenantStore implements AutoCloseable {
         } catch (IOException e) {
             throw new StorageException("cannot create tenant directory " + dir, e);
         }
+        StoreEvents events = new StoreEvents();
         DBOptions dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
-            .setKeepLogFileNum(3).setMaxTotalWalSize(256L << 20);
+            .setKeepLogFileNum(3).setMaxTotalWalSize(256L << 20).setListeners(List.of(events));
         org.rocksdb.Cache cache = BLOCK_CACHES.computeIfAbsent(blockCacheBytes, org.rocksdb.LRUCache::new);
         ColumnFamilyOptions cfOptions = new ColumnFamilyOptions().setCompressionType(CompressionType.LZ4_COMPRESSION)
             .setWriteBufferSize(32L << 20)
@@ -136,16 +140,52 @@ public final class TenantStore implements AutoCloseable {
         List<ColumnFamilyHandle> handles = new ArrayList<>();
         try {
             RocksDB db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
-            return new TenantStore(dir, db, dbOptions, cfOptions, handles, sync);
+            return new TenantStore(dir, db, dbOptions, cfOptions, handles, sync, events);
         } catch (RocksDBException e) {
             dbOptions.close();
             cfOptions.close();
+            events.close();
             throw new StorageException("cannot open tenant store " + dir + ": " + e.getMessage(), e);
         }
     }
 
     public Path dir() {
         return dir;
+    }
+
+    /** Flushes and compactions so far. */
+    public StoreEvents events() {
+        return events;
+    }
+
+    /** False once {@link #close} has begun. */
+    public boolean isOpen() {
+        lock.readLock().lock();
+        try {
+            return !closed;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * Bytes of the store's files on disk. Files that RocksDB deletes meanwhile (compaction
+     * outputs replace inputs) are skipped: the sum is a snapshot within one directory listing.
+     */
+    public long diskBytes() {
+        long total = 0;
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                try {
+                    total += Files.size(f);
+                } catch (IOException gone) {
+                    // deleted since the listing
+                }
+            }
+        } catch (IOException e) {
+            throw new StorageException("cannot list " + dir, e);
+        }
+        return total;
     }
 
     // ---------------------------------------------------------------- metadata
@@ -655,6 +695,7 @@ public final class TenantStore implements AutoCloseable {
         writeOptions.close();
         dbOptions.close();
         cfOptions.close();
+        events.close();
     }
 
     // ---------------------------------------------------------------- helpers

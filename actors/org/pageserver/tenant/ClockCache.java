@@ -39,6 +39,7 @@ final class ClockCache<K, V> {
     private int freeCount;
     private int used;
     private int hand;
+    private long evictions;
 
     @SuppressWarnings("unchecked")
     ClockCache(int capacity) {
@@ -53,6 +54,11 @@ final class ClockCache<K, V> {
 
     int size() {
         return index.size();
+    }
+
+    /** Entries evicted to make room so far. */
+    long evictions() {
+        return evictions;
     }
 
     /** The value, marking it recently used; null if absent. */
@@ -111,6 +117,7 @@ final class ClockCache<K, V> {
             } else {
                 index.remove(e.key);
                 slots[slot] = null;
+                evictions++;
                 return slot;
             }
         }

@@ -15,6 +15,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.pageserver.Settings;
+import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.BufferTag;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
@@ -132,19 +133,20 @@ public final class PageCache {
     private record DbSizeRead(GetDbSize request, Lsn lsn, Long bytes, Throwable failure) implements Command {
     }
 
-    /** A parked request: the original command and its timer id. */
-    private record Waiter(long id, Command request) {
+    /** A parked request: the original command, its timer id and when it was parked (System.nanoTime). */
+    private record Waiter(long id, Command request, long parkedAt) {
     }
 
     public static Behavior<Command> create(TenantStore store, Lsn consistentLsn, Settings settings,
                                            ActorRef<RedoWorker.Command> redo) {
-        return create(store, consistentLsn, false, settings, redo);
+        return create(store, consistentLsn, false, settings, redo,
+            TenantMetrics.detached(new org.pageserver.protocol.SystemId(0)));
     }
 
     public static Behavior<Command> create(TenantStore store, Lsn consistentLsn, boolean hintsLogged, Settings settings,
-                                           ActorRef<RedoWorker.Command> redo) {
+                                           ActorRef<RedoWorker.Command> redo, TenantMetrics metrics) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-            new PageCache(ctx, timers, store, consistentLsn, hintsLogged, settings, redo).behavior()));
+            new PageCache(ctx, timers, store, consistentLsn, hintsLogged, settings, redo, metrics).behavior()));
     }
 
     private final ActorContext<Command> ctx;
@@ -172,9 +174,11 @@ public final class PageCache {
     private static final int MAX_READS_PER_TASK = 16;
 
     private final boolean hintsLogged;
+    private final TenantMetrics metrics;
 
     private PageCache(ActorContext<Command> ctx, TimerScheduler<Command> timers, TenantStore store, Lsn consistentLsn,
-                      boolean hintsLogged, Settings settings, ActorRef<RedoWorker.Command> redo) {
+                      boolean hintsLogged, Settings settings, ActorRef<RedoWorker.Command> redo, TenantMetrics metrics) {
+        this.metrics = metrics;
         this.hintsLogged = hintsLogged;
         this.ctx = ctx;
         this.timers = timers;
@@ -241,7 +245,7 @@ public final class PageCache {
             return;
         }
         long id = nextId++;
-        waiting.computeIfAbsent(target, k -> new ArrayList<>()).add(new Waiter(id, request));
+        waiting.computeIfAbsent(target, k -> new ArrayList<>()).add(new Waiter(id, request, System.nanoTime()));
         waiterLsn.put(id, target);
         timers.startSingleTimer(id, new WaitTimedOut(id), waitTimeout);
     }
@@ -259,6 +263,7 @@ public final class PageCache {
             for (Waiter w : ws) {
                 timers.cancel(w.id());
                 waiterLsn.remove(w.id());
+                metrics.waitedForWal(System.nanoTime() - w.parkedAt());
                 serve(w.request());
             }
         }
@@ -299,6 +304,7 @@ public final class PageCache {
             return;
         }
         lru.put(key, new CachedPage(lsn, page, current));
+        metrics.cacheSize(lru.size(), lru.evictions());
     }
 
     private Behavior<Command> onTimeout(WaitTimedOut m) {
@@ -331,9 +337,11 @@ public final class PageCache {
             if (cached != null && cached.current() && !cached.lsn().isAfter(lsn)) {
                 // nothing touched the block between the cached LSN and the watermark
                 cacheHits++;
+                metrics.cacheHit();
                 g.replyTo().tell(new Page(cached.page(), lsn));
                 return;
             }
+            metrics.cacheMiss();
             CachedPage base = cached != null && !cached.lsn().isAfter(lsn) ? cached : null;
             Integer knownSize = lsn.equals(watermark) ? sizes.get(g.rel()) : null;
             if (pendingReads.isEmpty()) {
@@ -347,10 +355,12 @@ public final class PageCache {
                 s.replyTo().tell(new RelSize(known >= 0, Math.max(known, 0), lsn));
                 return;
             }
+            metrics.storageReads(1);
             ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> store.relSize(s.rel(), lsn), reads),
                 (size, e) -> new RelSizeRead(s, lsn, size, e));
         } else if (request instanceof GetDbSize d) {
             Lsn lsn = d.latest() ? watermark : d.lsn();
+            metrics.storageReads(1);
             ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> dbSize(d.dbNode(), lsn), reads),
                 (bytes, e) -> new DbSizeRead(d, lsn, bytes, e));
         }
@@ -373,6 +383,7 @@ public final class PageCache {
     private Behavior<Command> flushReads() {
         List<PendingRead> all = pendingReads;
         pendingReads = new ArrayList<>();
+        metrics.storageReads(all.size());
         for (int from = 0; from < all.size(); from += MAX_READS_PER_TASK) {
             List<PendingRead> batch = all.subList(from, Math.min(all.size(), from + MAX_READS_PER_TASK));
             ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> readHistories(batch), reads),
@@ -461,6 +472,7 @@ public final class PageCache {
             // the page as of the last record replayed is the page as of any LSN up to the next
             // record of the block: store it there, so later reads start from it
             materialized++;
+            metrics.imageCreated();
             BufferTag k = m.key();
             CompletableFuture.runAsync(() -> {
                 try (TenantStore.Batch b = store.newBatch()) {

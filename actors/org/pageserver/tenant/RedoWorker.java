@@ -4,6 +4,7 @@ import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.storage.PageHistory;
 
@@ -24,9 +25,15 @@ public final class RedoWorker {
     }
 
     public static Behavior<Command> create() {
+        return create(TenantMetrics.detached(new org.pageserver.protocol.SystemId(0)));
+    }
+
+    public static Behavior<Command> create(TenantMetrics metrics) {
         return Behaviors.receive(Command.class)
             .onMessage(Reconstruct.class, m -> {
+                long t0 = System.nanoTime();
                 PageCache.PageReply reply = reconstruct(m);
+                metrics.redone(m.history().records().size(), System.nanoTime() - t0);
                 m.replyTo().tell(reply);
                 if (reply instanceof PageCache.Page p) {
                     List<PageHistory.StoredRecord> recs = m.history().records();

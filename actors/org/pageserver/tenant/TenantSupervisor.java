@@ -11,6 +11,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.PoolRouter;
 import org.apache.pekko.actor.typed.javadsl.Routers;
 import org.pageserver.Settings;
+import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.pgwire.ConnInfo;
@@ -81,17 +82,17 @@ public final class TenantSupervisor {
     }
 
     public static Behavior<Command> create(TenantStore store, TenantMeta meta, Settings settings,
-                                           WalStream.WalSourceFactory sources) {
+                                           WalStream.WalSourceFactory sources, TenantMetrics metrics) {
         return Behaviors.setup(ctx -> {
             PoolRouter<RedoWorker.Command> pool = Routers.pool(settings.redoWorkers(),
-                Behaviors.supervise(RedoWorker.create()).onFailure(SupervisorStrategy.restart()));
+                Behaviors.supervise(RedoWorker.create(metrics)).onFailure(SupervisorStrategy.restart()));
             ActorRef<RedoWorker.Command> redo = ctx.spawn(pool, "redo");
             ActorRef<PageCache.Command> pageCache = ctx.spawn(
-                Behaviors.supervise(PageCache.create(store, meta.consistentLsn(), meta.hintsLogged(), settings, redo))
+                Behaviors.supervise(PageCache.create(store, meta.consistentLsn(), meta.hintsLogged(), settings, redo, metrics))
                     .onFailure(SupervisorStrategy.restart()), "page-cache",
                 DispatcherSelector.fromConfig(Settings.SERVING_DISPATCHER));
             ActorRef<WalStream.Command> walStream = ctx.spawn(
-                Behaviors.supervise(WalStream.create(store, settings, sources, pageCache))
+                Behaviors.supervise(WalStream.create(store, settings, sources, pageCache, metrics))
                     .onFailure(SupervisorStrategy.restartWithBackoff(settings.reconnectMinBackoff(),
                         settings.reconnectMaxBackoff(), 0.2).withResetBackoffAfter(Duration.ofMinutes(1))),
                 "wal-stream");

@@ -21,6 +21,8 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.pageserver.Settings;
 import org.pageserver.Errors;
+import org.pageserver.metrics.Metrics;
+import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.storage.TenantMeta;
 import org.pageserver.storage.TenantStore;
@@ -93,18 +95,20 @@ public final class Tenants {
     private record TenantStopped(SystemId systemId) implements Command {
     }
 
-    public static Behavior<Command> create(Settings settings, Bootstrap bootstrap) {
-        return Behaviors.setup(ctx -> new Tenants(ctx, settings, bootstrap).start());
+    public static Behavior<Command> create(Settings settings, Bootstrap bootstrap, Metrics metrics) {
+        return Behaviors.setup(ctx -> new Tenants(ctx, settings, bootstrap, metrics).start());
     }
 
     private final ActorContext<Command> ctx;
     private final Settings settings;
     private final Bootstrap bootstrap;
+    private final Metrics metrics;
     private final Executor blocking;
     private final Map<SystemId, ActorRef<TenantSupervisor.Command>> tenants = new HashMap<>();
     private final Map<SystemId, List<ActorRef<CallMeMaybeReply>>> importing = new HashMap<>();
 
-    private Tenants(ActorContext<Command> ctx, Settings settings, Bootstrap bootstrap) {
+    private Tenants(ActorContext<Command> ctx, Settings settings, Bootstrap bootstrap, Metrics metrics) {
+        this.metrics = metrics;
         this.ctx = ctx;
         this.settings = settings;
         this.bootstrap = bootstrap;
@@ -210,8 +214,12 @@ public final class Tenants {
             store.close();
             return;
         }
+        TenantMetrics tm = metrics.tenant(meta.systemId());
+        tm.attach(store);
+        ctx.getLog().info("tenant {} attached: consistent at {}, primary {}", meta.systemId(), meta.consistentLsn(),
+            TenantSupervisor.redact(meta.conninfo()));
         ActorRef<TenantSupervisor.Command> t = ctx.spawn(
-            Behaviors.supervise(TenantSupervisor.create(store, meta, settings, bootstrap.walSources()))
+            Behaviors.supervise(TenantSupervisor.create(store, meta, settings, bootstrap.walSources(), tm))
                 .onFailure(SupervisorStrategy.stop()), "tenant-" + meta.systemId());
         ctx.watchWith(t, new TenantStopped(meta.systemId()));
         tenants.put(meta.systemId(), t);

@@ -49,6 +49,7 @@ final class WalIngest {
     private Lsn rawStart;
     private Lsn received;
     private long decodeErrors;
+    private long recordsDecoded;
     /** Relation sizes as last written (-1: dropped); touched only inside {@link Batch#write}, one at a time. */
     private final Map<RelTag, Integer> relSizes = new HashMap<>();
     /**
@@ -121,6 +122,7 @@ final class WalIngest {
                 r.startLsn());
         }
         lastAcceptedEnd = r.endLsn();
+        recordsDecoded++;
         pendingRecords.add(r);
     }
 
@@ -135,6 +137,11 @@ final class WalIngest {
     /** The record boundary up to which raw WAL and records are stored. */
     private Lsn boundary() {
         return Lsn.max(refusedBoundary != null ? refusedBoundary : decoder.resumeLsn(), rawStart);
+    }
+
+    /** Records decoded and accepted since this ingest started. */
+    long recordsDecoded() {
+        return recordsDecoded;
     }
 
     Lsn received() {

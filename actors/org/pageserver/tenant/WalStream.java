@@ -17,6 +17,7 @@ import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.stream.typed.javadsl.ActorSink;
 import org.pageserver.Settings;
+import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.wal.WalDecodeException;
 import org.pageserver.storage.TenantMeta;
@@ -91,12 +92,17 @@ public final class WalStream {
 
     public static Behavior<Command> create(TenantStore store, Settings settings, WalSourceFactory sources,
                                            ActorRef<PageCache.Command> pageCache) {
+        return create(store, settings, sources, pageCache, TenantMetrics.detached(new org.pageserver.protocol.SystemId(0)));
+    }
+
+    public static Behavior<Command> create(TenantStore store, Settings settings, WalSourceFactory sources,
+                                           ActorRef<PageCache.Command> pageCache, TenantMetrics metrics) {
         return Behaviors.setup(ctx -> {
             Executor blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
             ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> store.meta().orElseThrow(), blocking)
                     .thenApply(m -> new Positions(store.durableLsn(), store.lastRecordLsn(), m, null)),
                 (p, e) -> e != null ? new Positions(null, null, null, e) : p);
-            return new WalStream(ctx, store, settings, sources, pageCache, blocking).starting();
+            return new WalStream(ctx, store, settings, sources, pageCache, blocking, metrics).starting();
         });
     }
 
@@ -106,7 +112,11 @@ public final class WalStream {
     private final WalSourceFactory sources;
     private final ActorRef<PageCache.Command> pageCache;
     private final Executor blocking;
+    private final TenantMetrics metrics;
 
+    private org.pageserver.protocol.SystemId systemId;
+    /** Set at the first WAL received from the primary: the stream is connected. */
+    private boolean receiving;
     private WalIngest ingest;
     private WalFeedback feedback;
     private UniqueKillSwitch killSwitch;
@@ -117,7 +127,8 @@ public final class WalStream {
     private String error;
 
     private WalStream(ActorContext<Command> ctx, TenantStore store, Settings settings, WalSourceFactory sources,
-                      ActorRef<PageCache.Command> pageCache, Executor blocking) {
+                      ActorRef<PageCache.Command> pageCache, Executor blocking, TenantMetrics metrics) {
+        this.metrics = metrics;
         this.ctx = ctx;
         this.store = store;
         this.settings = settings;
@@ -139,6 +150,7 @@ public final class WalStream {
             throw new StreamLost("cannot read tenant positions", p.failure());
         }
         TenantMeta meta = p.meta();
+        systemId = meta.systemId();
         Lsn segStart = meta.startLsn().segmentStart(meta.walSegSize());
         // Resume at the last record boundary stored; the first time, at the start of the
         // segment holding the backup's redo pointer (a page boundary, so always decodable,
@@ -149,8 +161,10 @@ public final class WalStream {
         // says how far the WAL is stored
         watermark = start;
         ingest = new WalIngest(store, meta.startLsn(), start, meta.walSegSize(), meta.hintsLogged());
+        metrics.streamStarted();
+        metrics.durableAt(durable);
         pageCache.tell(new PageCache.WalWatermark(watermark));
-        ctx.getLog().info("WAL stream of {} starting at {}", meta.systemId(), start);
+        ctx.getLog().info("tenant {} connecting: WAL stream from {}", meta.systemId(), start);
         Pair<Pair<WalFeedback, UniqueKillSwitch>, ?> mat = sources.open(meta, start)
             .viaMat(KillSwitches.single(), Keep.both())
             .toMat(ActorSink.actorRefWithBackpressure(ctx.getSelf(), (ActorRef<Ack> ackTo, WalChunk c) -> (Command) new ChunkReceived(c, ackTo),
@@ -180,11 +194,18 @@ public final class WalStream {
 
     private Behavior<Command> onChunk(ChunkReceived m) {
         WalChunk c = m.chunk();
+        if (!receiving) {
+            receiving = true;
+            ctx.getLog().info("tenant {} streaming from {}", systemId, c.start());
+        }
         try {
             ingest.receive(c.start(), c.data());
         } catch (WalDecodeException e) {
+            metrics.walRefused();
             return broken("bad WAL, ingest stopped: " + e.getMessage(), e);
         }
+        metrics.walReceived(c.data().length, ingest.recordsDecoded(), ingest.received(), ingest.lastRecordEnd(),
+            c.serverWalEnd(), c.sendTime());
         if (ingest.pendingBytes() > settings.maxPendingBytes()) {
             heldAck = m.ackTo();
         } else {
@@ -212,6 +233,7 @@ public final class WalStream {
     private Behavior<Command> onWritten(BatchWritten m) {
         writing = false;
         durable = m.batch().durableLsn;
+        metrics.walStored(m.batch().wal.length, m.batch().records.size(), durable);
         if (feedback != null) {
             feedback.update(durable, durable, durable);
         }
@@ -251,7 +273,9 @@ public final class WalStream {
 
     /** The connection is gone: let the in-flight write finish, then fail for a restart. */
     private Behavior<Command> lost(Throwable cause) {
-        ctx.getLog().warn("WAL stream lost at {}: {}", ingest.received(), cause.toString());
+        metrics.reconnecting();
+        ctx.getLog().warn("tenant {} reconnecting: WAL stream lost at {}: {}", systemId, ingest.received(),
+            cause.toString());
         if (!writing) {
             throw new StreamLost("WAL stream lost", cause);
         }
@@ -271,7 +295,8 @@ public final class WalStream {
     /** Ingest stopped for good: keep what is stored, keep answering status. */
     private Behavior<Command> broken(String message, Throwable cause) {
         error = message;
-        ctx.getLog().error("tenant ingest stopped: {}", message, cause);
+        ctx.getLog().error("tenant {} broken at {}: {}", systemId, ingest.readableUpTo(), message);
+        ctx.getLog().debug("tenant {} broken", systemId, cause);
         if (killSwitch != null) {
             killSwitch.shutdown();
         }

@@ -31,6 +31,8 @@ public sealed interface PageStreamRequest {
     int TAG_NBLOCKS = 1;
     int TAG_GETPAGE = 2;
     int TAG_DBSIZE = 3;
+    /** The longest request (getpage): a CopyData longer than this is no request, refused unread. */
+    int MAX_SIZE = 27;
 
     Lsn lsn();
 
@@ -87,7 +89,7 @@ public sealed interface PageStreamRequest {
         Lsn lsn = new Lsn(b.getLong());
         int expected = switch (tag) {
             case TAG_EXISTS, TAG_NBLOCKS -> 23;
-            case TAG_GETPAGE -> 27;
+            case TAG_GETPAGE -> MAX_SIZE;
             case TAG_DBSIZE -> 14;
             default -> throw new MalformedRequest("unknown pagestream request tag " + tag);
         };

@@ -15,11 +15,13 @@ import java.util.Arrays;
  * A client-side decoder reads typed frames only; {@link #nextByte()} reads the lone 'S'/'N'
  * byte a server sends in answer to SSLRequest.
  *
- * <p>Lengths are checked as soon as the 5-byte header is buffered, before anything of that size
- * is allocated: a length below 4 (startup: below 8, or above {@link #MAX_STARTUP_PACKET_LENGTH})
- * is a protocol violation (08P01), a body above the configured limit is 54000. The buffer only
- * grows to hold one frame plus whatever the caller fed at once. After an error the decoder is
- * poisoned and rethrows the same error.
+ * <p>Lengths are checked as soon as the header is buffered, before anything of that size is
+ * allocated: a startup packet below 8 or above {@link #MAX_STARTUP_PACKET_LENGTH} bytes, a typed
+ * message whose type the current {@link MessageLimits} do not take or whose body is past their
+ * bound for its type, is a protocol violation (08P01). The reader changes the limits as its state
+ * changes ({@link #limits(MessageLimits)}: authentication, session, copy); they apply from the
+ * next frame on. The buffer only grows to hold one frame plus whatever the caller fed at once.
+ * After an error the decoder is poisoned and rethrows the same error.
  */
 public final class PgFrameDecoder {
 
@@ -30,33 +32,39 @@ public final class PgFrameDecoder {
     /** Default body limit for a client receiving WAL or base backup CopyData from a server. */
     public static final int DEFAULT_CLIENT_MAX_MESSAGE_SIZE = 64 << 20;
 
-    private final int maxMessageSize;
+    private MessageLimits limits;
     private boolean startupMode;
     private byte[] buf = new byte[512];
     private int start;
     private int end;
     private PgProtocolException failure;
 
-    private PgFrameDecoder(int maxMessageSize, boolean startupMode) {
-        if (maxMessageSize < 0) {
-            throw new IllegalArgumentException("maxMessageSize must be >= 0: " + maxMessageSize);
-        }
-        this.maxMessageSize = maxMessageSize;
+    private PgFrameDecoder(MessageLimits limits, boolean startupMode) {
+        limits(limits);
         this.startupMode = startupMode;
     }
 
-    /** A decoder for the server side of a connection: startup packet first. */
+    /** A decoder for the server side of a connection: startup packet first, then typed messages within {@code limits}. */
+    public static PgFrameDecoder forServer(MessageLimits limits) {
+        return new PgFrameDecoder(limits, true);
+    }
+
+    /** A server-side decoder taking every message type with a body of up to {@code maxMessageSize} bytes. */
     public static PgFrameDecoder forServer(int maxMessageSize) {
-        return new PgFrameDecoder(maxMessageSize, true);
+        return forServer(MessageLimits.uniform(maxMessageSize));
     }
 
-    /** A decoder for the client side of a connection: typed backend messages only. */
+    /** A decoder for the client side of a connection: typed backend messages only, bodies up to {@code maxMessageSize}. */
     public static PgFrameDecoder forClient(int maxMessageSize) {
-        return new PgFrameDecoder(maxMessageSize, false);
+        return new PgFrameDecoder(MessageLimits.uniform(maxMessageSize), false);
     }
 
-    public int maxMessageSize() {
-        return maxMessageSize;
+    /** The limits from the next frame on. */
+    public void limits(MessageLimits l) {
+        if (l == null) {
+            throw new IllegalArgumentException("message limits are null");
+        }
+        limits = l;
     }
 
     /** True while the next frame will be read as an untyped startup packet. */
@@ -177,15 +185,8 @@ public final class PgFrameDecoder {
         if (type == PgFrame.UNTYPED) {
             throw PgProtocolException.violation("invalid message type 0x00");
         }
-        if (len < 4) {
-            throw PgProtocolException.violation("invalid message length " + len + " for message type "
-                    + PgFrame.describeType(type) + " (must be at least 4)");
-        }
+        limits.check(type, len);
         int bodyLen = len - 4;
-        if (bodyLen > maxMessageSize) {
-            throw new PgProtocolException(SqlState.PROGRAM_LIMIT_EXCEEDED, "message of type "
-                    + PgFrame.describeType(type) + " is too large: " + bodyLen + " bytes, limit is " + maxMessageSize);
-        }
         if (end - start - 5 < bodyLen) {
             return null;
         }

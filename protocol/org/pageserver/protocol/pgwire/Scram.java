@@ -300,11 +300,14 @@ public final class Scram {
     /**
      * The backend side of one exchange (auth-scram.c). {@link #mock} makes an exchange for a user
      * that does not exist or has no SCRAM secret: it looks the same to the client (a stable fake
-     * salt per user name) and always fails at the end, so that user names cannot be probed.
+     * salt per user name) and always fails at the end, so that user names cannot be probed. A
+     * failure does the same work as a success (the proof checked against a stored key, the
+     * server signature computed), mock or not, so that its time tells nothing either.
      */
     public static final class ServerExchange {
+        /** The user's secret, or for a mock exchange a made-up one that no proof matches. */
         private final Secret secret;
-        private final byte[] mockSalt;
+        private final boolean doomed;
         private final String serverNonce;
         private String clientFirstBare;
         private String serverFirst;
@@ -312,29 +315,34 @@ public final class Scram {
         private String gs2Header;
         private boolean finished;
 
-        private ServerExchange(Secret secret, byte[] mockSalt, String serverNonce) {
+        private ServerExchange(Secret secret, boolean doomed, String serverNonce) {
             if (!isPrintable(serverNonce) || serverNonce.isEmpty()) {
                 throw new IllegalArgumentException("SCRAM nonce must be printable ASCII without ','");
             }
+            if (secret == null) {
+                throw new IllegalArgumentException("SCRAM secret is null");
+            }
             this.secret = secret;
-            this.mockSalt = mockSalt;
+            this.doomed = doomed;
             this.serverNonce = serverNonce;
         }
 
         public static ServerExchange forSecret(Secret secret) {
-            return new ServerExchange(secret, null, randomNonce());
+            return new ServerExchange(secret, false, randomNonce());
         }
 
         /** For tests and fixed vectors: a given server nonce part. */
         public static ServerExchange forSecret(Secret secret, String serverNonce) {
-            return new ServerExchange(secret, null, serverNonce);
+            return new ServerExchange(secret, false, serverNonce);
         }
 
-        /** A doomed exchange for an unknown user (scram_mock_salt). */
+        /** A doomed exchange for an unknown user (scram_mock_salt), with made-up keys. */
         public static ServerExchange mock(String username) {
-            byte[] salt = Arrays.copyOf(hmac(MOCK_AUTH_KEY, username.getBytes(StandardCharsets.UTF_8)),
-                    SCRAM_DEFAULT_SALT_LEN);
-            return new ServerExchange(null, salt, randomNonce());
+            byte[] user = username.getBytes(StandardCharsets.UTF_8);
+            byte[] salt = Arrays.copyOf(hmac(MOCK_AUTH_KEY, user), SCRAM_DEFAULT_SALT_LEN);
+            byte[] keys = hmac(MOCK_AUTH_KEY, hmac(MOCK_AUTH_KEY, user));
+            return new ServerExchange(new Secret(SCRAM_DEFAULT_ITERATIONS, salt, keys, hmac(MOCK_AUTH_KEY, keys)),
+                    true, randomNonce());
         }
 
         /** read_client_first_message + build_server_first_message. */
@@ -375,10 +383,8 @@ public final class Scram {
                 c.comma();
                 c.anyAttribute();
             }
-            int iterations = secret != null ? secret.iterations() : SCRAM_DEFAULT_ITERATIONS;
-            byte[] salt = secret != null ? secret.salt : mockSalt;
-            serverFirst = "r=" + clientNonce + serverNonce + ",s=" + Base64.getEncoder().encodeToString(salt)
-                    + ",i=" + iterations;
+            serverFirst = "r=" + clientNonce + serverNonce + ",s=" + Base64.getEncoder().encodeToString(secret.salt)
+                    + ",i=" + secret.iterations();
             return serverFirst.getBytes(StandardCharsets.US_ASCII);
         }
 
@@ -427,17 +433,15 @@ public final class Scram {
             if (!nonce.equals(clientNonce + serverNonce)) {
                 throw malformed("Final nonce does not match.");
             }
-            if (secret == null) {
-                return new Outcome(false, null);
-            }
             String withoutProof = m.substring(0, proofAt);
             byte[] authMessage = (clientFirstBare + "," + serverFirst + "," + withoutProof)
                     .getBytes(StandardCharsets.UTF_8);
             byte[] clientKey = xor(proof, hmac(secret.storedKey, authMessage));
-            if (!MessageDigest.isEqual(sha256(clientKey), secret.storedKey)) {
+            boolean proven = MessageDigest.isEqual(sha256(clientKey), secret.storedKey) & !doomed;
+            byte[] serverSignature = hmac(secret.serverKey, authMessage);
+            if (!proven) {
                 return new Outcome(false, null);
             }
-            byte[] serverSignature = hmac(secret.serverKey, authMessage);
             return new Outcome(true, ("v=" + Base64.getEncoder().encodeToString(serverSignature))
                     .getBytes(StandardCharsets.US_ASCII));
         }

@@ -3,7 +3,7 @@
  *
  * <ul>
  *   <li>{@link org.pageserver.protocol.pgwire.PgFrameDecoder}: incremental framing (startup packet
- *       first on the server side; length checks before allocation; 08P01 / 54000 errors).</li>
+ *       first on the server side; length checks per message type before allocation (MessageLimits); 08P01 errors).</li>
  *   <li>{@link org.pageserver.protocol.pgwire.FrontendMessage} and
  *       {@link org.pageserver.protocol.pgwire.BackendMessage}: one record per message with static
  *       {@code parse(byte[] body)} and {@code write(PgWriter)}; {@link org.pageserver.protocol.pgwire.CopyData}

@@ -30,7 +30,8 @@ class ArchitectureTest {
             .layer("streams").definedBy("org.pageserver.streams..")
             .layer("actors").definedBy("org.pageserver", "org.pageserver.tenant..", "org.pageserver.storage..",
                 "org.pageserver.backup..",
-                "org.pageserver.server..", "org.pageserver.cli..", "org.pageserver.client..")
+                "org.pageserver.server..", "org.pageserver.cli..", "org.pageserver.client..",
+                "org.pageserver.metrics..", "org.pageserver.http..")
             .whereLayer("actors").mayNotBeAccessedByAnyLayer()
             .whereLayer("streams").mayOnlyBeAccessedByLayers("actors")
             .whereLayer("redo").mayOnlyBeAccessedByLayers("actors")

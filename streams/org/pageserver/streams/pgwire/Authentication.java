@@ -3,6 +3,7 @@ package org.pageserver.streams.pgwire;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.LongAdder;
 
 import org.apache.pekko.util.ByteString;
 import org.pageserver.protocol.pgwire.BackendMessage.AuthenticationSASL;
@@ -50,18 +51,21 @@ final class Authentication {
     private final InetSocketAddress remote;
     /** The server has its maximum of connections already: refuse after the startup packet. */
     private final boolean overLimit;
+    /** The server's count of failed password authentications (28P01). */
+    private final LongAdder passwordFailures;
     private final Authenticated then;
     private Step step = Step.STARTUP_PACKET;
     private StartupMessage startup;
     private Scram.ServerExchange scram;
 
     Authentication(Backend backend, Authenticator authenticator, ConnectionRegistry registry, InetSocketAddress remote,
-                   boolean overLimit, Authenticated then) {
+                   boolean overLimit, LongAdder passwordFailures, Authenticated then) {
         this.backend = backend;
         this.authenticator = authenticator;
         this.registry = registry;
         this.remote = remote;
         this.overLimit = overLimit;
+        this.passwordFailures = passwordFailures;
         this.then = then;
     }
 
@@ -91,7 +95,7 @@ final class Authentication {
 
     private void onStartupMessage(StartupMessage s) {
         if (overLimit) {
-            throw new PgProtocolException(SqlState.TOO_MANY_CONNECTIONS, "sorry, too many clients already");
+            throw new PgProtocolException(SqlState.TOO_MANY_CONNECTIONS, "too many connections");
         }
         String user = s.user();
         if (user == null || user.isEmpty()) {
@@ -166,7 +170,11 @@ final class Authentication {
         Scram.Outcome outcome = scram.handleClientFinal(r.data());
         scram = null;
         if (!outcome.success()) {
+            // one message whether the user is unknown or the password wrong (the mock exchange
+            // fails as a wrong password does, in as much time)
+            passwordFailures.increment();
             log.info("password authentication failed for user \"{}\" from {}", startup.user(), remote);
+            registry.authenticationFailed();
             throw new PgProtocolException(SqlState.INVALID_PASSWORD,
                     "password authentication failed for user \"" + startup.user() + "\"");
         }

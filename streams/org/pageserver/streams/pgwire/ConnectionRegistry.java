@@ -14,7 +14,8 @@ import org.apache.pekko.Done;
 /**
  * The open, authenticated connections of one server: hands out the process id / secret key pair
  * sent in BackendKeyData, routes CancelRequests to the right connection (the postmaster's job
- * in PostgreSQL), and terminates all connections on shutdown. Thread-safe.
+ * in PostgreSQL), and terminates all connections on shutdown; counts the connections refused
+ * and the failed authentications (for the metrics). Thread-safe.
  */
 final class ConnectionRegistry {
 
@@ -37,6 +38,24 @@ final class ConnectionRegistry {
     private final AtomicInteger nextPid = new AtomicInteger(1000 + RANDOM.nextInt(1 << 20));
     private final CompletableFuture<Done> allClosed = new CompletableFuture<>();
     private volatile boolean terminating;
+    private final java.util.concurrent.atomic.LongAdder refused = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder authFailures = new java.util.concurrent.atomic.LongAdder();
+
+    void refused() {
+        refused.increment();
+    }
+
+    void authenticationFailed() {
+        authFailures.increment();
+    }
+
+    long refusedCount() {
+        return refused.sum();
+    }
+
+    long authFailureCount() {
+        return authFailures.sum();
+    }
 
     Key register(Control control) {
         int secret = RANDOM.nextInt();

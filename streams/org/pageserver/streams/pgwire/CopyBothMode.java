@@ -18,6 +18,7 @@ import org.pageserver.protocol.pgwire.FrontendMessage.CopyFail;
 import org.pageserver.protocol.pgwire.FrontendMessage.Flush;
 import org.pageserver.protocol.pgwire.FrontendMessage.Sync;
 import org.pageserver.protocol.pgwire.FrontendMessage.Terminate;
+import org.pageserver.protocol.pgwire.MessageLimits;
 import org.pageserver.protocol.pgwire.PgProtocolException;
 import org.pageserver.protocol.pgwire.SqlState;
 
@@ -40,6 +41,7 @@ final class CopyBothMode implements CopyMode {
     }
 
     private final Backend backend;
+    private final MessageLimits limits;
     private final String tag;
     private final Runnable onSuccess;
     private final Consumer<ErrorResponse> onError;
@@ -52,9 +54,11 @@ final class CopyBothMode implements CopyMode {
     private boolean toFlowClosed;
     private String clientFailMessage;
 
-    private CopyBothMode(Backend backend, String tag, Runnable onSuccess, Consumer<ErrorResponse> onError) {
+    private CopyBothMode(Backend backend, QueryResult.CopyBoth cb, Runnable onSuccess,
+                         Consumer<ErrorResponse> onError) {
         this.backend = backend;
-        this.tag = tag;
+        this.limits = MessageLimits.copyIn(Math.min(cb.maxCopyData(), backend.maxMessageSize()));
+        this.tag = cb.commandTag();
         this.onSuccess = onSuccess;
         this.onError = onError;
         this.toFlow = backend.subSource("PgServer.copyIn");
@@ -103,7 +107,7 @@ final class CopyBothMode implements CopyMode {
 
     /** Enters copy-both mode, answers CopyBothResponse and then runs the flow. */
     static void start(Backend backend, QueryResult.CopyBoth cb, Runnable onSuccess, Consumer<ErrorResponse> onError) {
-        CopyBothMode c = new CopyBothMode(backend, cb.commandTag(), onSuccess, onError);
+        CopyBothMode c = new CopyBothMode(backend, cb, onSuccess, onError);
         backend.enterCopy(c);
         backend.send(() -> c.run(cb.flow()), CopyBothResponse.BINARY_STREAM);
     }
@@ -119,6 +123,12 @@ final class CopyBothMode implements CopyMode {
             return;
         }
         fromFlow.pull();
+    }
+
+    /** CopyData up to the result's {@code maxCopyData}; a longer one ends the connection unread. */
+    @Override
+    public MessageLimits messageLimits() {
+        return limits;
     }
 
     @Override

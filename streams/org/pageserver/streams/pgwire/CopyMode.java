@@ -1,6 +1,7 @@
 package org.pageserver.streams.pgwire;
 
 import org.pageserver.protocol.pgwire.FrontendMessage;
+import org.pageserver.protocol.pgwire.MessageLimits;
 
 /**
  * A COPY sub-protocol in progress ({@link CopyBothMode}, {@link CopyOutMode}). While it is the
@@ -8,6 +9,9 @@ import org.pageserver.protocol.pgwire.FrontendMessage;
  * hands it the client's messages, cancel requests and the end of the connection.
  */
 interface CopyMode {
+
+    /** Which client messages the copy reads, and how large (in force while it is the current one). */
+    MessageLimits messageLimits();
 
     /** The next client message (read only when the copy asked for one). */
     void onMessage(FrontendMessage m);

@@ -14,6 +14,7 @@ import org.pageserver.protocol.pgwire.BackendMessage.ErrorResponse;
 import org.pageserver.protocol.pgwire.CopyData;
 import org.pageserver.protocol.pgwire.CopyDone;
 import org.pageserver.protocol.pgwire.FrontendMessage;
+import org.pageserver.protocol.pgwire.MessageLimits;
 import org.pageserver.protocol.pgwire.PgMessage;
 import org.pageserver.protocol.pgwire.SqlState;
 
@@ -122,6 +123,12 @@ final class CopyOutMode implements CopyMode {
     private void end() {
         current = false;
         backend.leaveCopy(this);
+    }
+
+    /** The session's: COPY OUT reads no client message, the next one is read after it. */
+    @Override
+    public MessageLimits messageLimits() {
+        return MessageLimits.session(backend.maxMessageSize());
     }
 
     @Override

@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 import org.apache.pekko.stream.Attributes;
@@ -37,6 +38,7 @@ import org.pageserver.protocol.pgwire.FrontendMessage.Query;
 import org.pageserver.protocol.pgwire.FrontendMessage.StartupMessage;
 import org.pageserver.protocol.pgwire.FrontendMessage.Sync;
 import org.pageserver.protocol.pgwire.FrontendMessage.Terminate;
+import org.pageserver.protocol.pgwire.MessageLimits;
 import org.pageserver.protocol.pgwire.PgFrame;
 import org.pageserver.protocol.pgwire.PgFrameDecoder;
 import org.pageserver.protocol.pgwire.PgMessage;
@@ -60,6 +62,11 @@ import org.slf4j.LoggerFactory;
  * client that stops reading stops the server from reading; nothing is buffered beyond one
  * message and the answer being written (results go out lazily in chunks).
  *
+ * <p>Message sizes: which messages the client may send, and how large, follows the phase
+ * ({@link MessageLimits}: password and SASL messages while authenticating, the session's bounds
+ * with {@code maxMessageSize} for queries, the copy's own bound for CopyData during a copy); the
+ * decoder refuses anything else from its header, before the body is read.
+ *
  * <p>Phases: STARTUP (until authenticated), READY (queries; also while a statement runs, when
  * no input is read), COPY (a copy sub-protocol runs), CLOSING (a FATAL ErrorResponse is on its
  * way and the connection closes after it).
@@ -73,7 +80,8 @@ final class PgServerStage extends GraphStage<FlowShape<ByteString, ByteString>> 
 
     /** What a connection needs from its server. */
     record Context(Authenticator authenticator, PgSessionHandler handler, PgWireServer.Settings settings,
-                   InetSocketAddress remote, ConnectionRegistry registry, boolean overLimit, Runnable onStop) {
+                   InetSocketAddress remote, ConnectionRegistry registry, boolean overLimit,
+                   LongAdder passwordFailures, Runnable onStop) {
     }
 
     private final Inlet<ByteString> in = Inlet.create("PgServer.in");
@@ -104,7 +112,8 @@ final class PgServerStage extends GraphStage<FlowShape<ByteString, ByteString>> 
 
     private final class Logic extends TimerGraphStageLogic implements Backend {
 
-        private final PgFrameDecoder decoder = PgFrameDecoder.forServer(ctx.settings().maxMessageSize());
+        private final MessageLimits sessionLimits = MessageLimits.session(ctx.settings().maxMessageSize());
+        private final PgFrameDecoder decoder = PgFrameDecoder.forServer(MessageLimits.authentication());
         private Phase phase = Phase.STARTUP;
         /** True when a handler is ready to act on the next client message. */
         private boolean wantFrame = true;
@@ -113,7 +122,7 @@ final class PgServerStage extends GraphStage<FlowShape<ByteString, ByteString>> 
 
         /** In phase STARTUP only. */
         private Authentication authentication = new Authentication(this, ctx.authenticator(),
-                ctx.registry(), ctx.remote(), ctx.overLimit(), this::authenticated);
+                ctx.registry(), ctx.remote(), ctx.overLimit(), ctx.passwordFailures(), this::authenticated);
         /** From authentication on: the connection's entry in the registry, its session and its queries. */
         private ConnectionRegistry.Key key;
         private StatementRunner statements;
@@ -390,6 +399,7 @@ final class PgServerStage extends GraphStage<FlowShape<ByteString, ByteString>> 
             reply.add(new BackendKeyData(key.processId(), key.secretKey()));
             reply.add(readyForQuery());
             phase = Phase.READY;
+            decoder.limits(sessionLimits);
             cancelTimer(AUTH_TIMER);
             log.debug("session opened: {}", info);
             send(this::readNextMessage, reply.toArray(new PgMessage[0]));
@@ -479,6 +489,7 @@ final class PgServerStage extends GraphStage<FlowShape<ByteString, ByteString>> 
         public void enterCopy(CopyMode c) {
             copy = c;
             phase = Phase.COPY;
+            decoder.limits(c.messageLimits());
         }
 
         @Override
@@ -487,6 +498,7 @@ final class PgServerStage extends GraphStage<FlowShape<ByteString, ByteString>> 
                 copy = null;
                 if (phase == Phase.COPY) {
                     phase = Phase.READY;
+                    decoder.limits(sessionLimits);
                 }
             }
         }

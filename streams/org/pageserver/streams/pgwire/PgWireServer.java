@@ -5,6 +5,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.Cancellable;
@@ -37,7 +38,10 @@ public final class PgWireServer {
     /**
      * Server settings; {@link #DEFAULTS} suits production and tests.
      *
-     * @param maxMessageSize largest client message body accepted (larger: FATAL 54000)
+     * @param maxMessageSize largest body of a Query, Parse, Bind or FunctionCall (and of a CopyData
+     *        unless the copy bounds it lower); other messages have PostgreSQL's fixed bounds
+     *        ({@link org.pageserver.protocol.pgwire.MessageLimits}); past it: FATAL 08P01, refused
+     *        from the header
      * @param maxConnections connections beyond this get FATAL 53300 after their startup packet
      * @param serverVersion reported in ParameterStatus server_version
      * @param authenticationTimeout time allowed from connect to the end of authentication
@@ -95,15 +99,18 @@ public final class PgWireServer {
     private final NioTcpServer binding;
     private final ConnectionRegistry registry;
     private final AtomicInteger open;
+    private final LongAdder passwordFailures;
     private final Cancellable unbindTask;
     private final Cancellable terminateTask;
     private final AtomicBoolean stopped = new AtomicBoolean();
 
     private PgWireServer(NioTcpServer binding, ConnectionRegistry registry, AtomicInteger open,
+                         LongAdder passwordFailures,
                          Cancellable unbindTask, Cancellable terminateTask) {
         this.binding = binding;
         this.registry = registry;
         this.open = open;
+        this.passwordFailures = passwordFailures;
         this.unbindTask = unbindTask;
         this.terminateTask = terminateTask;
     }
@@ -119,13 +126,17 @@ public final class PgWireServer {
                                                       Settings settings) {
         ConnectionRegistry registry = new ConnectionRegistry();
         AtomicInteger open = new AtomicInteger();
+        LongAdder passwordFailures = new LongAdder();
         Materializer mat = Materializer.matFromSystem(system);
         Attributes attributes = settings.dispatcher() == null ? Attributes.none()
                 : ActorAttributes.dispatcher(settings.dispatcher());
         CompletionStage<NioTcpServer> bound = NioTcpServer.bind(host, port, settings.tcp(), conn -> {
             boolean overLimit = open.incrementAndGet() > settings.maxConnections();
+            if (overLimit) {
+                registry.refused();
+            }
             PgServerStage.Context ctx = new PgServerStage.Context(auth, handler, settings,
-                    conn.remoteAddress(), registry, overLimit, open::decrementAndGet);
+                    conn.remoteAddress(), registry, overLimit, passwordFailures, open::decrementAndGet);
             log.debug("connection from {}", conn.remoteAddress());
             try {
                 conn.handleWith(Flow.fromGraph(new PgServerStage(ctx)), mat, attributes);
@@ -142,7 +153,7 @@ public final class PgWireServer {
             Cancellable terminate = cs.addCancellableTask(CoordinatedShutdown.PhaseServiceRequestsDone(),
                     "pgwire-terminate-" + b.localAddress().getPort(), registry::terminateAll);
             log.info("pgwire listening on {}", b.localAddress());
-            return new PgWireServer(b, registry, open, unbind, terminate);
+            return new PgWireServer(b, registry, open, passwordFailures, unbind, terminate);
         });
     }
 
@@ -151,9 +162,24 @@ public final class PgWireServer {
         return binding.localAddress();
     }
 
+    /** Password authentications that failed (28P01): wrong passwords and unknown users alike. */
+    public long passwordFailures() {
+        return passwordFailures.sum();
+    }
+
     /** Connections accepted and not yet closed (including ones still authenticating). */
     public int openConnections() {
         return open.get();
+    }
+
+    /** Connections refused because max-connections were open. */
+    public long refusedConnections() {
+        return registry.refusedCount();
+    }
+
+    /** Password authentications that failed (unknown users included). */
+    public long authenticationFailures() {
+        return registry.authFailureCount();
     }
 
     /** Stops accepting connections; open ones continue. */
@@ -181,7 +207,7 @@ public final class PgWireServer {
     public static Flow<ByteString, ByteString, org.apache.pekko.NotUsed> connectionFlow(
             Authenticator auth, PgSessionHandler handler, Settings settings, InetSocketAddress remote) {
         PgServerStage.Context ctx = new PgServerStage.Context(auth, handler, settings, remote,
-                new ConnectionRegistry(), false, null);
+                new ConnectionRegistry(), false, new LongAdder(), null);
         return Flow.fromGraph(new PgServerStage(ctx));
     }
 }

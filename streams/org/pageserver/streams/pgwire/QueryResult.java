@@ -68,8 +68,12 @@ public sealed interface QueryResult {
      * server sends CommandComplete({@code commandTag}) and goes back to reading queries. A flow
      * failure ends copy mode with an ErrorResponse (SQLSTATE from a PgProtocolException, else
      * XX000). The flow is materialized once per result.
+     *
+     * <p>{@code maxCopyData} is the largest CopyData payload the flow takes (capped by the
+     * server's maximum message size): a client CopyData declaring more is a protocol violation
+     * (FATAL 08P01, the connection closes) refused from its header, before it is read.
      */
-    record CopyBoth(Flow<ByteString, ByteString, ?> flow, String commandTag) implements QueryResult {
+    record CopyBoth(Flow<ByteString, ByteString, ?> flow, String commandTag, int maxCopyData) implements QueryResult {
         public CopyBoth {
             if (flow == null) {
                 throw new IllegalArgumentException("flow is null");
@@ -77,6 +81,14 @@ public sealed interface QueryResult {
             if (commandTag == null) {
                 commandTag = "COPY 0";
             }
+            if (maxCopyData < 0) {
+                throw new IllegalArgumentException("maxCopyData must be >= 0: " + maxCopyData);
+            }
+        }
+
+        /** CopyData up to the server's maximum message size. */
+        public CopyBoth(Flow<ByteString, ByteString, ?> flow, String commandTag) {
+            this(flow, commandTag, Integer.MAX_VALUE);
         }
 
         public CopyBoth(Flow<ByteString, ByteString, ?> flow) {

@@ -80,7 +80,7 @@ public final class WalReceiverSource {
                 }
                 ReplicationMessage m = conn.readStreaming(interval);
                 if (m instanceof ReplicationMessage.XLogData d) {
-                    return Optional.of(new WalChunk(d.dataStart(), d.data(), d.walEnd()));
+                    return Optional.of(new WalChunk(d.dataStart(), d.data(), d.walEnd(), d.sendTime()));
                 }
                 if (m instanceof ReplicationMessage.PrimaryKeepalive k && k.replyRequested()) {
                     status(false);

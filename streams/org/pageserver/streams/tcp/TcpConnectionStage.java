@@ -238,6 +238,10 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
                 } catch (IOException ignored) {
                     // closing; nothing to report to anyone
                 }
+                // The JDK closes a registered channel's socket only when its selector next
+                // selects: without this wake-up an idle selector would keep the descriptor of
+                // every connection closed since its last event (ConnectionFloodIT counts them).
+                loop.execute(side::forget);
             }
         }
 
@@ -263,6 +267,13 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
                     // the stage closed the channel before it was registered
                 } catch (RuntimeException e) {
                     onError.invoke(e);
+                }
+            }
+
+            /** The channel is closed: its key goes at this turn of the loop, and with it the socket. */
+            void forget() {
+                if (key != null) {
+                    key.cancel();
                 }
             }
 

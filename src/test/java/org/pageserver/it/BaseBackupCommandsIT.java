@@ -53,6 +53,51 @@ class BaseBackupCommandsIT {
     /** The primary's flush LSN after the load, and its accounts' checksum there. */
     Lsn at;
     String accountsAt;
+    /** What the queries answered by each index method's index returned on the primary at {@code at}. */
+    List<String> indexAnswersAt;
+
+    /** A table with an index of every core method (and bloom's generic WAL), changed after they were built. */
+    static final String EVERY_INDEX_METHOD = """
+        create extension if not exists bloom;
+        create table docs (id int, tags int[], body tsvector, p point, r int4range, t text, ip inet);
+        insert into docs select g, array[g % 10, g % 7], to_tsvector('english', 'word' || (g % 50) || ' doc ' || g),
+            point(g % 100, g / 100), int4range(g, g + 10), md5(g::text), ('10.0.' || (g % 250) || '.' || (g % 200))::inet
+            from generate_series(1, 5000) g;
+        create index docs_hash on docs using hash (id);
+        create index docs_gin on docs using gin (tags);
+        create index docs_fts on docs using gin (body);
+        create index docs_gist on docs using gist (p);
+        create index docs_range on docs using gist (r);
+        create index docs_spgist on docs using spgist (t);
+        create index docs_inet on docs using spgist (ip inet_ops);
+        create index docs_brin on docs using brin (id) with (pages_per_range = 4);
+        create index docs_bloom on docs using bloom (id);
+        insert into docs select g, array[g % 5], to_tsvector('english', 'later ' || g), point(g % 50, 1),
+            int4range(g, g + 2), md5(g::text), '192.168.0.1' from generate_series(5001, 7000) g;
+        delete from docs where id % 9 = 0;
+        vacuum docs;
+        update docs set tags = array[42] where id % 11 = 0;
+        """;
+
+    /** One query per index, run with sequential scans off so the index answers it. */
+    static final List<String> INDEX_QUERIES = List.of(
+        "select count(*), sum(id) from docs where id = 4242",
+        "select count(*), sum(id) from docs where tags @> array[42]",
+        "select count(*), sum(id) from docs where body @@ to_tsquery('english', 'word7')",
+        "select count(*), sum(id) from docs where p <@ box '((10,10),(20,30))'",
+        "select count(*), sum(id) from docs where r && int4range(100, 120)",
+        "select count(*), sum(id) from docs where t like 'ab%'",
+        "select count(*), sum(id) from docs where ip << '10.0.7.0/24'",
+        "select count(*), sum(id) from docs where id between 1000 and 1100",
+        "select count(*), sum(id) from docs where id = 777");
+
+    static List<String> indexAnswers(PgCluster c) throws Exception {
+        List<String> out = new ArrayList<>();
+        for (String q : INDEX_QUERIES) {
+            out.add(c.psqlScript("set enable_seqscan = off;\n" + q + ";\n").trim());
+        }
+        return out;
+    }
 
     @BeforeAll
     void followAPrimary() throws Exception {
@@ -64,8 +109,10 @@ class BaseBackupCommandsIT {
         ps = TestPageServer.start(work.resolve("ps"));
         id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
         pg.pgbench("-n", "-c", "2", "-t", "300");
+        pg.psqlScript(EVERY_INDEX_METHOD);
         at = pg.flushLsn();
         accountsAt = pg.psql(ACCOUNTS);
+        indexAnswersAt = indexAnswers(pg);
         pg.pgbench("-n", "-c", "2", "-t", "200"); // later changes a backup at `at` must not have
         ps.awaitDurable(pg.flushLsn(), Duration.ofSeconds(60));
     }
@@ -124,6 +171,26 @@ class BaseBackupCommandsIT {
         String err = new String(p.getErrorStream().readAllBytes());
         assertTrue(p.waitFor(300, TimeUnit.SECONDS) && p.exitValue() == 0, err);
         assertEquals(accountsAt, accountsOf(tar));
+    }
+
+    /**
+     * A backup of a database with an index of every method: each index answers its query as the
+     * primary's did at the LSN, and pg_amcheck --heapallindexed (B-tree and heap) passes.
+     */
+    @Test
+    void everyIndexMethodAnswersAfterRestoreAndAmcheckPasses() throws Exception {
+        Path tar = work.resolve("indexes.tar");
+        try (Connection c = connect(); var out = Files.newOutputStream(tar)) {
+            c.unwrap(PGConnection.class).getCopyAPI().copyOut("basebackup " + id + " " + at, out);
+        }
+        try (PgCluster r = PgCluster.fromTar(tar)) {
+            r.start();
+            assertEquals(indexAnswersAt, indexAnswers(r));
+            String plan = r.psqlScript("set enable_seqscan = off;\nexplain " + INDEX_QUERIES.get(1) + ";\n");
+            assertTrue(plan.contains("docs_gin"), plan);
+            r.run(List.of(PgCluster.BIN.resolve("pg_amcheck").toString(), "-h", "127.0.0.1", "-p",
+                String.valueOf(r.port()), "-U", "postgres", "--heapallindexed", "--install-missing", "-d", "postgres"), true);
+        }
     }
 
     @Test

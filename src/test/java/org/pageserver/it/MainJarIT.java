@@ -25,6 +25,7 @@ class MainJarIT {
     Process launch(int port, Path log) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         return new ProcessBuilder(List.of(java, "-Dpageserver.listen=127.0.0.1:" + port,
+            "-Dpageserver.http-listen=127.0.0.1:" + PgCluster.freePort(),
             "-Dpageserver.data-dir=" + tmp.resolve("data"), "-jar", JAR.toString()))
             .redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }

@@ -3,6 +3,7 @@ package org.pageserver.it;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -307,6 +308,20 @@ class PageStreamIT {
         }
     }
 
+    /** A CopyData longer than any request is no request: FATAL 08P01 from its header, connection closed. */
+    @Test
+    void aCopyDataLongerThanTheLongestRequestClosesTheConnection() throws Exception {
+        try (Raw raw = new Raw(); PageClient bystander = client()) {
+            raw.out.write(java.nio.ByteBuffer.allocate(5).put((byte) 'd').putInt(4 + PageStreamRequest.MAX_SIZE + 1)
+                .array()); // the header only: the server answers without waiting for the body
+            raw.out.flush();
+            BackendMessage.ErrorResponse e = assertInstanceOf(BackendMessage.ErrorResponse.class, raw.next());
+            assertEquals("08P01", e.sqlState(), e.message());
+            assertNull(raw.next());
+            assertEquals(8192, bystander.getPage(rels.get("pgbench_branches"), 0, new Lsn(1), true).length);
+        }
+    }
+
     @Test
     void garbageRequestsGetAnErrorResponseAndCloseOnlyThatStream() throws Exception {
         byte[][] garbage = {
@@ -314,7 +329,7 @@ class PageStreamIT {
             {9, 0, 0, 0, 0, 0, 0, 0, 0, 1},
             {2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0},
             {0, 7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-            new byte[5000],
+            new byte[PageStreamRequest.MAX_SIZE - 1],
         };
         for (byte[] g : garbage) {
             try (Raw raw = new Raw()) {

@@ -21,11 +21,13 @@ public final class TestPageServer implements AutoCloseable {
     private final ActorSystem<PageServer.Command> system;
     private final int port;
     private final Path dataDir;
+    private final int httpPort;
 
-    private TestPageServer(ActorSystem<PageServer.Command> system, int port, Path dataDir) {
+    private TestPageServer(ActorSystem<PageServer.Command> system, int port, Path dataDir, int httpPort) {
         this.system = system;
         this.port = port;
         this.dataDir = dataDir;
+        this.httpPort = httpPort;
     }
 
     public static TestPageServer start(Path dataDir) throws IOException, InterruptedException {
@@ -42,6 +44,7 @@ public final class TestPageServer implements AutoCloseable {
         Map<String, Object> m = new java.util.HashMap<>(overrides);
         m.put("pageserver.listen", "127.0.0.1:" + port);
         m.put("pageserver.data-dir", dataDir.toString());
+        m.putIfAbsent("pageserver.http-listen", "127.0.0.1:" + PgCluster.freePort());
         m.putIfAbsent("pageserver.wait-lsn-timeout", "20s");
         m.putIfAbsent("pageserver.wal-receiver.reconnect-min-backoff", "100ms");
         m.putIfAbsent("pageserver.wal-receiver.reconnect-max-backoff", "1s");
@@ -50,7 +53,9 @@ public final class TestPageServer implements AutoCloseable {
         Settings settings = Settings.from(config);
         ActorSystem<PageServer.Command> system = ActorSystem.create(PageServer.create(settings,
             new ReplicationBootstrap(settings)), "pageserver-" + port, config);
-        TestPageServer s = new TestPageServer(system, port, dataDir);
+        String http = String.valueOf(m.get("pageserver.http-listen"));
+        TestPageServer s = new TestPageServer(system, port, dataDir,
+            http.equals("off") ? -1 : Integer.parseInt(http.substring(http.lastIndexOf(':') + 1)));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (true) {
             try (Socket sock = new Socket()) {
@@ -68,6 +73,11 @@ public final class TestPageServer implements AutoCloseable {
 
     public int port() {
         return port;
+    }
+
+    /** The HTTP listener's port (-1 when pageserver.http-listen is off); it may still be binding. */
+    public int httpPort() {
+        return httpPort;
     }
 
     public Path dataDir() {

@@ -125,12 +125,107 @@ class PgFrameDecoderTest {
         PgFrameDecoder d = PgFrameDecoder.forClient(1000);
         d.feed(ByteBuffer.allocate(5).put((byte) 'd').putInt(1005).array());
         PgProtocolException e = assertThrows(PgProtocolException.class, d::next);
-        assertEquals(SqlState.PROGRAM_LIMIT_EXCEEDED, e.sqlState());
-        assertTrue(e.getMessage().contains("too large"), e.getMessage());
+        assertEquals(SqlState.PROTOCOL_VIOLATION, e.sqlState());
+        assertTrue(e.getMessage().contains("invalid message length 1005"), e.getMessage());
         // exactly at the limit is fine
         PgFrameDecoder ok = PgFrameDecoder.forClient(1000);
         ok.feed(ByteBuffer.allocate(5 + 1000).put((byte) 'd').putInt(1004).array());
         assertEquals(1000, ok.next().body().length);
+    }
+
+    private static byte[] header(char type, int length) {
+        return ByteBuffer.allocate(5).put((byte) type).putInt(length).array();
+    }
+
+    /** Only a message's header is fed: the decoder decides from it alone. */
+    private static PgProtocolException refusedFromHeader(MessageLimits limits, char type, int length) {
+        PgFrameDecoder d = PgFrameDecoder.forServer(limits);
+        d.feed(STARTUP);
+        assertTrue(d.next().isUntyped());
+        d.feed(header(type, length));
+        PgProtocolException e = assertThrows(PgProtocolException.class, d::next, type + " of length " + length);
+        assertEquals(SqlState.PROTOCOL_VIOLATION, e.sqlState(), e.getMessage());
+        assertEquals(5, d.buffered());
+        return e;
+    }
+
+    private static boolean takenUpTo(MessageLimits limits, char type, int body) {
+        PgFrameDecoder d = PgFrameDecoder.forServer(limits);
+        d.feed(STARTUP);
+        d.next();
+        d.feed(header(type, body + 4));
+        d.feed(new byte[body]);
+        return d.next().body().length == body;
+    }
+
+    @Test
+    void sessionLimitsArePostgresBoundsPerMessageType() {
+        MessageLimits session = MessageLimits.session(4096);
+        for (char big : new char[] {'Q', 'P', 'B', 'F', 'd'}) {
+            assertTrue(takenUpTo(session, big, 4096));
+            assertTrue(refusedFromHeader(session, big, 4096 + 5).getMessage().contains("invalid message length 4101"));
+        }
+        for (char small : new char[] {'S', 'H', 'X', 'C', 'D', 'E', 'c', 'f'}) {
+            assertTrue(takenUpTo(session, small, MessageLimits.SMALL_MESSAGE_BODY));
+            refusedFromHeader(session, small, 10001);
+        }
+        // a Sync claiming 1 GB is refused just as a Query past the configured bound is
+        refusedFromHeader(session, 'S', 1 << 30);
+        refusedFromHeader(MessageLimits.session(1 << 20), 'Q', 1 << 30);
+    }
+
+    @Test
+    void typesNotTakenInAStateAreRefusedFromTheirHeader() {
+        PgProtocolException e = refusedFromHeader(MessageLimits.session(4096), 'z', 4);
+        assertEquals("invalid frontend message type 122 ('z') in a session", e.getMessage());
+        refusedFromHeader(MessageLimits.session(4096), 'p', 8);
+        refusedFromHeader(MessageLimits.authentication(), 'Q', 13);
+        refusedFromHeader(MessageLimits.copyIn(27), 'Q', 13);
+        refusedFromHeader(MessageLimits.copyIn(27), 'P', 13);
+    }
+
+    @Test
+    void authenticationTakesSaslMessagesUpToTheAuthTokenLength() {
+        MessageLimits auth = MessageLimits.authentication();
+        assertTrue(takenUpTo(auth, 'p', 65531));
+        refusedFromHeader(auth, 'p', 65536);
+        assertTrue(takenUpTo(auth, 'X', 0));
+    }
+
+    @Test
+    void copyInBoundsCopyDataByTheCopysOwnLimit() {
+        MessageLimits copy = MessageLimits.copyIn(27);
+        assertTrue(takenUpTo(copy, 'd', 27));
+        assertTrue(refusedFromHeader(copy, 'd', 32).getMessage().contains("at most 27 bytes during COPY"));
+        for (char t : new char[] {'c', 'f', 'H', 'S', 'X'}) {
+            assertTrue(takenUpTo(copy, t, 0));
+        }
+    }
+
+    @Test
+    void startupPacketPastPostgresMaximumIsRefusedFromItsLength() {
+        PgFrameDecoder d = PgFrameDecoder.forServer(MessageLimits.authentication());
+        d.feed(ByteBuffer.allocate(4).putInt(PgFrameDecoder.MAX_STARTUP_PACKET_LENGTH + 1).array());
+        PgProtocolException e = assertThrows(PgProtocolException.class, d::next);
+        assertEquals(SqlState.PROTOCOL_VIOLATION, e.sqlState());
+        PgFrameDecoder ok = PgFrameDecoder.forServer(MessageLimits.authentication());
+        byte[] max = ByteBuffer.allocate(PgFrameDecoder.MAX_STARTUP_PACKET_LENGTH)
+                .putInt(PgFrameDecoder.MAX_STARTUP_PACKET_LENGTH).putInt(196608).array();
+        ok.feed(max);
+        assertEquals(PgFrameDecoder.MAX_STARTUP_PACKET_LENGTH - 4, ok.next().body().length);
+    }
+
+    @Test
+    void newLimitsApplyFromTheNextFrame() {
+        PgFrameDecoder d = PgFrameDecoder.forServer(MessageLimits.authentication());
+        d.feed(STARTUP);
+        d.next();
+        d.limits(MessageLimits.session(4096));
+        d.feed(QUERY);
+        assertEquals('Q', d.next().type());
+        d.limits(MessageLimits.copyIn(27));
+        d.feed(QUERY);
+        assertThrows(PgProtocolException.class, d::next);
     }
 
     @Test

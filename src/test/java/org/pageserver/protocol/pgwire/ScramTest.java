@@ -116,6 +116,40 @@ class ScramTest {
         assertFalse(m1.handleClientFinal(c.clientFinalMessage(b(sf1))).success());
     }
 
+    /**
+     * The last step costs the same whatever fails: an unknown user's exchange (mock) is not
+     * quicker than a wrong password's, which is not quicker than a success (medians of 1,000 each,
+     * interleaved; a failure that skipped the proof check would take a fraction of the time).
+     */
+    @Test
+    void failuresTakeAsLongAsASuccess() {
+        Scram.Secret secret = Scram.Secret.build("right");
+        long[][] nanos = new long[3][1000];
+        for (int round = -200; round < 1000; round++) {
+            for (int kind = 0; kind < 3; kind++) {
+                Scram.ServerExchange s = kind == 0 ? Scram.ServerExchange.mock("nobody")
+                        : Scram.ServerExchange.forSecret(secret);
+                Scram.Client c = new Scram.Client(kind == 2 ? "right" : "wrong");
+                byte[] sf = s.handleClientFirst(c.clientFirstMessage());
+                byte[] cf = c.clientFinalMessage(sf);
+                long t0 = System.nanoTime();
+                boolean ok = s.handleClientFinal(cf).success();
+                long t = System.nanoTime() - t0;
+                assertEquals(kind == 2, ok);
+                if (round >= 0) {
+                    nanos[kind][round] = t;
+                }
+            }
+        }
+        long[] median = new long[3];
+        for (int kind = 0; kind < 3; kind++) {
+            java.util.Arrays.sort(nanos[kind]);
+            median[kind] = nanos[kind][500];
+        }
+        String times = "median ns: unknown user " + median[0] + ", wrong password " + median[1] + ", success " + median[2];
+        assertTrue(median[0] * 10 >= median[2] * 7 && median[1] * 10 >= median[2] * 7, times);
+    }
+
     @Test
     void serverRefusesMalformedClientMessages() {
         String[] badFirst = {

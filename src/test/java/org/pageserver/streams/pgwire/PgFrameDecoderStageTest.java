@@ -97,7 +97,7 @@ class PgFrameDecoderStageTest {
         TestSubscriber.Probe<PgFrame> big = Source.single(ByteString.fromArray(new byte[] {'d', 0, 0, 1, 0}))
                 .via(PgFrameDecoderStage.client(100)).runWith(TestSink.create(testKit.system()), testKit.system());
         big.request(1);
-        assertEquals(SqlState.PROGRAM_LIMIT_EXCEEDED, ((PgProtocolException) big.expectError()).sqlState());
+        assertEquals(SqlState.PROTOCOL_VIOLATION, ((PgProtocolException) big.expectError()).sqlState());
 
         TestSubscriber.Probe<PgFrame> cut = Source.single(ByteString.fromArray(new byte[] {'d', 0, 0, 0, 9, 1}))
                 .via(PgFrameDecoderStage.client(100)).runWith(TestSink.create(testKit.system()), testKit.system());

@@ -407,7 +407,11 @@ class PgWireServerTest {
             {"Query without NUL", frame('Q', "select 1".getBytes()), "08P01"},
             {"Query length 3", withLength('Q', 3), "08P01"},
             {"Query length -1", withLength('Q', -1), "08P01"},
-            {"Query over 1 MB", withLength('Q', 2 << 20), "54000"},
+            {"Query over 1 MB", withLength('Q', 2 << 20), "08P01"},
+            {"Query of 1 GB", withLength('Q', 1 << 30), "08P01"},
+            {"Sync past 10,000 bytes", withLength('S', 10001), "08P01"},
+            {"Execute past 10,000 bytes", withLength('E', 10001), "08P01"},
+            {"CopyDone past 10,000 bytes", withLength('c', 10001), "08P01"},
             {"Terminate with a body", frame('X', new byte[] {1}), "08P01"},
             {"CopyData length 2", withLength('d', 2), "08P01"},
             {"CopyDone with a body", frame('c', new byte[] {1}), "08P01"},
@@ -445,6 +449,7 @@ class PgWireServerTest {
             {"HTTP request", "GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(), "08P01"},
             {"Query before startup", new FrontendMessage.Query("select 1").toBytes(), "08P01"},
             {"length 4", new byte[] {0, 0, 0, 4}, "08P01"},
+            {"startup packet past 10,000 bytes", ByteBuffer.allocate(4).putInt(10001).array(), "08P01"},
             {"protocol 2.0", new byte[] {0, 0, 0, 9, 0, 2, 0, 0, 0}, "0A000"},
             {"no terminator", new byte[] {0, 0, 0, 12, 0, 3, 0, 0, 'u', 0, 'x', 0}, "08P01"},
             {"startup after startup", null, "08P01"},
@@ -519,6 +524,78 @@ class PgWireServerTest {
             c.expect(BackendMessage.AuthenticationSASL.class);
             c.send(new FrontendMessage.Query("select 1"));
             assertEquals("08P01", c.expect(ErrorResponse.class).sqlState());
+        }
+    }
+
+    /** Wrong passwords and unknown users fail alike (28P01, the same words) and are counted; a success is not. */
+    @Test
+    void passwordFailuresAreCounted() throws Exception {
+        int sp = scram.localAddress().getPort();
+        long before = scram.passwordFailures();
+        List<String> messages = new ArrayList<>();
+        for (String[] k : new String[][] {{"alice", "wrong"}, {"nobody", "wonderland"}}) {
+            try (RawPgClient c = new RawPgClient("127.0.0.1", sp)) {
+                RawPgClient.ServerError e = assertThrows(RawPgClient.ServerError.class,
+                        () -> c.login(Map.of("user", k[0]), k[1]));
+                assertEquals("28P01", e.error.sqlState());
+                messages.add(e.error.message().replace(k[0], "<user>"));
+            }
+        }
+        assertEquals(messages.get(0), messages.get(1));
+        try (RawPgClient c = new RawPgClient("127.0.0.1", sp)) {
+            c.login(Map.of("user", "alice"), "wonderland");
+        }
+        assertEquals(before + 2, scram.passwordFailures());
+    }
+
+    /** A SASL message past PG_MAX_AUTH_TOKEN_LENGTH is refused from its header, while authenticating. */
+    @Test
+    void saslMessagePastTheAuthTokenLengthIsRefused() throws Exception {
+        try (RawPgClient c = new RawPgClient("127.0.0.1", scram.localAddress().getPort())) {
+            c.send(new FrontendMessage.StartupMessage(Map.of("user", "alice")));
+            c.expect(BackendMessage.AuthenticationSASL.class);
+            c.sendRaw(withLength('p', 65536)); // its header only: the answer cannot wait for the body
+            ErrorResponse e = c.expect(ErrorResponse.class);
+            assertEquals("08P01", e.sqlState(), e.message());
+            assertTrue(e.message().contains("during authentication"), e.message());
+            assertTrue(c.isClosedByServer());
+        }
+    }
+
+    /** A CopyData past what the copy takes (QueryResult.CopyBoth.maxCopyData) ends the connection unread. */
+    @Test
+    void copyDataPastTheCopysBoundIsRefused() throws Exception {
+        try (RawPgClient bystander = loggedIn(); RawPgClient c = loggedIn()) {
+            c.send(new FrontendMessage.Query("echo16"));
+            c.expect(CopyBothResponse.class);
+            c.send(new CopyData(new byte[16]));
+            assertEquals(16, c.expect(CopyData.class).data().length);
+            c.sendRaw(withLength('d', 4 + 17));
+            ErrorResponse e = c.expect(ErrorResponse.class);
+            assertEquals("08P01", e.sqlState(), e.message());
+            assertEquals("FATAL", e.severity());
+            assertTrue(c.isClosedByServer());
+            assertInstanceOf(DataRow.class, bystander.query("select 1").get(1));
+        }
+    }
+
+    /** The configured maximum bounds a Query; one at the bound is run. */
+    @Test
+    void maxMessageSizeBoundsAQuery() throws Exception {
+        PgWireServer s = PgWireServer.start(testKit.system(), "127.0.0.1", 0, Authenticator.trust(),
+                new ToySessionHandler(), PgWireServer.Settings.DEFAULTS.withMaxMessageSize(4096))
+                .toCompletableFuture().get(10, TimeUnit.SECONDS);
+        int p = s.localAddress().getPort();
+        try (RawPgClient c = new RawPgClient("127.0.0.1", p)) {
+            c.login(Map.of("user", "a"), null);
+            String atBound = "select 1" + " ".repeat(4096 - "select 1".length() - 1); // and its NUL
+            assertInstanceOf(DataRow.class, c.query(atBound).get(1));
+            c.sendRaw(withLength('Q', 4 + 4097));
+            ErrorResponse e = c.expect(ErrorResponse.class);
+            assertEquals("08P01", e.sqlState(), e.message());
+            assertTrue(c.isClosedByServer());
+        } finally {
+            s.shutdown().toCompletableFuture().get(10, TimeUnit.SECONDS);
         }
     }
 
@@ -658,8 +735,10 @@ class PgWireServerTest {
                 RawPgClient.ServerError e = assertThrows(RawPgClient.ServerError.class,
                         () -> c.login(Map.of("user", "c"), null));
                 assertEquals("53300", e.error.sqlState());
-                assertEquals("sorry, too many clients already", e.error.message());
+                assertEquals("too many connections", e.error.message());
+                assertTrue(c.isClosedByServer());
             }
+            assertInstanceOf(DataRow.class, b.query("select 1").get(1));
             a.send(new FrontendMessage.Terminate());
             assertNull(a.read());
             awaitTrue(() -> small.openConnections() < 2);
@@ -680,12 +759,15 @@ class PgWireServerTest {
                 .toCompletableFuture().get(10, TimeUnit.SECONDS);
         int p = s.localAddress().getPort();
         try (RawPgClient silent = new RawPgClient("127.0.0.1", p);
+             RawPgClient halfway = new RawPgClient("127.0.0.1", p);
              RawPgClient stuck = new RawPgClient("127.0.0.1", p);
              RawPgClient good = new RawPgClient("127.0.0.1", p)) {
+            byte[] startup = new FrontendMessage.StartupMessage(Map.of("user", "alice")).toBytes();
+            halfway.sendRaw(java.util.Arrays.copyOf(startup, startup.length / 2)); // and never the rest
             stuck.send(new FrontendMessage.StartupMessage(Map.of("user", "alice")));
             stuck.expect(BackendMessage.AuthenticationSASL.class); // and then never answers
             good.login(Map.of("user", "alice"), "pw");
-            for (RawPgClient c : new RawPgClient[] {silent, stuck}) {
+            for (RawPgClient c : new RawPgClient[] {silent, halfway, stuck}) {
                 ErrorResponse e = c.expect(ErrorResponse.class);
                 assertEquals("57014", e.sqlState());
                 assertEquals("canceling authentication due to timeout", e.message());

@@ -118,6 +118,9 @@ final class ToySessionHandler implements PgSessionHandler {
         if (q.equals("echo")) {
             return done(new QueryResult.CopyBoth(Flow.create(), "ECHO"));
         }
+        if (q.equals("echo16")) {
+            return done(new QueryResult.CopyBoth(Flow.create(), "ECHO", 16));
+        }
         if (q.equals("take2")) {
             return done(new QueryResult.CopyBoth(Flow.<ByteString>create().take(2), "TAKE2"));
         }

@@ -248,6 +248,49 @@ class NioTcpServerTest {
         }
     }
 
+    /**
+     * A connection whose client has gone gives its descriptor back once its protocol ends, though
+     * nothing wakes the selector then (it saw the client's end long before): the JDK releases a
+     * registered channel's socket only at the selector's next selection.
+     */
+    @Test
+    void aConnectionTheProtocolEndsAfterTheClientLeftReleasesItsDescriptor() throws Exception {
+        // the protocol ends 200 ms after the client's end of input, the selector asleep by then
+        NioTcpServer s = serve(() -> Flow.of(ByteString.class)
+            .fold(ByteString.emptyByteString(), ByteString::concat)
+            .mapAsync(1, b -> CompletableFuture.supplyAsync(() -> b,
+                CompletableFuture.delayedExecutor(200, TimeUnit.MILLISECONDS))));
+        try {
+            long before = sockets();
+            for (int i = 0; i < 20; i++) {
+                connect(s).close();
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            long now = sockets();
+            while (now > before && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+                now = sockets();
+            }
+            assertTrue(now <= before, now + " sockets open, " + before + " before the 20 connections");
+        } finally {
+            s.unbind();
+        }
+    }
+
+    /** This JVM's open sockets, from /proc/self/fd. */
+    static long sockets() throws IOException {
+        try (java.util.stream.Stream<java.nio.file.Path> fds = java.nio.file.Files.list(java.nio.file.Path.of(
+                "/proc/self/fd"))) {
+            return fds.filter(p -> {
+                try {
+                    return java.nio.file.Files.readSymbolicLink(p).toString().startsWith("socket:");
+                } catch (IOException e) {
+                    return false; // closed while listed
+                }
+            }).count();
+        }
+    }
+
     @Test
     void unbindStopsAcceptingButOpenConnectionsGoOn() throws Exception {
         NioTcpServer s = serve(() -> Flow.of(ByteString.class));

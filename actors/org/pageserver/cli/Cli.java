@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
         + "With a command: a client of a running pageserver.",
     subcommands = {ServerQueryCommands.Status.class, ServerQueryCommands.CallMeMaybe.class,
         PageStreamCommands.GetPage.class, PageStreamCommands.Nblocks.class, PageStreamCommands.Exists.class,
-        PageStreamCommands.DbSize.class, BaseBackupCommand.class, ServerQueryCommands.ControlFile.class,
+        PageStreamCommands.DbSize.class, BaseBackupCommand.class, MountCommand.class, ServerQueryCommands.ControlFile.class,
         ScramSecretCommand.class, CommandLine.HelpCommand.class})
 public final class Cli {
     static final int OK = 0;

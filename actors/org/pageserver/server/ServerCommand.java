@@ -22,6 +22,16 @@ public sealed interface ServerCommand {
     }
 
     /**
+     * {@code relations <system_id> <lsn>|latest}: every relation fork that exists as of that
+     * LSN with its size in blocks, one row each: what a file-less compute (the mount
+     * subcommand) needs to name and size its relation files, which the pagestream protocol
+     * cannot list. {@code lsn} null: the latest.
+     */
+    record Relations(org.pageserver.protocol.SystemId systemId, org.pageserver.protocol.Lsn lsn)
+        implements ServerCommand {
+    }
+
+    /**
      * {@code controlfile <system_id> [<lsn>|latest]}: pg_control as a base backup at that LSN
      * holds it, one row per line pg_controldata prints. {@code lsn} null: the latest.
      */
@@ -85,10 +95,28 @@ public sealed interface ServerCommand {
                 return controlFile(rest);
             case "basebackup":
                 return baseBackup(rest);
+            case "relations":
+                return relations(rest);
             default:
                 throw new SyntaxError("unknown command \"" + abbreviate(word)
                     + "\"; this is a pageserver: try status, callmemaybe <conninfo>, pagestream <system_id>,"
-                    + " basebackup <system_id> [<lsn>|latest] [minimal] or controlfile <system_id> [<lsn>]");
+                    + " basebackup <system_id> [<lsn>|latest] [minimal], controlfile <system_id> [<lsn>]"
+                    + " or relations <system_id> <lsn>");
+        }
+    }
+
+    private static Relations relations(String rest) {
+        String usage = "usage: relations <system_id> <lsn>|latest";
+        String[] args = rest.isEmpty() ? new String[0] : rest.split("\\s+");
+        if (args.length != 2) {
+            throw new SyntaxError(usage);
+        }
+        try {
+            org.pageserver.protocol.SystemId id = org.pageserver.protocol.SystemId.parse(args[0]);
+            return new Relations(id, args[1].equalsIgnoreCase("latest") ? null
+                : org.pageserver.protocol.Lsn.parse(args[1]));
+        } catch (IllegalArgumentException e) {
+            throw new SyntaxError(usage + ": " + e.getMessage());
         }
     }
 

@@ -20,6 +20,7 @@ import org.pageserver.backup.BaseBackup;
 import org.pageserver.backup.BaseBackupException;
 import org.pageserver.metrics.Metrics;
 import org.pageserver.protocol.Lsn;
+import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.pagestream.PageStreamRequest;
 import org.pageserver.protocol.pgwire.SqlState;
@@ -30,6 +31,7 @@ import org.pageserver.streams.pgwire.PgSession;
 import org.pageserver.streams.pgwire.PgSessionHandler;
 import org.pageserver.streams.pgwire.QueryResult;
 import org.pageserver.streams.pgwire.SessionInfo;
+import org.pageserver.storage.TenantMeta;
 import org.pageserver.storage.TenantStore;
 import org.pageserver.tenant.PageCache;
 import org.pageserver.tenant.TenantSupervisor;
@@ -141,6 +143,13 @@ public final class Sessions implements PgSessionHandler {
             }
             return callMeMaybe(c.conninfo());
         }
+        if (cmd instanceof ServerCommand.Relations r) {
+            if (!mayRead(info.user(), r.systemId())) {
+                return done(new QueryResult.Error(SqlState.INSUFFICIENT_PRIVILEGE,
+                    "permission denied for tenant " + r.systemId() + " to user \"" + info.user() + "\""));
+            }
+            return relations(r);
+        }
         if (cmd instanceof ServerCommand.ControlFile c) {
             if (!mayRead(info.user(), c.systemId())) {
                 return done(new QueryResult.Error(SqlState.INSUFFICIENT_PRIVILEGE,
@@ -170,6 +179,62 @@ public final class Sessions implements PgSessionHandler {
                     .thenApply(cache -> new QueryResult.CopyBoth(PageStreamFlow.create(system, cache,
                         p.systemId(), settings.waitLsnTimeout().plusSeconds(10), PIPELINE_DEPTH,
                         metrics.tenant(p.systemId())), null, PageStreamRequest.MAX_SIZE)));
+    }
+
+    static final List<Column> RELATIONS_COLUMNS = List.of(Column.int8("spcnode"), Column.int8("dbnode"),
+        Column.int8("relnode"), Column.int4("forknum"), Column.int8("nblocks"));
+
+    /**
+     * Every relation fork as of the LSN with its size, read from the store on the blocking
+     * dispatcher (one scan of the relation sizes); the SLRU pseudo-relations (spcnode 0) are
+     * left out. The LSN is checked as GetPage@LSN checks it: not 0/0, not below the consistent
+     * point, not beyond what was stored (a listing must not change after it is given).
+     */
+    private CompletionStage<QueryResult> relations(ServerCommand.Relations r) {
+        java.util.concurrent.Executor blocking = system.dispatchers()
+            .lookup(org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
+        return AskPattern.<Tenants.Command, Optional<ActorRef<TenantSupervisor.Command>>>ask(tenants,
+                m -> new Tenants.GetTenant(r.systemId(), m), STATUS_TIMEOUT, system.scheduler())
+            .thenCompose(t -> t.isEmpty()
+                ? CompletableFuture.<QueryResult>completedFuture(new QueryResult.Error(SqlState.UNDEFINED_OBJECT,
+                    "unknown system_id " + r.systemId() + ": no such tenant (run callmemaybe first)"))
+                : AskPattern.<TenantSupervisor.Command, TenantStore>ask(t.get(), TenantSupervisor.GetStore::new,
+                        STATUS_TIMEOUT, system.scheduler())
+                    .thenApplyAsync(store -> relationRows(store, r), blocking))
+            .exceptionally(e -> new QueryResult.Error(SqlState.INTERNAL_ERROR,
+                "relations failed: " + Errors.rootMessage(e)));
+    }
+
+    private static QueryResult relationRows(TenantStore store, ServerCommand.Relations r) {
+        Optional<TenantMeta> meta = store.meta();
+        if (meta.isEmpty()) {
+            return new QueryResult.Error(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "tenant " + r.systemId() + " has no base backup imported yet");
+        }
+        Lsn durable = store.durableLsn();
+        Lsn at = r.lsn() == null ? durable : r.lsn();
+        if (!at.isValid()) {
+            return new QueryResult.Error(SqlState.INVALID_PARAMETER_VALUE, "LSN 0/0 is not a WAL position");
+        }
+        if (at.isBefore(meta.get().consistentLsn())) {
+            return new QueryResult.Error(SqlState.INVALID_PARAMETER_VALUE, "LSN " + at
+                + " is below the consistent point " + meta.get().consistentLsn() + " of tenant " + r.systemId());
+        }
+        if (at.isAfter(durable)) {
+            return new QueryResult.Error(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE, "LSN " + at
+                + " is beyond the WAL the pageserver has stored for tenant " + r.systemId() + " (up to " + durable + ")");
+        }
+        List<List<String>> rows = new ArrayList<>();
+        for (Map.Entry<RelTag, Integer> e : store.relations(at).entrySet()) {
+            RelTag rel = e.getKey();
+            if (rel.spcNode() == 0) {
+                continue;
+            }
+            rows.add(List.of(Integer.toUnsignedString(rel.spcNode()), Integer.toUnsignedString(rel.dbNode()),
+                Integer.toUnsignedString(rel.relNode()), String.valueOf(rel.fork().number),
+                Integer.toUnsignedString(e.getValue())));
+        }
+        return new QueryResult.Rows(RELATIONS_COLUMNS, rows);
     }
 
     static final List<Column> CONTROLFILE_COLUMNS = List.of(Column.text("field"), Column.text("value"));

@@ -35,7 +35,12 @@ public final class TestPageServer implements AutoCloseable {
     }
 
     public static TestPageServer start(Path dataDir, Map<String, Object> overrides) throws IOException, InterruptedException {
-        int port = PgCluster.freePort();
+        return start(dataDir, PgCluster.freePort(), overrides);
+    }
+
+    /** On a given port: a restart where clients expect the server to be. */
+    public static TestPageServer start(Path dataDir, int port, Map<String, Object> overrides)
+        throws IOException, InterruptedException {
         Map<String, Object> m = new java.util.HashMap<>(overrides);
         m.put("pageserver.listen", "127.0.0.1:" + port);
         m.put("pageserver.data-dir", dataDir.toString());

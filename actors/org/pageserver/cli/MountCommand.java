@@ -64,8 +64,8 @@ final class MountCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "give exactly one of --lsn X/Y and --latest");
         }
         if (standby) {
-            spec.commandLine().getErr().println("error: --standby is not available yet: the pageserver does not serve "
-                + "START_REPLICATION");
+            spec.commandLine().getErr().println("error: --standby is not available yet: a clone starts from a shutdown "
+                + "checkpoint the pageserver writes after the LSN, which the primary's WAL does not continue");
             return Cli.SERVER_ERROR;
         }
         String user = owner != null ? owner : System.getProperty("user.name");

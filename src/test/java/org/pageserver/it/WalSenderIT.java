@@ -43,7 +43,9 @@ class WalSenderIT {
         work = Files.createTempDirectory("walsenderit-");
         work.toFile().setExecutable(true, false);
         work.toFile().setWritable(true, false);
-        pg = PgCluster.builder().start();
+        // the primary keeps every segment the test compares pg_receivewal's files with (a checkpoint
+        // would otherwise recycle those the pageserver has acknowledged)
+        pg = PgCluster.builder().set("wal_keep_size", "'1GB'").start();
         pg.pgbench("-i", "-s", "1", "-q");
         ps = TestPageServer.start(work.resolve("ps"));
         id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));

@@ -451,26 +451,26 @@ public final class TenantStore implements AutoCloseable {
         return guarded(() -> relationsUnlocked(lsn));
     }
 
+    /**
+     * One seek per relation, not a walk over every size version (a relation gets one at each
+     * extension): the newest version at or before {@code lsn}, then past the relation's last key.
+     */
     private TreeMap<RelTag, Integer> relationsUnlocked(Lsn lsn) {
         TreeMap<RelTag, Integer> out = new TreeMap<>();
         try (RocksIterator it = db.newIterator(relsize)) {
             it.seekToFirst();
-            RelTag current = null;
-            byte[] latest = null;
             while (it.isValid()) {
-                byte[] k = it.key();
-                RelTag rel = Keys.relOf(k);
-                if (!rel.equals(current)) {
-                    addIfExists(out, current, latest);
-                    current = rel;
-                    latest = null;
+                RelTag rel = Keys.relOf(it.key());
+                it.seekForPrev(Keys.relsize(rel, lsn.value()));
+                if (it.isValid() && Keys.relOf(it.key()).equals(rel)) {
+                    addIfExists(out, rel, it.value());
                 }
-                if (Long.compareUnsigned(Keys.relsizeLsnOf(k), lsn.value()) <= 0) {
-                    latest = it.value();
+                // every version of rel sorts at or before the largest LSN (all ones)
+                it.seek(Keys.relsize(rel, -1L));
+                if (it.isValid() && Keys.relOf(it.key()).equals(rel)) {
+                    it.next(); // a version at exactly that LSN
                 }
-                it.next();
             }
-            addIfExists(out, current, latest);
             checkIterator(it);
         }
         return out;

@@ -110,6 +110,27 @@ class TenantStoreTest {
     }
 
     @Test
+    void relationsAsOfAnLsnSkipTheVersionsAroundIt() {
+        RelTag later = new RelTag(1663, 5, 16386, ForkNumber.MAIN);
+        RelTag vm = REL.withFork(ForkNumber.VISIBILITYMAP);
+        try (TenantStore s = TenantStore.open(dir, true)) {
+            try (TenantStore.Batch b = s.newBatch()) {
+                for (int i = 1; i <= 1000; i++) {
+                    b.putRelSize(REL, lsn(i * 10L), i);
+                }
+                b.putRelSize(vm, lsn(5000), 1);
+                b.putRelSize(later, lsn(20_000), 7);
+                b.putRelSize(OTHER, lsn(-1L), 9); // at the largest LSN there is
+                b.commit();
+            }
+            assertEquals(java.util.Map.of(REL, 500, vm, 1), s.relations(lsn(5005)));
+            assertEquals(java.util.Map.of(REL, 1000, vm, 1, later, 7), s.relations(lsn(30_000)));
+            assertEquals(java.util.Map.of(REL, 1000, vm, 1, later, 7, OTHER, 9), s.relations(lsn(-1L)));
+            assertEquals(java.util.Map.of(), s.relations(lsn(5)));
+        }
+    }
+
+    @Test
     void filesAreVersionedAndEmptyDiffersFromRemoved() {
         try (TenantStore s = TenantStore.open(dir, true)) {
             try (TenantStore.Batch b = s.newBatch()) {

@@ -5,7 +5,9 @@
 # - PostgreSQL 15 with its default memory (shared_buffers 128 MB), pages from the OS cache, by
 #   pgbench itself: `pgbench -M prepared -n -c N -j min(N,2) -T S` of
 #   `select get_raw_page('pgbench_accounts', 'main', :b)` (and, as a second PostgreSQL variant,
-#   `select length(get_raw_page(...))`: the same read without sending the page);
+#   `select length(get_raw_page(...))`: the same read without sending the page), and by
+#   getpage.c -q with the same get_raw_page prepared, binary results (the page as 8192 bytes,
+#   as the pagestream sends it; pgbench only asks for text, the bytea in hex: 16 kB);
 # - the pageserver with its defaults (application.conf, JVM default heap), GetPage@latest over
 #   the pagestream sub-protocol by bench/getpage-client/getpage.c (libpq, the same -c/-j shape
 #   as pgbench, one request in flight per connection, every page checked).
@@ -14,7 +16,10 @@
 # utime+stime from /proc; for PostgreSQL the postmaster's own and its children's, living and
 # exited).
 # Usage: bash bench/getpage-storage.sh   (SCALE=20 SECONDS_PER_RUN=10 ROUNDS=2 CONNS="1 8 32";
-# JFR=FILE records a flight recording of the pageserver into FILE)
+# PS_OPTS="-D..." adds JVM options to the pageserver (e.g. -Dpageserver.selector-idle-spin=0);
+# JFR=FILE records a flight recording of the pageserver into FILE; PERF=FILE records `perf record -g`
+# of the pageserver during its runs into FILE.<connections>, with the JIT's symbols in
+# /tmp/perf-<pid>.map)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${SCALE:-20}
@@ -22,6 +27,8 @@ SECS=${SECONDS_PER_RUN:-10}
 ROUNDS=${ROUNDS:-2}
 CONNS=${CONNS:-"1 8 32"}
 JFR=${JFR:-}
+PERF=${PERF:-}
+read -r -a PS_EXTRA <<<"${PS_OPTS:-}"
 bash scripts/setup.sh
 if ! command -v gcc >/dev/null 2>&1 || [ ! -f /usr/include/postgresql/libpq-fe.h ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -50,7 +57,8 @@ PSQL=(psql -X -At -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres)
 "${PSQL[@]}" -c "checkpoint" >/dev/null
 JFR_OPT=()
 [ -n "$JFR" ] && JFR_OPT=("-XX:StartFlightRecording=filename=$JFR,settings=profile,dumponexit=true")
-java ${JFR_OPT[@]+"${JFR_OPT[@]}"} -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.http-listen="127.0.0.1:$(free_port)" \
+[ -n "$PERF" ] && JFR_OPT+=(-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer)
+java ${JFR_OPT[@]+"${JFR_OPT[@]}"} ${PS_EXTRA[@]+"${PS_EXTRA[@]}"} -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.http-listen="127.0.0.1:$(free_port)" \
   -Dpageserver.data-dir="$B/ps" -jar target/pageserver.jar >"$B/ps.log" 2>&1 &
 PS_PID=$!
 wait_port "$PSPORT" || { echo "pageserver did not start:"; cat "$B/ps.log"; exit 1; }
@@ -84,14 +92,35 @@ pg_ticks() {
 }
 j_of() { [ "$1" -lt 2 ] && echo "$1" || echo 2; }
 
-# one run; prints: rps avg_ms client_us server_us (client CPU from /usr/bin/time: user + sys)
+# one run; prints: pages/s p50_ms p99_ms mean_ms client_us server_us (client CPU from
+# /usr/bin/time: user + sys; the mean is connections / throughput)
 run_ps() {
   local c=$1 s0 s1 out
   s0=$(ps_ticks)
+  local perf_pid=""
+  if [ -n "$PERF" ]; then
+    perf record -q -F 499 -g -p "$PS_PID" -o "$PERF.$c" -- sleep "$SECS" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   out=$(/usr/bin/time -f "cpu %U %S" "$GETPAGE" -h 127.0.0.1 -p "$PSPORT" -s "$SYSID" -r "$SPC/$DB/$REL" -n "$NB" -l "$LSN" \
         -c "$c" -j "$(j_of "$c")" -T "$SECS" 2>&1) || { echo "getpage failed: $out" >&2; exit 1; }
   sleep 0.3
   s1=$(ps_ticks)
+  if [ -n "$perf_pid" ]; then wait "$perf_pid"; fi
+  echo "$out" | awk -v s="$(( s1 - s0 ))" -v tck="$TCK" -v c="$c" '
+    /^clients=/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+    /^cpu / { cpu = $2 + $3 }
+    END { printf "%.0f %.3f %.3f %.3f %.1f %.1f\n", v["rps"], v["p50_ms"], v["p99_ms"], v["rps"] ? 1000 * c / v["rps"] : 0,
+          cpu * 1e6 / v["requests"], s / tck * 1e6 / v["requests"] }'
+}
+# getpage.c against PostgreSQL: get_raw_page prepared, binary results
+run_pgc() {
+  local c=$1 s0 s1 out
+  s0=$(pg_ticks)
+  out=$(/usr/bin/time -f "cpu %U %S" "$GETPAGE" -h 127.0.0.1 -p "$PGPORT" -n "$NB" -c "$c" -j "$(j_of "$c")" -T "$SECS" \
+        -q "select get_raw_page('pgbench_accounts', 'main', \$1)" 2>&1) || { echo "getpage -q failed: $out" >&2; exit 1; }
+  sleep 0.3
+  s1=$(pg_ticks)
   echo "$out" | awk -v s="$(( s1 - s0 ))" -v tck="$TCK" -v c="$c" '
     /^clients=/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
     /^cpu / { cpu = $2 + $3 }
@@ -120,7 +149,7 @@ cat "$FILE"* >/dev/null
 find "$B/ps" -type f -exec cat {} + >/dev/null
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres -M prepared -n -c 8 -j 2 -T "$SECS" -f "$B/raw.sql" postgres >/dev/null 2>&1
 
-echo "pgbench scale $SCALE: pgbench_accounts $NB blocks ($(( NB * 8 / 1024 )) MB), pageserver store $(du -sm "$B/ps" | cut -f1) MB on disk;"
+echo "pgbench scale $SCALE: pgbench_accounts $NB blocks ($(( NB * 8 / 1024 )) MB), pageserver store $(du -sm "$B/ps" | cut -f1) MB on disk in $(find "$B/ps" -name '*.sst' | wc -l) SST files;"
 echo "PostgreSQL shared_buffers $("${PSQL[@]}" -c "show shared_buffers"); pageserver defaults (application.conf: $(grep -E '^\s*page-cache' application.conf | xargs), $(grep -E '^\s*block-cache' application.conf | xargs));"
 echo "${SECS}s per run, $ROUNDS rounds, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
@@ -128,28 +157,31 @@ RES="$B/results"
 for r in $(seq 1 "$ROUNDS"); do
   for c in $CONNS; do
     if [ $(( r % 2 )) = 1 ]; then
-      echo "$r $c ps $(run_ps "$c")" >>"$RES"; echo "$r $c raw $(run_pg "$c" "$B/raw.sql")" >>"$RES"; echo "$r $c len $(run_pg "$c" "$B/len.sql")" >>"$RES"
+      echo "$r $c ps $(run_ps "$c")" >>"$RES"; echo "$r $c bin $(run_pgc "$c")" >>"$RES"
+      echo "$r $c raw $(run_pg "$c" "$B/raw.sql")" >>"$RES"; echo "$r $c len $(run_pg "$c" "$B/len.sql")" >>"$RES"
     else
-      echo "$r $c len $(run_pg "$c" "$B/len.sql")" >>"$RES"; echo "$r $c raw $(run_pg "$c" "$B/raw.sql")" >>"$RES"; echo "$r $c ps $(run_ps "$c")" >>"$RES"
+      echo "$r $c len $(run_pg "$c" "$B/len.sql")" >>"$RES"; echo "$r $c raw $(run_pg "$c" "$B/raw.sql")" >>"$RES"
+      echo "$r $c bin $(run_pgc "$c")" >>"$RES"; echo "$r $c ps $(run_ps "$c")" >>"$RES"
     fi
   done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "Pages per second and mean latency (pageserver: getpage; PostgreSQL: pgbench get_raw_page, and length(get_raw_page)):"
+echo "Pages per second, mean latency (connections / throughput) and the pageserver's ratio to each PostgreSQL variant"
+echo "(PG binary: getpage.c -q, get_raw_page with binary results; PG pgbench: get_raw_page as hex text; PG pgbench length: the read without the transfer):"
 echo
-echo "| round | connections | pageserver pages/s | p50 ms | p99 ms | mean ms | PostgreSQL get_raw_page pages/s | mean ms | ratio | PostgreSQL length(get_raw_page) pages/s | mean ms | ratio |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
-awk '{ k = $1 " " $2; d[k, $3] = $0; if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
-  END { for (i = 1; i <= n; i++) { k = order[i]; split(d[k, "ps"], p, " "); split(d[k, "raw"], a, " "); split(d[k, "len"], l, " ");
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %.2fx | %s | %s | %.2fx |\n", p[1], p[2], p[4], p[5], p[6], p[7], a[4], a[7],
-          p[4] / a[4], l[4], l[7], p[4] / l[4] } }' "$RES"
+echo "| round | connections | pageserver pages/s | p50 ms | p99 ms | mean ms | PG binary pages/s | mean ms | ratio | PG pgbench pages/s | mean ms | ratio | PG pgbench length pages/s | mean ms | ratio |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+TABLE='{ k = $1 " " $2; d[k, $3] = $0; if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
+  END { for (i = 1; i <= n; i++) { k = order[i]; split(d[k, "ps"], p, " "); split(d[k, "bin"], b, " "); split(d[k, "raw"], a, " ");
+        split(d[k, "len"], l, " "); row(p, b, a, l) } }'
+awk "function row(p, b, a, l) { printf \"| %s | %s | %s | %s | %s | %s | %s | %s | %.2fx | %s | %s | %.2fx | %s | %s | %.2fx |\\n\",
+       p[1], p[2], p[4], p[5], p[6], p[7], b[4], b[7], p[4] / b[4], a[4], a[7], p[4] / a[4], l[4], l[7], p[4] / l[4] } $TABLE" "$RES"
 echo
-echo "CPU µs per request (client: its process's user + system; server: pageserver JVM, or PostgreSQL's processes):"
+echo "CPU µs per request (client: its process's user + system; server: the pageserver JVM, or PostgreSQL's processes):"
 echo
-echo "| round | connections | pageserver client | pageserver server | PG get_raw_page client | PG get_raw_page server | PG length client | PG length server |"
-echo "|---|---|---|---|---|---|---|---|"
-awk '{ k = $1 " " $2; d[k, $3] = $0; if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
-  END { for (i = 1; i <= n; i++) { k = order[i]; split(d[k, "ps"], p, " "); split(d[k, "raw"], a, " "); split(d[k, "len"], l, " ");
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", p[1], p[2], p[8], p[9], a[8], a[9], l[8], l[9] } }' "$RES"
+echo "| round | connections | pageserver client | pageserver server | PG binary client | PG binary server | PG pgbench client | PG pgbench server | PG pgbench length client | PG pgbench length server |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+awk "function row(p, b, a, l) { printf \"| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\\n\",
+       p[1], p[2], p[8], p[9], b[8], b[9], a[8], a[9], l[8], l[9] } $TABLE" "$RES"
 grep -c "ERROR\|Exception" "$B/ps.log" >/dev/null && { echo; echo "pageserver log errors:"; grep -m5 "ERROR\|Exception" "$B/ps.log"; } || true

@@ -10,7 +10,13 @@
  * so that the benchmark cannot silently measure error responses; anything else is counted as
  * an error. Prints requests/s, latency percentiles and the client's own CPU per request.
  *
+ * With -q SQL it reads the same pages from PostgreSQL instead, with the same loop: SQL is
+ * prepared once per connection (e.g. select get_raw_page('pgbench_accounts', 'main', $1)) and
+ * run with the block number as its int4 parameter and binary results, so the page travels as
+ * its 8192 bytes, as the pagestream's does (pgbench can only ask for text: the bytea in hex).
+ *
  * Usage: getpage -h HOST -p PORT -s SYSTEM_ID -r SPC/DB/REL -n NBLOCKS -l LSN [-c N] [-j J] [-T SECONDS]
+ *        getpage -h HOST -p PORT -q SQL -n NBLOCKS [-c N] [-j J] [-T SECONDS]
  * (LSN as X/Y, the latest=1 lower bound of every request).
  */
 #include <errno.h>
@@ -47,7 +53,7 @@ typedef struct {
     char first_error[256];
 } Worker;
 
-static const char *host = "127.0.0.1", *port, *sysid;
+static const char *host = "127.0.0.1", *port, *sysid, *sql;
 static uint32_t spc, db, rel, nblocks;
 static uint64_t lsn;
 static int nclients = 1, nthreads = 1, seconds = 10;
@@ -82,6 +88,18 @@ static void die(const char *what, PGconn *conn)
 
 static void send_request(Worker *w, Conn *c)
 {
+    if (sql) {
+        unsigned char param[4];
+        const char *values[1] = {(const char *) param};
+        int lengths[1] = {4}, formats[1] = {1};
+        put32(param, next_block(w));
+        c->sent_ns = now_ns();
+        if (!PQsendQueryPrepared(c->conn, "page", 1, values, lengths, formats, 1))
+            die("PQsendQueryPrepared", c->conn);
+        if (PQflush(c->conn) != 0)
+            die("PQflush", c->conn);
+        return;
+    }
     unsigned char req[GETPAGE_REQUEST_SIZE];
     req[0] = TAG_GETPAGE;
     req[1] = 1; /* latest: at least lsn, newest available */
@@ -114,11 +132,11 @@ static int page_is_sane(const unsigned char *page)
         && special <= BLCKSZ;
 }
 
-static void record_answer(Worker *w, Conn *c, const char *buf, int len)
+/* page: the page answered, or NULL with error saying what came instead */
+static void record_answer(Worker *w, Conn *c, const char *error, const char *page, int len)
 {
     uint64_t t = now_ns();
-    if (len == 1 + BLCKSZ && (unsigned char) buf[0] == RESP_GETPAGE
-        && page_is_sane((const unsigned char *) buf + 1)) {
+    if (page && len == BLCKSZ && page_is_sane((const unsigned char *) page)) {
         w->ok++;
         if (w->nlat == w->caplat) {
             w->caplat = w->caplat ? w->caplat * 2 : 65536;
@@ -129,13 +147,9 @@ static void record_answer(Worker *w, Conn *c, const char *buf, int len)
         w->lat_ns[w->nlat++] = t - c->sent_ns;
         return;
     }
-    if (w->errors++ == 0) {
-        if (len > 1 && (unsigned char) buf[0] == RESP_ERROR)
-            snprintf(w->first_error, sizeof w->first_error, "error response: %.*s", len - 1, buf + 1);
-        else
-            snprintf(w->first_error, sizeof w->first_error,
-                     "unexpected response: tag %d, %d bytes", len > 0 ? (unsigned char) buf[0] : -1, len);
-    }
+    if (w->errors++ == 0)
+        snprintf(w->first_error, sizeof w->first_error, "%s (%d bytes)",
+                 error ? error : "not a plausible page", len);
 }
 
 static void *run_worker(void *arg)
@@ -159,10 +173,40 @@ static void *run_worker(void *arg)
             Conn *c = &w->conns[i];
             if (!PQconsumeInput(c->conn))
                 die("PQconsumeInput", c->conn);
+            if (sql) {
+                /* the request is answered when its result and the NULL after it are in */
+                int done = 0;
+                while (!done && !PQisBusy(c->conn)) {
+                    PGresult *res = PQgetResult(c->conn);
+                    if (!res) {
+                        done = 1;
+                        break;
+                    }
+                    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+                        record_answer(w, c, NULL, PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
+                    else
+                        record_answer(w, c, PQresultErrorMessage(res), NULL, -1);
+                    PQclear(res);
+                }
+                if (!done)
+                    continue;
+                if (stopping) {
+                    fds[i].fd = -1;
+                    live--;
+                } else {
+                    send_request(w, c);
+                }
+                continue;
+            }
             char *buf;
             int len;
             while ((len = PQgetCopyData(c->conn, &buf, 1)) > 0) {
-                record_answer(w, c, buf, len);
+                if (len == 1 + BLCKSZ && (unsigned char) buf[0] == RESP_GETPAGE)
+                    record_answer(w, c, NULL, buf + 1, BLCKSZ);
+                else if (len > 1 && (unsigned char) buf[0] == RESP_ERROR)
+                    record_answer(w, c, buf + 1, NULL, -1);
+                else
+                    record_answer(w, c, "unexpected response", NULL, len);
                 PQfreemem(buf);
                 if (stopping) {
                     fds[i].fd = -1;
@@ -194,12 +238,20 @@ static PGconn *open_pagestream(void)
     PGconn *conn = PQconnectdbParams(keys, vals, 0);
     if (PQstatus(conn) != CONNECTION_OK)
         die("connect", conn);
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "pagestream %s", sysid);
-    PGresult *res = PQexec(conn, cmd);
-    if (PQresultStatus(res) != PGRES_COPY_BOTH)
-        die(cmd, conn);
-    PQclear(res);
+    if (sql) {
+        Oid int4 = 23;
+        PGresult *res = PQprepare(conn, "page", sql, 1, &int4);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            die(sql, conn);
+        PQclear(res);
+    } else {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "pagestream %s", sysid);
+        PGresult *res = PQexec(conn, cmd);
+        if (PQresultStatus(res) != PGRES_COPY_BOTH)
+            die(cmd, conn);
+        PQclear(res);
+    }
     if (PQsetnonblocking(conn, 1) != 0)
         die("PQsetnonblocking", conn);
     return conn;
@@ -208,7 +260,8 @@ static PGconn *open_pagestream(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: getpage -h HOST -p PORT -s SYSTEM_ID -r SPC/DB/REL -n NBLOCKS -l LSN"
-                    " [-c CLIENTS] [-j THREADS] [-T SECONDS]\n");
+                    " [-c CLIENTS] [-j THREADS] [-T SECONDS]\n"
+                    "       getpage -h HOST -p PORT -q SQL -n NBLOCKS [-c CLIENTS] [-j THREADS] [-T SECONDS]\n");
     exit(2);
 }
 
@@ -217,7 +270,7 @@ int main(int argc, char **argv)
     int opt;
     unsigned hi, lo;
     int have_rel = 0, have_lsn = 0;
-    while ((opt = getopt(argc, argv, "h:p:s:r:n:l:c:j:T:")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:s:r:n:l:c:j:T:q:")) != -1) {
         switch (opt) {
         case 'h': host = optarg; break;
         case 'p': port = optarg; break;
@@ -228,10 +281,11 @@ int main(int argc, char **argv)
         case 'c': nclients = atoi(optarg); break;
         case 'j': nthreads = atoi(optarg); break;
         case 'T': seconds = atoi(optarg); break;
+        case 'q': sql = optarg; break;
         default: usage();
         }
     }
-    if (!port || !sysid || !have_rel || !have_lsn || nblocks == 0 || nclients < 1 || nthreads < 1
+    if (!port || (!sql && (!sysid || !have_rel || !have_lsn)) || nblocks == 0 || nclients < 1 || nthreads < 1
         || seconds < 1)
         usage();
     if (nthreads > nclients)

@@ -99,7 +99,9 @@ run_ps() {
   s0=$(ps_ticks)
   local perf_pid=""
   if [ -n "$PERF" ]; then
-    perf record -q -F 499 -g -p "$PS_PID" -o "$PERF.$c" -- sleep "$SECS" >/dev/null 2>&1 &
+    # the whole machine (-p would miss the threads the JVM starts after it attached); the
+    # report keeps the pageserver's samples
+    perf record -q -a -F 499 -g -o "$PERF.$c" -- sleep "$SECS" >/dev/null 2>&1 &
     perf_pid=$!
   fi
   out=$(/usr/bin/time -f "cpu %U %S" "$GETPAGE" -h 127.0.0.1 -p "$PSPORT" -s "$SYSID" -r "$SPC/$DB/$REL" -n "$NB" -l "$LSN" \
@@ -185,3 +187,25 @@ echo "|---|---|---|---|---|---|---|---|---|---|"
 awk "function row(p, b, a, l) { printf \"| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\\n\",
        p[1], p[2], p[8], p[9], b[8], b[9], a[8], a[9], l[8], l[9] } $TABLE" "$RES"
 grep -c "ERROR\|Exception" "$B/ps.log" >/dev/null && { echo; echo "pageserver log errors:"; grep -m5 "ERROR\|Exception" "$B/ps.log"; } || true
+if [ -n "$PERF" ]; then
+  # the JIT's symbols are written when the JVM exits
+  PS=$PS_PID
+  kill -TERM "$PS_PID" && wait "$PS_PID" || true
+  PS_PID=""
+  echo
+  echo "Pageserver CPU per request by where it goes (perf record -a, the pageserver's samples, inclusive; round 1):"
+  for c in $CONNS; do
+    n=$(awk -v c="$c" -v s="$SECS" '$1 == 1 && $2 == c && $3 == "ps" { print $4 * s }' "$RES")
+    perf report -i "$PERF.$c" --pid "$PS" --children --sort sym -g none --stdio 2>/dev/null >"$B/perf.txt"
+    # percentages are of every sample of the machine
+    total=$(perf report -i "$PERF.$c" --sort comm -g none --stdio 2>/dev/null | awk '/Event count/ { print $NF }')
+    mine=$(perf report -i "$PERF.$c" --pid "$PS" --no-children --sort pid -g none --stdio 2>/dev/null | awk '/%/ { v = $1; sub("%", "", v); s += v } END { print s }')
+    echo
+    echo "$c connections: $(awk -v t="$total" -v m="$mine" -v n="$n" 'BEGIN { printf "%.1f", m / 100 * t / 1000 / n }') µs per request sampled"
+    for what in "TenantStore.pageHistoryUnlocked" "RocksIterator.seekForPrev0Jni" "RocksDB.iterator(" "RocksIterator.value0" \
+                "Mailbox.processMailbox" "SelectorLoop.run" "sock_write_iter" "sock_read_iter" "do_epoll_wait" \
+                "__x64_sys_sched_yield" "__x64_sys_futex" "CompileBroker::compiler_thread_loop" "G1EvacuateRegionsBaseTask::work"; do
+      awk -v p="$what" -v t="$total" -v n="$n" 'index($0, p) { v = $1; sub("%", "", v); printf "  %6.1f µs  %s\n", v / 100 * t / 1000 / n, p; exit }' "$B/perf.txt"
+    done
+  done
+fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GetPage from storage (issue 15, "Reads from storage"): random blocks of a pgbench scale-20
-# pgbench_accounts (about 260 MB), which fits neither side's memory at its defaults, read with a
-# lean C client on both sides in the same run:
+# pgbench_accounts (about 260 MB), larger than either side's page cache at its defaults
+# (PostgreSQL's shared_buffers; the pageserver's page cache, though its RocksDB block cache holds
+# most of it), read with a lean C client on both sides in the same run:
 # - PostgreSQL 15 with its default memory (shared_buffers 128 MB), pages from the OS cache, by
 #   pgbench itself: `pgbench -M prepared -n -c N -j min(N,2) -T S` of
 #   `select get_raw_page('pgbench_accounts', 'main', :b)` (and, as a second PostgreSQL variant,
@@ -17,9 +18,9 @@
 # exited).
 # Usage: bash bench/getpage-storage.sh   (SCALE=20 SECONDS_PER_RUN=10 ROUNDS=2 CONNS="1 8 32";
 # PS_OPTS="-D..." adds JVM options to the pageserver (e.g. -Dpageserver.selector-idle-spin=0);
-# JFR=FILE records a flight recording of the pageserver into FILE; PERF=FILE records `perf record -g`
-# of the pageserver during its runs into FILE.<connections>, with the JIT's symbols in
-# /tmp/perf-<pid>.map)
+# JFR=FILE records a flight recording of the pageserver into FILE; PERF=FILE records `perf record -a -g`
+# during the pageserver's runs into FILE.<connections> (the JIT's symbols go to /tmp/perf-<pid>.map)
+# and ends with the pageserver's CPU per request by where it goes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${SCALE:-20}

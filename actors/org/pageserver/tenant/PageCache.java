@@ -14,6 +14,7 @@ import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.pageserver.engine.ClockCache;
 import org.pageserver.Settings;
 import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.BufferTag;

@@ -1,6 +1,8 @@
 package org.pageserver.tenant;
 
 import java.nio.file.Path;
+import org.pageserver.engine.TarFiles;
+import org.pageserver.engine.BaseBackupImport;
 import org.pageserver.Settings;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;

@@ -16,6 +16,7 @@ import org.apache.pekko.stream.UniqueKillSwitch;
 import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.stream.typed.javadsl.ActorSink;
+import org.pageserver.engine.WalIngest;
 import org.pageserver.Settings;
 import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.Lsn;

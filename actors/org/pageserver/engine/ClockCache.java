@@ -1,4 +1,4 @@
-package org.pageserver.tenant;
+package org.pageserver.engine;
 
 import java.util.HashMap;
 import java.util.Map;
@@ -16,7 +16,7 @@ import java.util.function.Predicate;
  *
  * <p>Not thread-safe: owned by one actor.
  */
-final class ClockCache<K, V> {
+public final class ClockCache<K, V> {
 
     private static final class Entry<K, V> {
         final K key;
@@ -42,7 +42,7 @@ final class ClockCache<K, V> {
     private long evictions;
 
     @SuppressWarnings("unchecked")
-    ClockCache(int capacity) {
+    public ClockCache(int capacity) {
         if (capacity < 0) {
             throw new IllegalArgumentException("capacity must not be negative: " + capacity);
         }
@@ -52,17 +52,17 @@ final class ClockCache<K, V> {
         this.free = new int[capacity];
     }
 
-    int size() {
+    public int size() {
         return index.size();
     }
 
     /** Entries evicted to make room so far. */
-    long evictions() {
+    public long evictions() {
         return evictions;
     }
 
     /** The value, marking it recently used; null if absent. */
-    V get(K key) {
+    public V get(K key) {
         Entry<K, V> e = index.get(key);
         if (e == null) {
             return null;
@@ -72,13 +72,13 @@ final class ClockCache<K, V> {
     }
 
     /** The value without marking it used (for bookkeeping reads that are not hits). */
-    V peek(K key) {
+    public V peek(K key) {
         Entry<K, V> e = index.get(key);
         return e == null ? null : e.value;
     }
 
     /** Inserts or replaces; evicts one entry when full. A new entry starts referenced. Capacity 0 keeps nothing. */
-    void put(K key, V value) {
+    public void put(K key, V value) {
         if (capacity == 0) {
             return;
         }
@@ -124,7 +124,7 @@ final class ClockCache<K, V> {
     }
 
     /** Removes every entry whose key matches. */
-    void removeIf(Predicate<? super K> matches) {
+    public void removeIf(Predicate<? super K> matches) {
         for (int i = 0; i < used; i++) {
             Entry<K, V> e = slots[i];
             if (e != null && matches.test(e.key)) {

@@ -1,4 +1,4 @@
-package org.pageserver.tenant;
+package org.pageserver.engine;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -36,7 +36,7 @@ import org.pageserver.storage.WalStateFiles;
  * <p>The raw WAL is stored only up to the last complete record: that is the durable LSN, and a
  * reconnect resumes exactly there, so the raw WAL has no gap and no overlap.
  */
-final class WalIngest {
+public final class WalIngest {
     private final TenantStore store;
     private final boolean hintsLogged;
     private final Lsn indexFrom;
@@ -70,12 +70,12 @@ final class WalIngest {
      *                   and are not indexed (their raw WAL is still kept)
      * @param decodeFrom where the stream starts: a segment start, or a record boundary
      */
-    WalIngest(TenantStore store, Lsn indexFrom, Lsn decodeFrom, int walSegSize) {
+    public WalIngest(TenantStore store, Lsn indexFrom, Lsn decodeFrom, int walSegSize) {
         this(store, indexFrom, decodeFrom, walSegSize, false);
     }
 
     /** @param hintsLogged the primary WAL-logs hint bits (TenantMeta): pages copied for a new database are rebuilt with it */
-    WalIngest(TenantStore store, Lsn indexFrom, Lsn decodeFrom, int walSegSize, boolean hintsLogged) {
+    public WalIngest(TenantStore store, Lsn indexFrom, Lsn decodeFrom, int walSegSize, boolean hintsLogged) {
         this.hintsLogged = hintsLogged;
         this.store = store;
         this.indexFrom = indexFrom;
@@ -90,7 +90,7 @@ final class WalIngest {
      *
      * @throws WalDecodeException at the first bad record; the good records before it stay pending
      */
-    void receive(Lsn start, byte[] data) {
+    public void receive(Lsn start, byte[] data) {
         if (!start.equals(received)) {
             throw new WalDecodeException("WAL stream jumped from " + received + " to " + start, received);
         }
@@ -130,7 +130,7 @@ final class WalIngest {
      * How far readers may go: everything received, unless ingest stopped at a record, whose
      * changes are not stored: then not past that record's start.
      */
-    Lsn readableUpTo() {
+    public Lsn readableUpTo() {
         return stoppedAt == null || received.isBefore(stoppedAt) ? received : stoppedAt;
     }
 
@@ -140,32 +140,32 @@ final class WalIngest {
     }
 
     /** Records decoded and accepted since this ingest started. */
-    long recordsDecoded() {
+    public long recordsDecoded() {
         return recordsDecoded;
     }
 
-    Lsn received() {
+    public Lsn received() {
         return received;
     }
 
-    Lsn lastRecordEnd() {
+    public Lsn lastRecordEnd() {
         return decoder.lastRecordEnd();
     }
 
-    long pendingBytes() {
+    public long pendingBytes() {
         return rawLen;
     }
 
-    long decodeErrors() {
+    public long decodeErrors() {
         return decodeErrors;
     }
 
-    boolean hasPending() {
+    public boolean hasPending() {
         return !pendingRecords.isEmpty() || boundary().isAfter(rawStart);
     }
 
     /** Moves what was decoded so far into a batch to be written. */
-    Batch takeBatch() {
+    public Batch takeBatch() {
         Lsn boundary = boundary();
         int n = (int) (boundary.value() - rawStart.value());
         byte[] walBytes = new byte[n];
@@ -192,18 +192,18 @@ final class WalIngest {
     private static final long COPY_BATCH_BYTES = 16L << 20;
 
     /** Records and raw WAL up to a record boundary, to be stored atomically. */
-    final class Batch {
+    public final class Batch {
         /** Changes of the parts of a database copy already written. */
         private StoreChanges copied = StoreChanges.NONE;
-        final List<WalRecord> records;
-        final Lsn walStart;
-        final byte[] wal;
+        public final List<WalRecord> records;
+        public final Lsn walStart;
+        public final byte[] wal;
         /** The record boundary the batch ends at: the new durable LSN once written. */
-        final Lsn durableLsn;
+        public final Lsn durableLsn;
         /** Everything received when the batch was taken; readers may wait up to here once it is written. */
-        final Lsn receivedLsn;
+        public final Lsn receivedLsn;
         /** Set by {@link #write}: what the written batch made stale in a page cache. */
-        volatile StoreChanges changes = StoreChanges.NONE;
+        public volatile StoreChanges changes = StoreChanges.NONE;
 
         Batch(List<WalRecord> records, Lsn walStart, byte[] wal, Lsn durableLsn, Lsn receivedLsn) {
             this.records = records;
@@ -214,7 +214,7 @@ final class WalIngest {
         }
 
         /** Stores the batch durably. Blocking: runs on the blocking dispatcher. */
-        void write() {
+        public void write() {
             TenantStore.Batch b = store.newBatch();
             StoreChanges written = StoreChanges.NONE;
             try {

@@ -1,4 +1,4 @@
-package org.pageserver.tenant;
+package org.pageserver.engine;
 
 import java.io.IOException;
 import java.nio.file.Path;

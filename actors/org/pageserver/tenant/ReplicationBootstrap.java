@@ -41,7 +41,7 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
     @Override
     public TenantStore importTenant(String conninfo, SystemId expected, Path dir) {
         ConnInfo ci = ConnInfo.parse(conninfo);
-        TenantStore store = TenantStore.open(dir, settings.storageSync(), settings.blockCacheBytes());
+        TenantStore store = TenantStore.open(dir, settings.storageSync(), settings.storageMemory());
         BaseBackupImport importer = new BaseBackupImport(store, expected);
         try (ReplicationConnection c = ReplicationConnection.open(ci, settings.connectTimeout())) {
             IdentifySystem id = c.identifySystem();

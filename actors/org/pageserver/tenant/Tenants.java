@@ -21,6 +21,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.pageserver.Settings;
 import org.pageserver.Errors;
+import org.pageserver.engine.SharedPageCache;
 import org.pageserver.metrics.Metrics;
 import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.SystemId;
@@ -105,6 +106,8 @@ public final class Tenants {
     private final Metrics metrics;
     private final Executor blocking;
     private final Map<SystemId, ActorRef<TenantSupervisor.Command>> tenants = new HashMap<>();
+    /** One page cache for every tenant: one memory budget, whatever their number. */
+    private final SharedPageCache pageCache;
     private final Map<SystemId, List<ActorRef<CallMeMaybeReply>>> importing = new HashMap<>();
 
     private Tenants(ActorContext<Command> ctx, Settings settings, Bootstrap bootstrap, Metrics metrics) {
@@ -112,6 +115,7 @@ public final class Tenants {
         this.ctx = ctx;
         this.settings = settings;
         this.bootstrap = bootstrap;
+        this.pageCache = new SharedPageCache(settings.pageCacheBytes());
         this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
     }
 
@@ -150,7 +154,7 @@ public final class Tenants {
 
     /** Blocking. A directory without metadata is an import that never finished: it is removed. */
     private Attached openExisting(Path dir) {
-        TenantStore store = TenantStore.open(dir, settings.storageSync(), settings.blockCacheBytes());
+        TenantStore store = TenantStore.open(dir, settings.storageSync(), settings.storageMemory());
         Optional<TenantMeta> meta = store.meta();
         if (meta.isEmpty()) {
             store.close();
@@ -219,7 +223,7 @@ public final class Tenants {
         ctx.getLog().info("tenant {} attached: consistent at {}, primary {}", meta.systemId(), meta.consistentLsn(),
             TenantSupervisor.redact(meta.conninfo()));
         ActorRef<TenantSupervisor.Command> t = ctx.spawn(
-            Behaviors.supervise(TenantSupervisor.create(store, meta, settings, bootstrap.walSources(), tm))
+            Behaviors.supervise(TenantSupervisor.create(store, meta, settings, bootstrap.walSources(), tm, pageCache))
                 .onFailure(SupervisorStrategy.stop()), "tenant-" + meta.systemId());
         ctx.watchWith(t, new TenantStopped(meta.systemId()));
         tenants.put(meta.systemId(), t);

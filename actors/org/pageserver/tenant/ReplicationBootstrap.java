@@ -92,6 +92,13 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
     }
 
     @Override
+    public void dropSlot(String conninfo, String slotName) {
+        try (ReplicationConnection c = ReplicationConnection.open(ConnInfo.parse(conninfo), settings.connectTimeout())) {
+            c.dropSlot(slotName);
+        }
+    }
+
+    @Override
     public WalStream.WalSourceFactory walSources() {
         return (meta, start) -> WalReceiverSource.create(ConnInfo.parse(meta.conninfo()), meta.slotName(),
             meta.timeline(), start, settings.connectTimeout(), settings.statusInterval(), Settings.BLOCKING_DISPATCHER);

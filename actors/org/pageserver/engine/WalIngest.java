@@ -22,8 +22,10 @@ public final class WalIngest {
     private final WalDecoder decoder;
 
     private final List<WalRecord> pendingRecords = new ArrayList<>();
+    /** What the raw buffer starts with and never shrinks below. */
+    private static final int RAW_MIN_CAPACITY = 1 << 16;
     /** Raw bytes from {@code rawStart} to the last byte received. */
-    private byte[] raw = new byte[1 << 16];
+    private byte[] raw = new byte[RAW_MIN_CAPACITY];
     private int rawLen;
     private Lsn rawStart;
     private Lsn received;
@@ -129,8 +131,14 @@ public final class WalIngest {
         int n = (int) (boundary.value() - rawStart.value());
         byte[] walBytes = new byte[n];
         System.arraycopy(raw, 0, walBytes, 0, n);
+        int needed = rawLen;
         System.arraycopy(raw, n, raw, 0, rawLen - n);
         rawLen -= n;
+        if (raw.length > 4 * Math.max(RAW_MIN_CAPACITY, needed)) {
+            // a burst grew it (the first segment after a reconnect may come at once): an idle
+            // tenant must not keep megabytes of heap for it, and there are many tenants
+            raw = java.util.Arrays.copyOf(raw, 2 * Math.max(RAW_MIN_CAPACITY, needed));
+        }
         WalBatch b = new WalBatch(List.copyOf(pendingRecords), rawStart, walBytes, boundary, readableUpTo());
         rawStart = boundary;
         pendingRecords.clear();

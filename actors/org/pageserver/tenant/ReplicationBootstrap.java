@@ -82,6 +82,7 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
             }
             store.putMeta(new TenantMeta(expected, conninfo, result.startTimeline(), segSize, result.startLsn(),
                 result.endLsn(), slot, control.hintBitsLogged()));
+            store.flush();
             return store;
         } catch (RuntimeException e) {
             importer.abort();

@@ -18,7 +18,11 @@ import org.pageserver.protocol.SystemId;
  * (other tenants only evict it), so a tenant's read-then-write of one key needs no lock across.
  */
 public final class SharedPageCache {
-    /** What one cached page costs: the 8 kB page, its entry, key and index slot (measured roughly). */
+    /**
+     * What one cached page is counted as: the 8 kB page and, estimated for a 64-bit JVM with
+     * compressed pointers, its array header, CachedPage, slot, key, ClockCache entry and hash
+     * map node.
+     */
     public static final int ENTRY_BYTES = 8192 + 160;
     private static final int MAX_STRIPES = 16;
     /** A stripe holds at least this many pages, so a small cache is not cut into useless slivers. */

@@ -2,6 +2,7 @@ package org.pageserver.tenant;
 
 import java.nio.file.Path;
 import org.pageserver.engine.TarFiles;
+import org.pageserver.engine.TenantDirectories;
 import org.pageserver.engine.BaseBackupImport;
 import org.pageserver.Settings;
 import org.pageserver.protocol.Lsn;
@@ -87,7 +88,7 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
         } catch (RuntimeException e) {
             importer.abort();
             store.close();
-            Tenants.deleteTree(dir);
+            TenantDirectories.deleteTree(dir);
             throw e;
         }
     }

@@ -22,6 +22,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.pageserver.Settings;
 import org.pageserver.Errors;
 import org.pageserver.engine.SharedPageCache;
+import org.pageserver.engine.TenantDirectories;
 import org.pageserver.metrics.Metrics;
 import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.SystemId;
@@ -149,6 +150,7 @@ public final class Tenants {
     /** One page cache for every tenant: one memory budget, whatever their number. */
     private final SharedPageCache pageCache;
     private final Map<SystemId, TenantMeta> metas = new HashMap<>();
+    private final TenantDirectories dirs;
     private final Map<SystemId, List<ActorRef<CallMeMaybeReply>>> importing = new HashMap<>();
     /** Tenants being stopped or whose data is being moved or removed, and who asked. */
     private final Map<SystemId, Detach> detaching = new HashMap<>();
@@ -159,24 +161,13 @@ public final class Tenants {
         this.settings = settings;
         this.bootstrap = bootstrap;
         this.pageCache = new SharedPageCache(settings.pageCacheBytes());
+        this.dirs = new TenantDirectories(settings.dataDir());
         this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
-    }
-
-    /** Where detached tenants keep their data until a callmemaybe re-attaches them. */
-    private Path detachedDir() {
-        return settings.dataDir().resolve("detached");
-    }
-
-    /** Where a tenant being deleted goes first, in one rename: what is found there at start-up is removed. */
-    private Path deletingDir() {
-        return settings.dataDir().resolve("deleting");
     }
 
     private Behavior<Command> start() throws IOException {
         Files.createDirectories(settings.tenantsDir());
-        if (Files.isDirectory(deletingDir())) {
-            deleteTree(deletingDir());
-        }
+        dirs.finishDeletes();
         try (Stream<Path> dirs = Files.list(settings.tenantsDir())) {
             for (Path dir : dirs.filter(Files::isDirectory).toList()) {
                 ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> openExisting(dir), blocking),
@@ -213,7 +204,7 @@ public final class Tenants {
         Optional<TenantMeta> meta = store.meta();
         if (meta.isEmpty()) {
             store.close();
-            deleteTree(dir);
+            TenantDirectories.deleteTree(dir);
             throw new IllegalStateException("incomplete import in " + dir + " removed");
         }
         LOG.info("re-attaching tenant {} ({})", meta.get().systemId(), dir);
@@ -294,11 +285,10 @@ public final class Tenants {
      * imported from the primary.
      */
     private Imported reattachOrImport(String conninfo, SystemId id) {
-        Path dir = settings.tenantsDir().resolve(id.toString());
-        Path detached = detachedDir().resolve(id.toString());
-        if (Files.isDirectory(detached)) {
+        Path dir = dirs.attached(id);
+        if (dirs.isDetached(id)) {
             LOG.info("tenant {}: re-attaching its detached data", id);
-            move(detached, dir);
+            dirs.reattach(id);
             Attached a = openExisting(dir);
             return new Imported(id, a.store(), a.meta(), false);
         }
@@ -343,9 +333,8 @@ public final class Tenants {
     /** Blocking: the tenant is stopped and its store closed. */
     private Detached finishDetach(Detach d, TenantMeta meta) {
         SystemId id = d.systemId();
-        Path dir = settings.tenantsDir().resolve(id.toString());
         if (!d.delete()) {
-            move(dir, detachedDir().resolve(id.toString()));
+            dirs.detach(id);
             return new Detached(id, false, "kept");
         }
         String slot;
@@ -356,10 +345,7 @@ public final class Tenants {
             slot = "not dropped: " + Errors.rootMessage(e);
             LOG.warn("tenant {}: slot {} not dropped on the primary: {}", id, meta.slotName(), Errors.rootMessage(e));
         }
-        // one rename first: a crash while deleting leaves nothing that could be attached again
-        Path doomed = deletingDir().resolve(id.toString());
-        move(dir, doomed);
-        deleteTree(doomed);
+        dirs.delete(id);
         return new Detached(id, true, slot);
     }
 
@@ -376,25 +362,6 @@ public final class Tenants {
             m.request().replyTo().tell(m.result());
         }
         return Behaviors.same();
-    }
-
-    /** Blocking. Renames a tenant directory, durably: both parents are synced. */
-    private static void move(Path from, Path to) {
-        try {
-            Files.createDirectories(to.getParent());
-            Files.move(from, to, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-            syncDirectory(from.getParent());
-            syncDirectory(to.getParent());
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException("cannot move " + from + " to " + to, e);
-        }
-    }
-
-    private static void syncDirectory(Path dir) throws IOException {
-        try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(dir,
-            java.nio.file.StandardOpenOption.READ)) {
-            c.force(true);
-        }
     }
 
     private Behavior<Command> onStatus(GetStatus m) {
@@ -442,17 +409,6 @@ public final class Tenants {
             rows.sort(Comparator.comparing(TenantSupervisor.TenantStatus::systemId));
             replyTo.tell(List.copyOf(rows));
             return Behaviors.stopped();
-        }
-    }
-
-
-    static void deleteTree(Path dir) {
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
         }
     }
 }

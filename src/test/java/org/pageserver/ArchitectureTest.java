@@ -61,6 +61,15 @@ class ArchitectureTest {
             .check(classes);
     }
 
+    /** The actors drive the engine, never the other way round. */
+    @Test
+    void theStorageEngineKnowsNothingOfTheActors() {
+        noClasses().that().resideInAnyPackage("org.pageserver.engine..", "org.pageserver.storage..")
+            .should().dependOnClassesThat().resideInAnyPackage("org.pageserver", "org.pageserver.tenant..",
+                "org.pageserver.server..", "org.pageserver.http..", "org.pageserver.metrics..")
+            .check(classes);
+    }
+
     @Test
     void redoIsPureAndDoesNoIo() {
         noClasses().that().resideInAPackage("org.pageserver.redo..")

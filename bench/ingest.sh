@@ -58,7 +58,7 @@ WALDUMP_S=$(awk "BEGIN{print $t1 - $t0}")
 STATS_S=$(awk "BEGIN{print $t2 - $t1}")
 
 echo "== pageserver decoder and ingest over the same WAL"
-OURS=$(java -Xmx4g -cp "$CP" org.pageserver.tenant.IngestBenchmark "$B/wal" "$SEG" "$START" "$END" "$B/store")
+OURS=$(java -Xmx4g -cp "$CP" org.pageserver.engine.IngestBenchmark "$B/wal" "$SEG" "$START" "$END" "$B/store")
 echo "$OURS"
 
 echo "== live: pageserver following pgbench -c 8 for $LIVE_SECS s"

@@ -2,8 +2,8 @@
 # Page service benchmark (issue "Page service"): GetPage@latest of random blocks of a pgbench
 # scale-20 pgbench_accounts, at 1, 8 and 32 connections, against the pageserver and, in the same
 # run, against PostgreSQL itself serving the same pages (prepared get_raw_page).
-# Usage: bash bench/pagebench.sh   (SCALE=20 SECONDS_PER_RUN=10 CACHE_PAGES=65536 by default;
-# CACHE_PAGES=1024 makes most reads miss the page cache and go to the store; PIN_CLIENT=1 runs
+# Usage: bash bench/pagebench.sh   (SCALE=20 SECONDS_PER_RUN=10 PAGE_CACHE=512m by default;
+# PAGE_CACHE=8m makes most reads miss the page cache and go to the store; PIN_CLIENT=1 runs
 # the benchmark client on CPU 0 and both servers on the other CPUs, so that the client's own CPU
 # time does not come out of the servers').
 # METRICS_COST=1: instead of PostgreSQL, a second pageserver with pageserver.metrics.enabled=false
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${SCALE:-20}
 SECS=${SECONDS_PER_RUN:-10}
-CACHE_PAGES=${CACHE_PAGES:-65536}
+PAGE_CACHE=${PAGE_CACHE:-512m}
 PIN_CLIENT=${PIN_CLIENT:-0}
 METRICS_COST=${METRICS_COST:-0}
 ROUNDS=${ROUNDS:-2}
@@ -57,7 +57,7 @@ PSQL=(psql -X -At -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres)
 FIRST_METRICS=true
 SECOND_METRICS=false
 if [ "${SWAP:-0}" = 1 ]; then FIRST_METRICS=false; SECOND_METRICS=true; fi
-${SRV[@]+"${SRV[@]}"} java -Xmx2g -Dpageserver.metrics.enabled="$FIRST_METRICS" -Dpageserver.page-cache-pages="$CACHE_PAGES" -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.http-listen="127.0.0.1:$(free_port)" -Dpageserver.data-dir="$B/ps" -jar target/pageserver.jar >"$B/ps.log" 2>&1 &
+${SRV[@]+"${SRV[@]}"} java -Xmx2g -Dpageserver.metrics.enabled="$FIRST_METRICS" -Dpageserver.page-cache="$PAGE_CACHE" -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.http-listen="127.0.0.1:$(free_port)" -Dpageserver.data-dir="$B/ps" -jar target/pageserver.jar >"$B/ps.log" 2>&1 &
 PS_PID=$!
 wait_port "$PSPORT" || { echo "pageserver did not start:"; cat "$B/ps.log"; exit 1; }
 PS=(psql -X -At -h 127.0.0.1 -p "$PSPORT" -U postgres -d postgres)
@@ -70,17 +70,17 @@ if [ "$METRICS_COST" = 1 ]; then
   OFFPORT=$(free_port)
   # its own replication slot: the first pageserver's is in use
   ${SRV[@]+"${SRV[@]}"} java -Xmx2g -Dpageserver.metrics.enabled="$SECOND_METRICS" -Dpageserver.wal-receiver.slot-prefix=pageserver_2_ \
-    -Dpageserver.http-listen="127.0.0.1:$(free_port)" -Dpageserver.page-cache-pages="$CACHE_PAGES" -Dpageserver.listen="127.0.0.1:$OFFPORT" \
+    -Dpageserver.http-listen="127.0.0.1:$(free_port)" -Dpageserver.page-cache="$PAGE_CACHE" -Dpageserver.listen="127.0.0.1:$OFFPORT" \
     -Dpageserver.data-dir="$B/ps-off" -jar target/pageserver.jar >"$B/ps-off.log" 2>&1 &
   OFF_PID=$!
   wait_port "$OFFPORT" || { echo "second pageserver did not start:"; cat "$B/ps-off.log"; exit 1; }
   psql -X -At -h 127.0.0.1 -p "$OFFPORT" -U postgres -d postgres -c "callmemaybe host=127.0.0.1 port=$PGPORT user=postgres" >/dev/null
   ON=("$PSPORT" "$PS_PID"); OFF=("$OFFPORT" "$OFF_PID")
   if [ "${SWAP:-0}" = 1 ]; then ON=("$OFFPORT" "$OFF_PID"); OFF=("$PSPORT" "$PS_PID"); fi
-  echo "metrics on (port ${ON[0]}, the $([ "${SWAP:-0}" = 1 ] && echo second || echo first) server) against metrics off (port ${OFF[0]}): pgbench scale $SCALE, pgbench_accounts $NB blocks; page cache $CACHE_PAGES pages; ${SECS}s per run after 2s warm-up; $ROUNDS rounds; $(nproc) cores; client pinned: $PIN_CLIENT; $(date -u +%Y-%m-%d)"
+  echo "metrics on (port ${ON[0]}, the $([ "${SWAP:-0}" = 1 ] && echo second || echo first) server) against metrics off (port ${OFF[0]}): pgbench scale $SCALE, pgbench_accounts $NB blocks; page cache $PAGE_CACHE; ${SECS}s per run after 2s warm-up; $ROUNDS rounds; $(nproc) cores; client pinned: $PIN_CLIENT; $(date -u +%Y-%m-%d)"
   ${CLI[@]+"${CLI[@]}"} java -cp "$CP" org.pageserver.client.MetricsCostBench "${ON[@]}" "${OFF[@]}" \
     "$SYSID" "$SPC/$DB/$REL" "$NB" "$SECS" "$ROUNDS" 1 8
   exit 0
 fi
-echo "pgbench scale $SCALE: pgbench_accounts $NB blocks; page cache $CACHE_PAGES pages; ${SECS}s per run after 2s warm-up; $(nproc) cores; client pinned: $PIN_CLIENT; $(date -u +%Y-%m-%d)"
+echo "pgbench scale $SCALE: pgbench_accounts $NB blocks; page cache $PAGE_CACHE; ${SECS}s per run after 2s warm-up; $(nproc) cores; client pinned: $PIN_CLIENT; $(date -u +%Y-%m-%d)"
 ${CLI[@]+"${CLI[@]}"} java -cp "$CP" org.pageserver.client.PageBench "$PSPORT" "$PGPORT" "$SYSID" "$SPC/$DB/$REL" "$NB" "$SECS" 1 8 32

@@ -138,7 +138,7 @@ echo "PostgreSQL startup process, redo time (s) per round: ${PG_TIMES[*]}; CPU (
 # ours, in one JVM: WARMUP rounds first (the JIT compiles the redo code, as it has in a running
 # server), then ROUNDS measured; the first, cold round is printed too
 WARMUP=${WARMUP:-5}
-java -Xmx6g -cp "$CP" org.pageserver.tenant.RedoBenchmark replay "$B/base" "$B/archive" 16777216 "$START" "$END" \
+java -Xmx6g -cp "$CP" org.pageserver.engine.RedoBenchmark replay "$B/base" "$B/archive" 16777216 "$START" "$END" \
   $((WARMUP + ROUNDS)) | tee "$B/ours.txt"
 python3 - "$RECORDS" "$B/ours.txt" "$ROUNDS" "${PG_TIMES[*]}" "${PG_CPU[*]}" <<'PY'
 import re, statistics, sys
@@ -168,5 +168,5 @@ PY
 [ "$WORKLOAD" = pgbench ] || exit 0
 echo
 echo "GetPage@LSN through the store and PageRebuild (no page cache), one block, by chain length:"
-java -Xmx2g -cp "$CP" org.pageserver.tenant.RedoBenchmark chain "$B/base" "$B/archive" 16777216 "$START" "$END" "$B/chainstore" \
+java -Xmx2g -cp "$CP" org.pageserver.engine.RedoBenchmark chain "$B/base" "$B/archive" 16777216 "$START" "$END" "$B/chainstore" \
   "$(cat "$B/ours.txt.pg_us")"

@@ -10,10 +10,11 @@ import java.time.Duration;
  */
 public record Settings(String listenHost, int listenPort, int maxConnections, Duration authTimeout,
                        int maxMessageSize, Path dataDir, Duration waitLsnTimeout, int redoWorkers,
-                       int pageCachePages, int materializeAfter,
+                       long pageCacheBytes, int materializeAfter,
                        boolean storageSync, long maxPendingBytes, String slotPrefix, Duration connectTimeout,
                        Duration statusInterval, Duration reconnectMinBackoff, Duration reconnectMaxBackoff,
-                       long blockCacheBytes, Duration selectorIdleSpin) {
+                       long blockCacheBytes, Duration selectorIdleSpin, long writeBufferBytes,
+                       int backgroundJobs) {
 
     /** Dispatcher for blocking work (storage, fsync, replication connections). */
     public static final String BLOCKING_DISPATCHER = "pageserver.blocking-dispatcher";
@@ -51,7 +52,7 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Du
             Path.of(c.getString("data-dir")).toAbsolutePath(),
             c.getDuration("wait-lsn-timeout"),
             c.getInt("redo-workers"),
-            c.getInt("page-cache-pages"),
+            c.getBytes("page-cache"),
             c.getInt("materialize-after"),
             c.getBoolean("storage.sync"),
             c.getBytes("storage.max-pending-bytes"),
@@ -61,7 +62,14 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Du
             c.getDuration("wal-receiver.reconnect-min-backoff"),
             c.getDuration("wal-receiver.reconnect-max-backoff"),
             c.getBytes("storage.block-cache"),
-            c.getDuration("selector-idle-spin"));
+            c.getDuration("selector-idle-spin"),
+            c.getBytes("storage.write-buffers"),
+            c.getInt("storage.background-jobs"));
+    }
+
+    /** RocksDB's memory and threads, shared by every tenant's store. */
+    public org.pageserver.storage.StorageMemory storageMemory() {
+        return org.pageserver.storage.StorageMemory.of(blockCacheBytes, writeBufferBytes, backgroundJobs);
     }
 
     public Path tenantsDir() {

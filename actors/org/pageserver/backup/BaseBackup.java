@@ -27,7 +27,7 @@ import org.pageserver.storage.PageHistory;
 import org.pageserver.storage.StorageException;
 import org.pageserver.storage.TenantMeta;
 import org.pageserver.storage.TenantStore;
-import org.pageserver.tenant.PageRebuild;
+import org.pageserver.engine.PageRebuild;
 
 /**
  * A data directory as of an LSN L the pageserver holds, as one tar, on which a stock PostgreSQL

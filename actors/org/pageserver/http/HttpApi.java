@@ -46,13 +46,14 @@ import org.pageserver.tenant.Tenants;
  *   GET    /v1/status             the status rows, JSON
  *   GET    /v1/tenant/{system_id} one status row and the tenant's metrics
  *   POST   /v1/tenant             {"conninfo": "..."}: what callmemaybe does
- *   DELETE /v1/tenant/{system_id} 501: detach is not implemented yet
+ *   POST   /v1/tenant/{system_id}/detach  stop serving it, keeping its data for a later attach
+ *   DELETE /v1/tenant/{system_id} detach and delete: its data, and its slot on the primary
  *   GET    /v1/health             200 when the listener and every tenant store are open, else 503
  * </pre>
  *
  * Errors are {@code {"error": "..."}} with 400 (bad input), 401 (credentials), 403 (a user
- * without the grant), 404, 405, 413, 415, 501, 502 (the primary could not be reached or
- * imported) or 503. Authentication and authorization are pgwire's ({@link HttpAuth}).
+ * without the grant), 404, 405, 409 (a tenant being attached or detached), 413, 415, 502
+ * (the primary could not be reached or imported) or 503. Authentication and authorization are pgwire's ({@link HttpAuth}).
  */
 public final class HttpApi implements org.apache.pekko.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> {
     static final Duration ASK_TIMEOUT = Duration.ofSeconds(10);
@@ -63,6 +64,7 @@ public final class HttpApi implements org.apache.pekko.japi.function.Function<Ht
         .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final ContentType PROMETHEUS_TEXT = ContentTypes.parse(Metrics.TEXT_CONTENT_TYPE);
     private static final String TENANT_PREFIX = "/v1/tenant/";
+    private static final String DETACH_SUFFIX = "/detach";
 
     private final ActorSystem<?> system;
     private final ActorRef<Tenants.Command> tenants;
@@ -125,11 +127,15 @@ public final class HttpApi implements org.apache.pekko.japi.function.Function<Ht
                 default:
                     break;
             }
+            if (path.startsWith(TENANT_PREFIX) && path.endsWith(DETACH_SUFFIX)
+                && path.length() > TENANT_PREFIX.length() + DETACH_SUFFIX.length()) {
+                SystemId id = systemId(path.substring(TENANT_PREFIX.length(), path.length() - DETACH_SUFFIX.length()));
+                return only(method, HttpMethods.POST, () -> detach(user, id, false));
+            }
             if (path.startsWith(TENANT_PREFIX) && path.length() > TENANT_PREFIX.length()) {
                 SystemId id = systemId(path.substring(TENANT_PREFIX.length()));
                 if (method.equals(HttpMethods.DELETE)) {
-                    throw new ApiError(StatusCodes.NOT_IMPLEMENTED,
-                        "detaching a tenant is not implemented yet (it needs the storage layer's detach)");
+                    return detach(user, id, true);
                 }
                 return only(method, HttpMethods.GET, () -> tenant(user, id));
             }
@@ -211,6 +217,32 @@ public final class HttpApi implements org.apache.pekko.japi.function.Function<Ht
                 o.set("metrics", TenantSummary.of(metrics.snapshot(), id, JSON));
                 return json(StatusCodes.OK, o);
             }, blocking);
+    }
+
+    /**
+     * As Neon's API: DELETE removes the tenant for good (its data, and its slot on the primary
+     * when it can be reached), POST .../detach only stops serving it and keeps the data for a
+     * later attach. 200 with {"system_id", "deleted", "slot"}; 404 for an unknown tenant, 409
+     * while it is being attached or detached.
+     */
+    private CompletionStage<HttpResponse> detach(String user, SystemId id, boolean delete) {
+        auth.requireAll(user);
+        return AskPattern.<Tenants.Command, Tenants.DetachReply>ask(tenants,
+                r -> new Tenants.Detach(id, delete, r), CALLMEMAYBE_TIMEOUT, system.scheduler())
+            .thenApply(r -> {
+                if (r instanceof Tenants.Detached ok) {
+                    ObjectNode o = JSON.createObjectNode().put("system_id", ok.systemId().toString())
+                        .put("deleted", ok.deleted()).put("slot", ok.slot());
+                    return json(StatusCodes.OK, o);
+                }
+                Tenants.DetachFailed f = (Tenants.DetachFailed) r;
+                StatusCode code = switch (f.reason()) {
+                    case UNKNOWN_TENANT -> StatusCodes.NOT_FOUND;
+                    case BUSY -> StatusCodes.CONFLICT;
+                    case FAILED -> StatusCodes.INTERNAL_SERVER_ERROR;
+                };
+                return json(code, error(f.message()));
+            });
     }
 
     private CompletionStage<HttpResponse> attach(String user, HttpRequest req) {

@@ -106,6 +106,11 @@ public final class TenantMetrics {
         this.store = s;
     }
 
+    /** The tenant was detached: its store is closed and no longer its. */
+    public void detachStore() {
+        this.store = null;
+    }
+
     public Optional<TenantStore> store() {
         return Optional.ofNullable(store);
     }

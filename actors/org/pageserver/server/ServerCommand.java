@@ -13,6 +13,13 @@ public sealed interface ServerCommand {
     record CallMeMaybe(String conninfo) implements ServerCommand {
     }
 
+    /**
+     * {@code detach <system_id> [delete]}: stop following that tenant and forget it; with
+     * {@code delete}, also remove its data and drop its slot on the primary.
+     */
+    record Detach(org.pageserver.protocol.SystemId systemId, boolean delete) implements ServerCommand {
+    }
+
     /** {@code status}: one row per tenant. */
     record Status() implements ServerCommand {
     }
@@ -97,11 +104,26 @@ public sealed interface ServerCommand {
                 return baseBackup(rest);
             case "relations":
                 return relations(rest);
+            case "detach":
+                return detach(rest);
             default:
                 throw new SyntaxError("unknown command \"" + abbreviate(word)
                     + "\"; this is a pageserver: try status, callmemaybe <conninfo>, pagestream <system_id>,"
                     + " basebackup <system_id> [<lsn>|latest] [minimal], controlfile <system_id> [<lsn>]"
-                    + " or relations <system_id> <lsn>");
+                    + ", relations <system_id> <lsn> or detach <system_id> [delete]");
+        }
+    }
+
+    private static Detach detach(String rest) {
+        String usage = "usage: detach <system_id> [delete]";
+        String[] args = rest.isEmpty() ? new String[0] : rest.split("\\s+");
+        if (args.length < 1 || args.length > 2 || (args.length == 2 && !args[1].equalsIgnoreCase("delete"))) {
+            throw new SyntaxError(usage);
+        }
+        try {
+            return new Detach(org.pageserver.protocol.SystemId.parse(args[0]), args.length == 2);
+        } catch (IllegalArgumentException e) {
+            throw new SyntaxError(usage + ": " + e.getMessage());
         }
     }
 

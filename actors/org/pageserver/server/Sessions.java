@@ -143,6 +143,13 @@ public final class Sessions implements PgSessionHandler {
             }
             return callMeMaybe(c.conninfo());
         }
+        if (cmd instanceof ServerCommand.Detach d) {
+            if (!mayReadAll(info.user())) {
+                return done(new QueryResult.Error(SqlState.INSUFFICIENT_PRIVILEGE,
+                    "permission denied: detach needs a user granted \"*\" in pageserver.auth.tenants"));
+            }
+            return detach(d);
+        }
         if (cmd instanceof ServerCommand.Relations r) {
             if (!mayRead(info.user(), r.systemId())) {
                 return done(new QueryResult.Error(SqlState.INSUFFICIENT_PRIVILEGE,
@@ -316,6 +323,32 @@ public final class Sessions implements PgSessionHandler {
                 return new QueryResult.Error(SqlState.CONNECTION_FAILURE, ((Tenants.CallMeMaybeFailed) r).message());
             })
             .exceptionally(e -> new QueryResult.Error(SqlState.INTERNAL_ERROR, "callmemaybe failed: " + Errors.rootMessage(e)));
+    }
+
+    static final List<Column> DETACH_COLUMNS = List.of(Column.text("system_id"), Column.text("data"),
+        Column.text("slot"));
+
+    /**
+     * One row: the system_id, what became of the data ({@code kept} or {@code deleted}) and of
+     * the slot on the primary ({@code kept}, {@code dropped}, or {@code not dropped: <why>}).
+     */
+    private CompletionStage<QueryResult> detach(ServerCommand.Detach d) {
+        return AskPattern.<Tenants.Command, Tenants.DetachReply>ask(tenants,
+                r -> new Tenants.Detach(d.systemId(), d.delete(), r), CALLMEMAYBE_TIMEOUT, system.scheduler())
+            .thenApply(r -> {
+                if (r instanceof Tenants.Detached ok) {
+                    return (QueryResult) new QueryResult.Rows(DETACH_COLUMNS, List.of(List.of(ok.systemId().toString(),
+                        ok.deleted() ? "deleted" : "kept", ok.slot())));
+                }
+                Tenants.DetachFailed f = (Tenants.DetachFailed) r;
+                String state = switch (f.reason()) {
+                    case UNKNOWN_TENANT -> SqlState.UNDEFINED_OBJECT;
+                    case BUSY -> SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE;
+                    case FAILED -> SqlState.IO_ERROR;
+                };
+                return new QueryResult.Error(state, f.message());
+            })
+            .exceptionally(e -> new QueryResult.Error(SqlState.INTERNAL_ERROR, "detach failed: " + Errors.rootMessage(e)));
     }
 
     private static String lsn(Lsn l) {

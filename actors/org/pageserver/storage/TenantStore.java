@@ -106,19 +106,11 @@ public final class TenantStore implements AutoCloseable {
      * @param sync fsync every write batch before it returns; false only for throwaway data
      */
     public static TenantStore open(Path dir, boolean sync) {
-        return open(dir, sync, DEFAULT_BLOCK_CACHE);
+        return open(dir, sync, StorageMemory.DEFAULT);
     }
 
-    /** The block cache when none is configured (tools and tests). */
-    public static final long DEFAULT_BLOCK_CACHE = 64L << 20;
-    /** One block cache per configured size, shared by every store of the process. */
-    private static final java.util.Map<Long, org.rocksdb.Cache> BLOCK_CACHES = new java.util.concurrent.ConcurrentHashMap<>();
-
-    /**
-     * @param blockCacheBytes size of the RocksDB block cache, shared by all stores opened with the
-     *                        same size (pageserver.storage.block-cache)
-     */
-    public static TenantStore open(Path dir, boolean sync, long blockCacheBytes) {
+    /** @param memory RocksDB's memory and threads, shared with every other store of the process */
+    public static TenantStore open(Path dir, boolean sync, StorageMemory memory) {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -127,10 +119,9 @@ public final class TenantStore implements AutoCloseable {
         StoreEvents events = new StoreEvents();
         DBOptions dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
             .setKeepLogFileNum(3).setMaxTotalWalSize(256L << 20).setListeners(List.of(events));
-        org.rocksdb.Cache cache = BLOCK_CACHES.computeIfAbsent(blockCacheBytes, org.rocksdb.LRUCache::new);
         ColumnFamilyOptions cfOptions = new ColumnFamilyOptions().setCompressionType(CompressionType.LZ4_COMPRESSION)
-            .setWriteBufferSize(32L << 20)
-            .setTableFormatConfig(new org.rocksdb.BlockBasedTableConfig().setBlockCache(cache));
+            .setWriteBufferSize(32L << 20);
+        memory.apply(dbOptions, cfOptions, new org.rocksdb.BlockBasedTableConfig());
         List<ColumnFamilyDescriptor> descriptors = List.of(
             new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions),
             new ColumnFamilyDescriptor(bytes("page"), cfOptions),
@@ -208,6 +199,22 @@ public final class TenantStore implements AutoCloseable {
             new Lsn(longOf(get(meta, META_CONSISTENT_LSN))),
             string(get(meta, META_SLOT)),
             longOf(get(meta, META_HINTS_LOGGED)) != 0));
+    }
+
+    /**
+     * Writes every memtable to disk and waits for it: after a bulk load (a base backup import),
+     * so that the load's tens of megabytes do not stay in memory for as long as the tenant is
+     * idle (the shared write buffer budget flushes only the store being written).
+     */
+    public void flush() {
+        guarded(() -> {
+            try (org.rocksdb.FlushOptions o = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
+                db.flush(o, handles);
+            } catch (RocksDBException e) {
+                throw new StorageException("flush of " + dir + " failed: " + e.getMessage(), e);
+            }
+            return null;
+        });
     }
 
     /** Writes the metadata; once written, the tenant exists and re-attaches on restart. */

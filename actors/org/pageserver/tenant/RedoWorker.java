@@ -4,6 +4,7 @@ import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.pageserver.engine.PageRebuild;
 import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.storage.PageHistory;

@@ -1,6 +1,9 @@
 package org.pageserver.tenant;
 
 import java.nio.file.Path;
+import org.pageserver.engine.TarFiles;
+import org.pageserver.engine.TenantDirectories;
+import org.pageserver.engine.BaseBackupImport;
 import org.pageserver.Settings;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
@@ -39,7 +42,7 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
     @Override
     public TenantStore importTenant(String conninfo, SystemId expected, Path dir) {
         ConnInfo ci = ConnInfo.parse(conninfo);
-        TenantStore store = TenantStore.open(dir, settings.storageSync(), settings.blockCacheBytes());
+        TenantStore store = TenantStore.open(dir, settings.storageSync(), settings.storageMemory());
         BaseBackupImport importer = new BaseBackupImport(store, expected);
         try (ReplicationConnection c = ReplicationConnection.open(ci, settings.connectTimeout())) {
             IdentifySystem id = c.identifySystem();
@@ -80,12 +83,20 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
             }
             store.putMeta(new TenantMeta(expected, conninfo, result.startTimeline(), segSize, result.startLsn(),
                 result.endLsn(), slot, control.hintBitsLogged()));
+            store.flush();
             return store;
         } catch (RuntimeException e) {
             importer.abort();
             store.close();
-            Tenants.deleteTree(dir);
+            TenantDirectories.deleteTree(dir);
             throw e;
+        }
+    }
+
+    @Override
+    public void dropSlot(String conninfo, String slotName) {
+        try (ReplicationConnection c = ReplicationConnection.open(ConnInfo.parse(conninfo), settings.connectTimeout())) {
+            c.dropSlot(slotName);
         }
     }
 

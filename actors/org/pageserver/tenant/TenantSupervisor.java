@@ -11,6 +11,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.PoolRouter;
 import org.apache.pekko.actor.typed.javadsl.Routers;
 import org.pageserver.Settings;
+import org.pageserver.engine.SharedPageCache;
 import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
@@ -85,23 +86,26 @@ public final class TenantSupervisor {
         implements Command {
     }
 
+    /** @param pageCache the process-wide page cache, shared with every other tenant */
     public static Behavior<Command> create(TenantStore store, TenantMeta meta, Settings settings,
-                                           WalStream.WalSourceFactory sources, TenantMetrics metrics) {
+                                           WalStream.WalSourceFactory sources, TenantMetrics metrics,
+                                           SharedPageCache pageCache) {
         return Behaviors.setup(ctx -> {
             PoolRouter<RedoWorker.Command> pool = Routers.pool(settings.redoWorkers(),
                 Behaviors.supervise(RedoWorker.create(metrics)).onFailure(SupervisorStrategy.restart()));
             ActorRef<RedoWorker.Command> redo = ctx.spawn(pool, "redo");
-            ActorRef<PageCache.Command> pageCache = ctx.spawn(
-                Behaviors.supervise(PageCache.create(store, meta.consistentLsn(), meta.hintsLogged(), settings, redo, metrics))
+            ActorRef<PageCache.Command> cache = ctx.spawn(
+                Behaviors.supervise(PageCache.create(store, meta.consistentLsn(), meta.hintsLogged(), settings, redo, metrics,
+                        pageCache, meta.systemId()))
                     .onFailure(SupervisorStrategy.restart()), "page-cache",
                 DispatcherSelector.fromConfig(Settings.SERVING_DISPATCHER));
             ActorRef<DurableWal.Command> durableWal = ctx.spawn(DurableWal.create(), "durable-wal");
             ActorRef<WalStream.Command> walStream = ctx.spawn(
-                Behaviors.supervise(WalStream.create(store, settings, sources, pageCache, durableWal, metrics))
+                Behaviors.supervise(WalStream.create(store, settings, sources, cache, durableWal, metrics))
                     .onFailure(SupervisorStrategy.restartWithBackoff(settings.reconnectMinBackoff(),
                         settings.reconnectMaxBackoff(), 0.2).withResetBackoffAfter(Duration.ofMinutes(1))),
                 "wal-stream");
-            return running(ctx, store, meta, pageCache, durableWal, walStream);
+            return running(ctx, store, meta, cache, durableWal, walStream);
         });
     }
 

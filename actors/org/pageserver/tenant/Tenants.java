@@ -21,6 +21,8 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.pageserver.Settings;
 import org.pageserver.Errors;
+import org.pageserver.engine.SharedPageCache;
+import org.pageserver.engine.TenantDirectories;
 import org.pageserver.metrics.Metrics;
 import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.SystemId;
@@ -32,12 +34,17 @@ import org.pageserver.storage.TenantStore;
  * tenant found under the data directory at start-up, and creates new ones on
  * {@code callmemaybe}: the primary is identified, its base backup imported once, and from then
  * on the tenant follows its WAL by itself.
+ *
+ * <p>{@code detach} stops a tenant and forgets it. Its data either goes (with its slot on the
+ * primary), or moves from {@code tenants/} to {@code detached/} in the data directory, which is
+ * what makes the detach durable: start-up attaches only what is under {@code tenants/}, and a
+ * later {@code callmemaybe} for the same primary moves it back and resumes where it stopped.
  */
 public final class Tenants {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Tenants.class);
 
     public sealed interface Command permits CallMeMaybe, GetStatus, GetTenant, Identified, Imported, ImportFailed,
-        Attached, AttachFailed, TenantStopped {
+        Attached, AttachFailed, TenantStopped, Detach, DetachDone {
     }
 
     /** Start following the primary at {@code conninfo} (idempotent). */
@@ -57,13 +64,41 @@ public final class Tenants {
     public record GetStatus(ActorRef<List<TenantSupervisor.TenantStatus>> replyTo) implements Command {
     }
 
+    /**
+     * Stop following the tenant and forget it. Without {@code delete} its data stays (under
+     * {@code detached/}) for a later callmemaybe; with it, the data is removed and the slot on
+     * the primary dropped if the primary can be reached.
+     */
+    public record Detach(SystemId systemId, boolean delete, ActorRef<DetachReply> replyTo) implements Command {
+    }
+
+    public sealed interface DetachReply {
+    }
+
+    /** {@code slot}: "kept" (no delete), "dropped", or "not dropped: " and why. */
+    public record Detached(SystemId systemId, boolean deleted, String slot) implements DetachReply {
+    }
+
+    public record DetachFailed(DetachFailure reason, String message) implements DetachReply {
+    }
+
+    public enum DetachFailure {
+        /** No such tenant. */
+        UNKNOWN_TENANT,
+        /** It is being imported or detached right now. */
+        BUSY,
+        /** Its data could not be moved or removed. */
+        FAILED
+    }
+
     public record GetTenant(SystemId systemId, ActorRef<Optional<ActorRef<TenantSupervisor.Command>>> replyTo)
         implements Command {
     }
 
     /**
-     * Blocking steps of creating a tenant, run on the blocking dispatcher. Production: the
-     * replication connection ({@link ReplicationBootstrap}); tests may substitute their own.
+     * Blocking steps of creating (and deleting) a tenant, run on the blocking dispatcher.
+     * Production: the replication connection ({@link ReplicationBootstrap}); tests may
+     * substitute their own.
      */
     public interface Bootstrap {
         /** Connects to the primary and returns its system_id. */
@@ -74,13 +109,17 @@ public final class Tenants {
 
         /** Where the tenant's WAL comes from. */
         WalStream.WalSourceFactory walSources();
+
+        /** Drops the tenant's replication slot on the primary (a slot already gone is no error). */
+        void dropSlot(String conninfo, String slotName);
     }
 
     private record Identified(String conninfo, SystemId systemId, Throwable failure,
                               ActorRef<CallMeMaybeReply> replyTo) implements Command {
     }
 
-    private record Imported(SystemId systemId, TenantStore store, TenantMeta meta) implements Command {
+    /** {@code created}: imported from the primary now; false: a detached tenant re-attached. */
+    private record Imported(SystemId systemId, TenantStore store, TenantMeta meta, boolean created) implements Command {
     }
 
     private record ImportFailed(SystemId systemId, Throwable failure) implements Command {
@@ -95,6 +134,9 @@ public final class Tenants {
     private record TenantStopped(SystemId systemId) implements Command {
     }
 
+    private record DetachDone(Detach request, Detached result, Throwable failure) implements Command {
+    }
+
     public static Behavior<Command> create(Settings settings, Bootstrap bootstrap, Metrics metrics) {
         return Behaviors.setup(ctx -> new Tenants(ctx, settings, bootstrap, metrics).start());
     }
@@ -105,18 +147,27 @@ public final class Tenants {
     private final Metrics metrics;
     private final Executor blocking;
     private final Map<SystemId, ActorRef<TenantSupervisor.Command>> tenants = new HashMap<>();
+    /** One page cache for every tenant: one memory budget, whatever their number. */
+    private final SharedPageCache pageCache;
+    private final Map<SystemId, TenantMeta> metas = new HashMap<>();
+    private final TenantDirectories dirs;
     private final Map<SystemId, List<ActorRef<CallMeMaybeReply>>> importing = new HashMap<>();
+    /** Tenants being stopped or whose data is being moved or removed, and who asked. */
+    private final Map<SystemId, Detach> detaching = new HashMap<>();
 
     private Tenants(ActorContext<Command> ctx, Settings settings, Bootstrap bootstrap, Metrics metrics) {
         this.metrics = metrics;
         this.ctx = ctx;
         this.settings = settings;
         this.bootstrap = bootstrap;
+        this.pageCache = new SharedPageCache(settings.pageCacheBytes());
+        this.dirs = new TenantDirectories(settings.dataDir());
         this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
     }
 
     private Behavior<Command> start() throws IOException {
         Files.createDirectories(settings.tenantsDir());
+        dirs.finishDeletes();
         try (Stream<Path> dirs = Files.list(settings.tenantsDir())) {
             for (Path dir : dirs.filter(Files::isDirectory).toList()) {
                 ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> openExisting(dir), blocking),
@@ -141,20 +192,19 @@ public final class Tenants {
                 m.replyTo().tell(Optional.ofNullable(tenants.get(m.systemId())));
                 return Behaviors.same();
             })
-            .onMessage(TenantStopped.class, m -> {
-                tenants.remove(m.systemId());
-                return Behaviors.same();
-            })
+            .onMessage(TenantStopped.class, this::onTenantStopped)
+            .onMessage(Detach.class, this::onDetach)
+            .onMessage(DetachDone.class, this::onDetachDone)
             .build();
     }
 
     /** Blocking. A directory without metadata is an import that never finished: it is removed. */
     private Attached openExisting(Path dir) {
-        TenantStore store = TenantStore.open(dir, settings.storageSync(), settings.blockCacheBytes());
+        TenantStore store = TenantStore.open(dir, settings.storageSync(), settings.storageMemory());
         Optional<TenantMeta> meta = store.meta();
         if (meta.isEmpty()) {
             store.close();
-            deleteTree(dir);
+            TenantDirectories.deleteTree(dir);
             throw new IllegalStateException("incomplete import in " + dir + " removed");
         }
         LOG.info("re-attaching tenant {} ({})", meta.get().systemId(), dir);
@@ -177,6 +227,10 @@ public final class Tenants {
             m.replyTo().tell(new Following(id, false));
             return Behaviors.same();
         }
+        if (detaching.containsKey(id)) {
+            m.replyTo().tell(new CallMeMaybeFailed("tenant " + id + " is being detached: try again once it is"));
+            return Behaviors.same();
+        }
         List<ActorRef<CallMeMaybeReply>> waiting = importing.get(id);
         if (waiting != null) {
             waiting.add(m.replyTo());
@@ -185,18 +239,18 @@ public final class Tenants {
         waiting = new ArrayList<>();
         waiting.add(m.replyTo());
         importing.put(id, waiting);
-        Path dir = settings.tenantsDir().resolve(id.toString());
-        ctx.getLog().info("new tenant {}: importing a base backup from {}", id, TenantSupervisor.redact(m.conninfo()));
-        ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> bootstrap.importTenant(m.conninfo(), id, dir), blocking),
-            (store, e) -> e != null ? new ImportFailed(id, e) : new Imported(id, store, store.meta().orElseThrow()));
+        ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> reattachOrImport(m.conninfo(), id), blocking),
+            (imported, e) -> e != null ? new ImportFailed(id, e) : imported);
         return Behaviors.same();
     }
 
     private Behavior<Command> onImported(Imported m) {
         spawnTenant(m.store(), m.meta());
-        ctx.getLog().info("tenant {} imported: consistent at {}", m.systemId(), m.meta().consistentLsn());
+        if (m.created()) {
+            ctx.getLog().info("tenant {} imported: consistent at {}", m.systemId(), m.meta().consistentLsn());
+        }
         for (ActorRef<CallMeMaybeReply> r : importing.remove(m.systemId())) {
-            r.tell(new Following(m.systemId(), true));
+            r.tell(new Following(m.systemId(), m.created()));
         }
         return Behaviors.same();
     }
@@ -219,10 +273,95 @@ public final class Tenants {
         ctx.getLog().info("tenant {} attached: consistent at {}, primary {}", meta.systemId(), meta.consistentLsn(),
             TenantSupervisor.redact(meta.conninfo()));
         ActorRef<TenantSupervisor.Command> t = ctx.spawn(
-            Behaviors.supervise(TenantSupervisor.create(store, meta, settings, bootstrap.walSources(), tm))
+            Behaviors.supervise(TenantSupervisor.create(store, meta, settings, bootstrap.walSources(), tm, pageCache))
                 .onFailure(SupervisorStrategy.stop()), "tenant-" + meta.systemId());
         ctx.watchWith(t, new TenantStopped(meta.systemId()));
         tenants.put(meta.systemId(), t);
+        metas.put(meta.systemId(), meta);
+    }
+
+    /**
+     * Blocking. A tenant detached with its data kept is moved back and opened; any other is
+     * imported from the primary.
+     */
+    private Imported reattachOrImport(String conninfo, SystemId id) {
+        Path dir = dirs.attached(id);
+        if (dirs.isDetached(id)) {
+            LOG.info("tenant {}: re-attaching its detached data", id);
+            dirs.reattach(id);
+            Attached a = openExisting(dir);
+            return new Imported(id, a.store(), a.meta(), false);
+        }
+        LOG.info("new tenant {}: importing a base backup from {}", id, TenantSupervisor.redact(conninfo));
+        TenantStore store = bootstrap.importTenant(conninfo, id, dir);
+        return new Imported(id, store, store.meta().orElseThrow(), true);
+    }
+
+    private Behavior<Command> onDetach(Detach m) {
+        SystemId id = m.systemId();
+        if (importing.containsKey(id) || detaching.containsKey(id)) {
+            m.replyTo().tell(new DetachFailed(DetachFailure.BUSY, "tenant " + id + " is being "
+                + (importing.containsKey(id) ? "attached" : "detached") + ": try again once it is"));
+            return Behaviors.same();
+        }
+        ActorRef<TenantSupervisor.Command> t = tenants.get(id);
+        if (t == null) {
+            m.replyTo().tell(new DetachFailed(DetachFailure.UNKNOWN_TENANT,
+                "unknown system_id " + id + ": no such tenant"));
+            return Behaviors.same();
+        }
+        ctx.getLog().info("detaching tenant {}{}", id, m.delete() ? " and deleting its data" : "");
+        // its WAL stream stops with it and its store is closed before TenantStopped arrives
+        detaching.put(id, m);
+        ctx.stop(t);
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> onTenantStopped(TenantStopped m) {
+        SystemId id = m.systemId();
+        tenants.remove(id);
+        TenantMeta meta = metas.remove(id);
+        Detach d = detaching.get(id);
+        if (d != null) {
+            metrics.tenant(id).detachStore();
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> finishDetach(d, meta), blocking),
+                (r, e) -> new DetachDone(d, r, e));
+        }
+        return Behaviors.same();
+    }
+
+    /** Blocking: the tenant is stopped and its store closed. */
+    private Detached finishDetach(Detach d, TenantMeta meta) {
+        SystemId id = d.systemId();
+        if (!d.delete()) {
+            dirs.detach(id);
+            return new Detached(id, false, "kept");
+        }
+        String slot;
+        try {
+            bootstrap.dropSlot(meta.conninfo(), meta.slotName());
+            slot = "dropped";
+        } catch (RuntimeException e) {
+            slot = "not dropped: " + Errors.rootMessage(e);
+            LOG.warn("tenant {}: slot {} not dropped on the primary: {}", id, meta.slotName(), Errors.rootMessage(e));
+        }
+        dirs.delete(id);
+        return new Detached(id, true, slot);
+    }
+
+    private Behavior<Command> onDetachDone(DetachDone m) {
+        SystemId id = m.request().systemId();
+        detaching.remove(id);
+        if (m.failure() != null) {
+            ctx.getLog().error("detaching tenant {} failed", id, m.failure());
+            m.request().replyTo().tell(new DetachFailed(DetachFailure.FAILED,
+                "detaching tenant " + id + " failed: " + Errors.rootMessage(m.failure())));
+        } else {
+            ctx.getLog().info("tenant {} detached ({}; slot {})", id, m.result().deleted() ? "data deleted" : "data kept",
+                m.result().slot());
+            m.request().replyTo().tell(m.result());
+        }
+        return Behaviors.same();
     }
 
     private Behavior<Command> onStatus(GetStatus m) {
@@ -270,17 +409,6 @@ public final class Tenants {
             rows.sort(Comparator.comparing(TenantSupervisor.TenantStatus::systemId));
             replyTo.tell(List.copyOf(rows));
             return Behaviors.stopped();
-        }
-    }
-
-
-    static void deleteTree(Path dir) {
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
         }
     }
 }

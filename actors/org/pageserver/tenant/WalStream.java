@@ -16,6 +16,10 @@ import org.apache.pekko.stream.UniqueKillSwitch;
 import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.stream.typed.javadsl.ActorSink;
+import org.pageserver.engine.BatchWriter;
+import org.pageserver.engine.WalBatch;
+import org.pageserver.engine.WalIngest;
+import org.pageserver.storage.StoreChanges;
 import org.pageserver.Settings;
 import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.Lsn;
@@ -77,7 +81,7 @@ public final class WalStream {
     private record Positions(Lsn durable, Lsn lastRecord, TenantMeta meta, Throwable failure) implements Command {
     }
 
-    private record BatchWritten(WalIngest.Batch batch) implements Command {
+    private record BatchWritten(WalBatch batch, StoreChanges changes) implements Command {
     }
 
     private record BatchFailed(Throwable cause) implements Command {
@@ -126,6 +130,8 @@ public final class WalStream {
     /** Set at the first WAL received from the primary: the stream is connected. */
     private boolean receiving;
     private WalIngest ingest;
+    /** Used by one blocking task at a time: {@link #writing} says one is in flight. */
+    private BatchWriter writer;
     private WalFeedback feedback;
     private UniqueKillSwitch killSwitch;
     private Lsn durable = Lsn.INVALID;
@@ -170,7 +176,8 @@ public final class WalStream {
         // reads below the consistent point are refused by the page cache; the watermark only
         // says how far the WAL is stored
         watermark = start;
-        ingest = new WalIngest(store, meta.startLsn(), start, meta.walSegSize(), meta.hintsLogged());
+        ingest = new WalIngest(start, meta.walSegSize());
+        writer = new BatchWriter(store, meta.startLsn(), meta.hintsLogged());
         metrics.streamStarted();
         metrics.durableAt(durable);
         pageCache.tell(new PageCache.WalWatermark(watermark));
@@ -232,10 +239,11 @@ public final class WalStream {
             return;
         }
         if (ingest.hasPending()) {
-            WalIngest.Batch batch = ingest.takeBatch();
+            WalBatch batch = ingest.takeBatch();
             writing = true;
-            ctx.pipeToSelf(CompletableFuture.runAsync(batch::write, blocking),
-                (ok, e) -> e == null ? new BatchWritten(batch) : new BatchFailed(e));
+            BatchWriter w = writer;
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> w.write(batch), blocking),
+                (changes, e) -> e == null ? new BatchWritten(batch, changes) : new BatchFailed(e));
         } else {
             advanceWatermark(ingest.readableUpTo());
         }
@@ -243,13 +251,13 @@ public final class WalStream {
 
     private Behavior<Command> onWritten(BatchWritten m) {
         writing = false;
-        durable = m.batch().durableLsn;
-        metrics.walStored(m.batch().wal.length, m.batch().records.size(), durable);
+        durable = m.batch().durableLsn();
+        metrics.walStored(m.batch().wal().length, m.batch().records().size(), durable);
         durableWal.tell(new DurableWal.Advanced(durable));
         if (feedback != null) {
             feedback.update(durable, durable, durable);
         }
-        advanceWatermark(m.batch().receivedLsn, m.batch().changes);
+        advanceWatermark(m.batch().receivedLsn(), m.changes());
         if (heldAck != null && ingest.pendingBytes() <= settings.maxPendingBytes()) {
             heldAck.tell(Ack.INSTANCE);
             heldAck = null;

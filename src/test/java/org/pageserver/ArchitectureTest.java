@@ -28,7 +28,7 @@ class ArchitectureTest {
             .layer("protocol").definedBy("org.pageserver.protocol..")
             .layer("redo").definedBy("org.pageserver.redo..")
             .layer("streams").definedBy("org.pageserver.streams..")
-            .layer("actors").definedBy("org.pageserver", "org.pageserver.tenant..", "org.pageserver.storage..",
+            .layer("actors").definedBy("org.pageserver", "org.pageserver.tenant..", "org.pageserver.engine..", "org.pageserver.storage..",
                 "org.pageserver.backup..",
                 "org.pageserver.server..", "org.pageserver.cli..", "org.pageserver.client..",
                 "org.pageserver.metrics..", "org.pageserver.http..")
@@ -50,6 +50,23 @@ class ArchitectureTest {
     void theBaseBackupEngineKnowsNothingOfPekko() {
         noClasses().that().resideInAPackage("org.pageserver.backup..")
             .should().dependOnClassesThat().resideInAnyPackage("org.apache.pekko..", "scala..")
+            .check(classes);
+    }
+
+    /** The storage engine (ingest, page rebuild, the cache structure, the store) is plain Java: actors only drive it. */
+    @Test
+    void theStorageEngineKnowsNothingOfPekko() {
+        noClasses().that().resideInAnyPackage("org.pageserver.engine..", "org.pageserver.storage..")
+            .should().dependOnClassesThat().resideInAnyPackage("org.apache.pekko..", "scala..")
+            .check(classes);
+    }
+
+    /** The actors drive the engine, never the other way round. */
+    @Test
+    void theStorageEngineKnowsNothingOfTheActors() {
+        noClasses().that().resideInAnyPackage("org.pageserver.engine..", "org.pageserver.storage..")
+            .should().dependOnClassesThat().resideInAnyPackage("org.pageserver", "org.pageserver.tenant..",
+                "org.pageserver.server..", "org.pageserver.http..", "org.pageserver.metrics..")
             .check(classes);
     }
 

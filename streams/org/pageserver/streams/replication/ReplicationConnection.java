@@ -172,6 +172,20 @@ public final class ReplicationConnection implements AutoCloseable {
         }
     }
 
+    /**
+     * Drops the slot, waiting for its walsender to let go of it (a connection just closed may
+     * still hold it for a moment); a slot that does not exist is no error.
+     */
+    public void dropSlot(String name) {
+        try {
+            simpleQuery("DROP_REPLICATION_SLOT " + quoteIdent(name) + " WAIT");
+        } catch (ReplicationException e) {
+            if (!"42704".equals(e.sqlState())) {
+                throw e;
+            }
+        }
+    }
+
     /** Runs BASE_BACKUP (PG15 syntax) and streams its archives into {@code sink}. */
     public BaseBackupResult baseBackup(String label, BaseBackupSink sink) {
         try {

@@ -160,15 +160,20 @@ class HttpApiIT {
     }
 
     @Test
-    void wrongMethodsAre405WithAllowAndDeleteIs501() throws Exception {
+    void wrongMethodsAre405WithAllow() throws Exception {
         HttpResponse<String> put = send(ps, "PUT", "/metrics", null, null, null);
         assertError(405, "method PUT is not allowed", put);
         assertEquals("GET", put.headers().firstValue("Allow").orElse(""));
         assertError(405, "use POST", send(ps, "GET", "/v1/tenant", null, null, null));
         assertError(405, "use GET", send(ps, "POST", "/v1/status", "application/json", "{}", null));
         assertError(405, "use GET", send(ps, "POST", "/v1/health", "application/json", "{}", null));
-        assertError(501, "detaching a tenant is not implemented yet", send(ps, "DELETE", "/v1/tenant/" + systemId,
-            null, null, null));
+        assertError(405, "use POST", send(ps, "GET", "/v1/tenant/" + systemId + "/detach", null, null, null));
+    }
+
+    @Test
+    void detachingAnUnknownTenantIs404() throws Exception {
+        assertError(404, "unknown system_id 42", send(ps, "DELETE", "/v1/tenant/42", null, null, null));
+        assertError(404, "unknown system_id 42", send(ps, "POST", "/v1/tenant/42/detach", null, null, null));
     }
 
     @Test

@@ -18,10 +18,11 @@ final class TestSupport {
     static Settings settings(Path dataDir, Duration waitTimeout) {
         Settings base = Settings.from(ConfigFactory.load());
         return new Settings(base.listenHost(), 0, base.maxConnections(), base.authTimeout(),
-            base.maxMessageSize(), dataDir, waitTimeout, base.redoWorkers(), base.pageCachePages(),
+            base.maxMessageSize(), dataDir, waitTimeout, base.redoWorkers(), base.pageCacheBytes(),
             base.materializeAfter(), false,
             base.maxPendingBytes(), base.slotPrefix(), base.connectTimeout(), base.statusInterval(),
-            Duration.ofMillis(50), Duration.ofMillis(200), base.blockCacheBytes(), base.selectorIdleSpin());
+            Duration.ofMillis(50), Duration.ofMillis(200), base.blockCacheBytes(), base.selectorIdleSpin(),
+            base.writeBufferBytes(), base.backgroundJobs());
     }
 
     static byte[] page(int fill) {

@@ -1,4 +1,4 @@
-package org.pageserver.tenant;
+package org.pageserver.engine;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,21 +12,21 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  * the tablespace's location ({@code PG_15_202209061/<db>/<relfilenode>}), which become the paths
  * PostgreSQL sees them at through the link: {@code pg_tblspc/<oid>/PG_15_202209061/...}.
  */
-final class TarFiles {
+public final class TarFiles {
     private final BaseBackupImport importer;
     private final byte[] buf = new byte[64 << 10];
 
-    TarFiles(BaseBackupImport importer) {
+    public TarFiles(BaseBackupImport importer) {
         this.importer = importer;
     }
 
     /** The data directory's archive. */
-    void readArchive(String name, InputStream data) throws IOException {
+    public void readArchive(String name, InputStream data) throws IOException {
         read(name, data, "");
     }
 
     /** A tablespace's archive: its files are under pg_tblspc/{@code tablespaceOid}/. */
-    void readTablespaceArchive(String name, int tablespaceOid, InputStream data) throws IOException {
+    public void readTablespaceArchive(String name, int tablespaceOid, InputStream data) throws IOException {
         read(name, data, "pg_tblspc/" + Integer.toUnsignedString(tablespaceOid) + "/");
     }
 

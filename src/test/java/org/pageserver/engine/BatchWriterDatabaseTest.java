@@ -1,4 +1,4 @@
-package org.pageserver.tenant;
+package org.pageserver.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -31,7 +31,7 @@ import org.pageserver.storage.TenantStore;
  * and file away from its end on (they stay readable before it). Records built in the layouts
  * of dbcommands_xlog.h (PG15), little-endian.
  */
-class WalIngestDatabaseTest {
+class BatchWriterDatabaseTest {
     static final int SRC_DB = 1;
     static final int NEW_DB = 16400;
     static final Lsn BASE = Lsn.parse("0/1000100");
@@ -39,7 +39,7 @@ class WalIngestDatabaseTest {
     @TempDir
     Path dir;
     TenantStore store;
-    WalIngest ingest;
+    BatchWriter writer;
     final RelTag srcMain = new RelTag(1663, SRC_DB, 1259, ForkNumber.MAIN);
     final RelTag srcVm = srcMain.withFork(ForkNumber.VISIBILITYMAP);
     final RelTag otherDb = new RelTag(1663, 5, 1259, ForkNumber.MAIN);
@@ -47,7 +47,7 @@ class WalIngestDatabaseTest {
     @BeforeEach
     void setUp() {
         store = TenantStore.open(dir, false);
-        ingest = new WalIngest(store, BASE, Lsn.parse("0/1000000"), 1 << 24);
+        writer = new BatchWriter(store, BASE, false);
         try (TenantStore.Batch b = store.newBatch()) {
             b.putRelSize(srcMain, BASE, 3);
             b.putRelSize(srcVm, BASE, 1);
@@ -88,8 +88,7 @@ class WalIngestDatabaseTest {
 
     void write(WalRecord... records) {
         Lsn end = records[records.length - 1].endLsn();
-        WalIngest.Batch b = ingest.new Batch(List.of(records), end, new byte[0], end, end);
-        b.write();
+        writer.write(new WalBatch(List.of(records), end, new byte[0], end, end));
     }
 
     static ByteBuffer le(int n) {

@@ -1,4 +1,4 @@
-package org.pageserver.tenant;
+package org.pageserver.engine;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -48,7 +48,8 @@ public final class IngestBenchmark {
         // 2. decode + index + raw WAL + fsync per batch
         long t1 = System.nanoTime();
         try (TenantStore store = TenantStore.open(storeDir, true)) {
-            WalIngest ingest = new WalIngest(store, from, from, segSize);
+            WalIngest ingest = new WalIngest(from, segSize);
+            BatchWriter writer = new BatchWriter(store, from, false);
             long sinceBatch = 0;
             for (int p = 0; p < wal.length; p += CHUNK) {
                 int n = Math.min(CHUNK, wal.length - p);
@@ -57,11 +58,11 @@ public final class IngestBenchmark {
                 ingest.receive(from.plus(p), chunk);
                 sinceBatch += n;
                 if (sinceBatch >= BATCH_BYTES) {
-                    ingest.takeBatch().write();
+                    writer.write(ingest.takeBatch());
                     sinceBatch = 0;
                 }
             }
-            ingest.takeBatch().write();
+            writer.write(ingest.takeBatch());
         }
         double storeSecs = (System.nanoTime() - t1) / 1e9;
         System.out.printf("wal_bytes=%d records=%d decode_secs=%.3f decode_mb_s=%.1f store_secs=%.3f store_mb_s=%.1f%n",

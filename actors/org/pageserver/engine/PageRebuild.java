@@ -1,4 +1,4 @@
-package org.pageserver.tenant;
+package org.pageserver.engine;
 
 import org.pageserver.protocol.BufferTag;
 import org.pageserver.protocol.SlruKind;

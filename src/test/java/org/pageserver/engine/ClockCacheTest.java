@@ -1,4 +1,4 @@
-package org.pageserver.tenant;
+package org.pageserver.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;

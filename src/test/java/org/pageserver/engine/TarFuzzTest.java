@@ -1,4 +1,4 @@
-package org.pageserver.tenant;
+package org.pageserver.engine;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import java.io.ByteArrayInputStream;

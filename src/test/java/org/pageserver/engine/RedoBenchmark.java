@@ -1,4 +1,4 @@
-package org.pageserver.tenant;
+package org.pageserver.engine;
 
 import org.pageserver.redo.PageChange;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package org.pageserver.tenant;
+package org.pageserver.engine;
 
 import java.io.ByteArrayOutputStream;
 import java.util.HashMap;
@@ -25,7 +25,7 @@ import org.pageserver.storage.TenantStore;
  *
  * <p>Blocking (it writes to the store): runs on the blocking dispatcher.
  */
-final class BaseBackupImport {
+public final class BaseBackupImport {
     static final int BLCKSZ = 8192;
     /** Largest non-relation file held in memory while it streams in. */
     static final int MAX_FILE_SIZE = 256 << 20;
@@ -53,13 +53,13 @@ final class BaseBackupImport {
     private ByteArrayOutputStream content;
     private long imported;
 
-    BaseBackupImport(TenantStore store, SystemId expectedSystemId) {
+    public BaseBackupImport(TenantStore store, SystemId expectedSystemId) {
         this.store = store;
         this.expectedSystemId = expectedSystemId;
     }
 
     /** The backup's start position arrives before any file. */
-    void start(Lsn start) {
+    public void start(Lsn start) {
         this.startLsn = start;
         this.batch = store.newBatch();
     }
@@ -155,7 +155,7 @@ final class BaseBackupImport {
     }
 
     /** Writes the relation sizes and the last batch. Returns pg_control as the backup had it. */
-    ControlFile finish() {
+    public ControlFile finish() {
         requireStarted();
         if (controlFile == null) {
             throw new IllegalStateException("the base backup has no global/pg_control");
@@ -170,14 +170,14 @@ final class BaseBackupImport {
     }
 
     /** Releases the open batch after a failure, so the store can be closed. */
-    void abort() {
+    public void abort() {
         if (batch != null) {
             batch.close();
             batch = null;
         }
     }
 
-    long importedBytes() {
+    public long importedBytes() {
         return imported;
     }
 

@@ -1,7 +1,8 @@
-package org.pageserver.tenant;
+package org.pageserver.engine;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 /**
@@ -16,7 +17,7 @@ import java.util.function.Predicate;
  *
  * <p>Not thread-safe: owned by one actor.
  */
-final class ClockCache<K, V> {
+public final class ClockCache<K, V> {
 
     private static final class Entry<K, V> {
         final K key;
@@ -40,29 +41,36 @@ final class ClockCache<K, V> {
     private int used;
     private int hand;
     private long evictions;
+    /** Told the value of every entry evicted to make room. */
+    private final Consumer<? super V> onEvict;
+
+    public ClockCache(int capacity) {
+        this(capacity, v -> { });
+    }
 
     @SuppressWarnings("unchecked")
-    ClockCache(int capacity) {
+    public ClockCache(int capacity, Consumer<? super V> onEvict) {
         if (capacity < 0) {
             throw new IllegalArgumentException("capacity must not be negative: " + capacity);
         }
         this.capacity = capacity;
+        this.onEvict = onEvict;
         this.index = new HashMap<>(Math.min(capacity, 1 << 16) * 4 / 3 + 1);
         this.slots = (Entry<K, V>[]) new Entry[capacity];
         this.free = new int[capacity];
     }
 
-    int size() {
+    public int size() {
         return index.size();
     }
 
     /** Entries evicted to make room so far. */
-    long evictions() {
+    public long evictions() {
         return evictions;
     }
 
     /** The value, marking it recently used; null if absent. */
-    V get(K key) {
+    public V get(K key) {
         Entry<K, V> e = index.get(key);
         if (e == null) {
             return null;
@@ -72,21 +80,24 @@ final class ClockCache<K, V> {
     }
 
     /** The value without marking it used (for bookkeeping reads that are not hits). */
-    V peek(K key) {
+    public V peek(K key) {
         Entry<K, V> e = index.get(key);
         return e == null ? null : e.value;
     }
 
-    /** Inserts or replaces; evicts one entry when full. A new entry starts referenced. Capacity 0 keeps nothing. */
-    void put(K key, V value) {
+    /**
+     * Inserts or replaces; evicts one entry when full. A new entry starts referenced. Capacity 0
+     * keeps nothing. True when the key was not there before (and is now).
+     */
+    public boolean put(K key, V value) {
         if (capacity == 0) {
-            return;
+            return false;
         }
         Entry<K, V> e = index.get(key);
         if (e != null) {
             e.value = value;
             e.referenced = true;
-            return;
+            return false;
         }
         int slot;
         if (freeCount > 0) {
@@ -100,6 +111,7 @@ final class ClockCache<K, V> {
         e.referenced = true;
         slots[slot] = e;
         index.put(key, e);
+        return true;
     }
 
     /** Sweeps the hand to an entry not referenced since the last sweep, removes it, returns its slot. */
@@ -118,20 +130,24 @@ final class ClockCache<K, V> {
                 index.remove(e.key);
                 slots[slot] = null;
                 evictions++;
+                onEvict.accept(e.value);
                 return slot;
             }
         }
     }
 
-    /** Removes every entry whose key matches. */
-    void removeIf(Predicate<? super K> matches) {
+    /** Removes every entry whose key matches; returns how many. */
+    public int removeIf(Predicate<? super K> matches) {
+        int removed = 0;
         for (int i = 0; i < used; i++) {
             Entry<K, V> e = slots[i];
             if (e != null && matches.test(e.key)) {
                 index.remove(e.key);
                 slots[i] = null;
                 free[freeCount++] = i;
+                removed++;
             }
         }
+        return removed;
     }
 }

@@ -1,0 +1,88 @@
+package org.pageserver.it;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The pageserver as operators run it, {@code MALLOC_ARENA_MAX=2 java -jar target/pageserver.jar},
+ * in a child process of its own: what its memory and threads are is then measured on that
+ * process alone.
+ */
+final class ServerProcess implements AutoCloseable {
+    static final Path JAR = Path.of("target/pageserver.jar");
+
+    private final Process process;
+    private final int port;
+    private final Path log;
+
+    private ServerProcess(Process process, int port, Path log) {
+        this.process = process;
+        this.port = port;
+        this.log = log;
+    }
+
+    /** @param jvmAndConfig extra java options before -jar (-Xmx..., -Dpageserver....=...) */
+    static ServerProcess start(Path dataDir, List<String> jvmAndConfig) throws IOException, InterruptedException {
+        Files.createDirectories(dataDir);
+        int port = PgCluster.freePort();
+        Path log = dataDir.resolve("pageserver.log");
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-Dpageserver.listen=127.0.0.1:" + port, "-Dpageserver.http-listen=127.0.0.1:" + PgCluster.freePort(),
+            "-Dpageserver.data-dir=" + dataDir.resolve("data")));
+        cmd.addAll(jvmAndConfig);
+        cmd.addAll(List.of("-jar", JAR.toString()));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        // as the README says to run it: glibc's per-thread malloc arenas otherwise hold on to
+        // what RocksDB freed (tens of MB per tenant)
+        pb.environment().put("MALLOC_ARENA_MAX", "2");
+        Process p = pb.start();
+        ServerProcess s = new ServerProcess(p, port, log);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            try (Socket sock = new Socket()) {
+                sock.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                return s;
+            } catch (IOException e) {
+                if (!p.isAlive() || System.nanoTime() > deadline) {
+                    s.close();
+                    throw new IOException("pageserver did not start listening on " + port + ": "
+                        + Files.readString(log), e);
+                }
+                Thread.sleep(100);
+            }
+        }
+    }
+
+    long pid() {
+        return process.pid();
+    }
+
+    /** psql -At against the server. */
+    String psql(String sql) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+            String.valueOf(port), "-U", "postgres", "-d", "postgres", "-c", sql).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (!p.waitFor(600, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IOException("psql timed out: " + sql);
+        }
+        if (p.exitValue() != 0) {
+            throw new IOException("psql failed (" + p.exitValue() + "): " + out);
+        }
+        return out.trim();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+        }
+    }
+}

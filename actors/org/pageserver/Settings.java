@@ -13,7 +13,8 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Du
                        int pageCachePages, int materializeAfter,
                        boolean storageSync, long maxPendingBytes, String slotPrefix, Duration connectTimeout,
                        Duration statusInterval, Duration reconnectMinBackoff, Duration reconnectMaxBackoff,
-                       long blockCacheBytes, Duration selectorIdleSpin) {
+                       long blockCacheBytes, Duration selectorIdleSpin, Duration retentionWindow,
+                       int imageAfter, Duration compactionInterval) {
 
     /** Dispatcher for blocking work (storage, fsync, replication connections). */
     public static final String BLOCKING_DISPATCHER = "pageserver.blocking-dispatcher";
@@ -61,7 +62,15 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Du
             c.getDuration("wal-receiver.reconnect-min-backoff"),
             c.getDuration("wal-receiver.reconnect-max-backoff"),
             c.getBytes("storage.block-cache"),
-            c.getDuration("selector-idle-spin"));
+            c.getDuration("selector-idle-spin"),
+            c.getDuration("retention.window"),
+            c.getInt("compaction.image-after"),
+            c.getDuration("compaction.interval"));
+    }
+
+    /** What each tenant's compaction does (org.pageserver.storage.Compaction). */
+    public org.pageserver.storage.Compaction.Config compaction() {
+        return new org.pageserver.storage.Compaction.Config(imageAfter, retentionWindow);
     }
 
     public Path tenantsDir() {

@@ -21,6 +21,7 @@ import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
 import org.pageserver.storage.PageHistory;
 import org.pageserver.storage.StoreChanges;
+import org.pageserver.storage.BelowHorizonException;
 import org.pageserver.storage.TenantStore;
 
 /**
@@ -220,7 +221,7 @@ public final class PageCache {
             .onMessage(Reconstructed.class, this::onReconstructed)
             .onMessage(DbSizeRead.class, m -> {
                 m.request().replyTo().tell(m.failure() != null
-                    ? new ReadFailed("storage read failed: " + m.failure().getMessage())
+                    ? new ReadFailed(storageError(m.failure()))
                     : new DbSize(m.bytes(), m.lsn()));
                 return Behaviors.same();
             })
@@ -238,6 +239,14 @@ public final class PageCache {
             replyTo.tell(new ReadFailed("LSN " + lsn + " is below the consistent point " + consistentLsn
                 + ": pages are not kept before the initial backup completed"));
             return;
+        }
+        if (!latest) {
+            try {
+                store.checkHorizon(lsn);
+            } catch (BelowHorizonException e) {
+                replyTo.tell(new ReadFailed(e.getMessage()));
+                return;
+            }
         }
         Lsn target = latest ? Lsn.max(lsn, consistentLsn) : lsn;
         if (!target.isAfter(watermark)) {
@@ -407,7 +416,13 @@ public final class PageCache {
     }
 
     private static PageHistoryRead failedRead(PendingRead r, Throwable e) {
-        return new PageHistoryRead(r.request(), r.lsn(), null, null, "storage read failed: " + e.getMessage(), null);
+        return new PageHistoryRead(r.request(), r.lsn(), null, null, storageError(e), null);
+    }
+
+    /** A failed storage read as the client is told: when the horizon passed the LSN after admission, as before it. */
+    private static String storageError(Throwable e) {
+        Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+        return cause instanceof BelowHorizonException ? cause.getMessage() : "storage read failed: " + e.getMessage();
     }
 
     /** Blocking: runs on the read dispatcher. */
@@ -489,7 +504,7 @@ public final class PageCache {
 
     private Behavior<Command> onRelSize(RelSizeRead m) {
         if (m.failure() != null) {
-            m.request().replyTo().tell(new ReadFailed("storage read failed: " + m.failure().getMessage()));
+            m.request().replyTo().tell(new ReadFailed(storageError(m.failure())));
         } else {
             if (m.lsn().equals(watermark)) {
                 // read as of the watermark, and no change since: later changes come with the watermark

@@ -21,7 +21,8 @@ final class TestSupport {
             base.maxMessageSize(), dataDir, waitTimeout, base.redoWorkers(), base.pageCachePages(),
             base.materializeAfter(), false,
             base.maxPendingBytes(), base.slotPrefix(), base.connectTimeout(), base.statusInterval(),
-            Duration.ofMillis(50), Duration.ofMillis(200), base.blockCacheBytes(), base.selectorIdleSpin());
+            Duration.ofMillis(50), Duration.ofMillis(200), base.blockCacheBytes(), base.selectorIdleSpin(),
+            base.retentionWindow(), base.imageAfter(), base.compactionInterval());
     }
 
     static byte[] page(int fill) {

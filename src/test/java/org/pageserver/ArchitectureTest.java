@@ -54,6 +54,13 @@ class ArchitectureTest {
     }
 
     @Test
+    void theStorageEngineKnowsNothingOfPekko() {
+        noClasses().that().resideInAPackage("org.pageserver.storage..")
+            .should().dependOnClassesThat().resideInAnyPackage("org.apache.pekko..", "scala..")
+            .check(classes);
+    }
+
+    @Test
     void redoIsPureAndDoesNoIo() {
         noClasses().that().resideInAPackage("org.pageserver.redo..")
             .should().dependOnClassesThat().resideInAnyPackage("java.nio.file..", "java.net..", "org.rocksdb..")

@@ -42,7 +42,7 @@ import org.pageserver.tenant.PageRebuild;
  * 15 starts at once, with nothing to replay, at exactly L: every record ending at or before L
  * applied, nothing later. Plain Java (no Pekko): {@link #prepare} checks the request and
  * computes pg_control before any byte; {@link #writeTo} streams the tar with bounded memory
- * (one page at a time). Both block on the store: run them on a blocking thread.
+ * (a few chunks of pages at a time, see writeFork). Both block on the store: run them on a blocking thread.
  *
  * <p>A full backup holds, in this order:
  * <ol>

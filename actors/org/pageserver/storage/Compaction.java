@@ -45,10 +45,19 @@ public final class Compaction {
     private final PageRebuilder rebuilder;
     private final Config config;
     private final LongSupplier nanoClock;
+    /**
+     * A collapse reads the whole store, so the horizon moves in steps of an eighth of the window
+     * (the disk holds up to 9/8 of a window of history), not at every pass.
+     */
+    static final int HORIZON_STEPS_PER_WINDOW = 8;
+
     /** (nanoTime, durable LSN) of every pass within the last window, oldest first. */
     private final ArrayDeque<long[]> samples = new ArrayDeque<>();
     /** The horizon the last collapse ran at: INVALID until the first pass (which redoes an interrupted one). */
     private Lsn collapsedAt = Lsn.INVALID;
+    /** When the horizon last moved (nanoTime); none yet: it may move at once. */
+    private long lastAdvance;
+    private boolean advanced;
     private volatile boolean stopped;
 
     public Compaction(TenantStore store, PageRebuilder rebuilder, Config config, LongSupplier nanoClock) {
@@ -81,8 +90,15 @@ public final class Compaction {
         Retention.Collapsed collapsed = Retention.Collapsed.NONE;
         Lsn horizon = store.horizon();
         Lsn target = horizonTarget(durable);
-        if (target.isValid() && !target.isBefore(store.meta().get().consistentLsn())) {
+        long now = nanoClock.getAsLong();
+        boolean due = !advanced || now - lastAdvance >= config.window().toNanos() / HORIZON_STEPS_PER_WINDOW;
+        if (due && target.isValid() && !target.isBefore(store.meta().get().consistentLsn())) {
+            Lsn before = horizon;
             horizon = store.advanceHorizon(target);
+            if (!horizon.equals(before)) {
+                advanced = true;
+                lastAdvance = now;
+            }
         }
         if (horizon.isValid() && !horizon.equals(collapsedAt) && !stopped()) {
             collapsed = new Retention(store, rebuilder, this::stopped).collapse(horizon);

@@ -19,7 +19,8 @@ import org.rocksdb.RocksIterator;
  * <ul>
  *   <li>page: for each block, the newest version at or before H must be an image; when it is
  *       a record, the block is rebuilt as of H and stored as an image at H (it contains the
- *       records ending at H). Every older version is deleted, in the same batch as the image;</li>
+ *       records ending at H). Every older version is deleted, in the same batch as the image.
+ *       A relation dropped at H (and not back after it) loses every version at or before H;</li>
  *   <li>relsize and file: per relation and path, the newest version at or before H stays and
  *       the older go; when that version is a drop or a removal, it goes too (nothing at H is
  *       what no version says as well);</li>
@@ -89,6 +90,7 @@ public final class Retention {
     private byte[] collapsePageChunk(byte[] from, Lsn horizon) {
         List<byte[]> deletes = new ArrayList<>();
         List<Object[]> newImages = new ArrayList<>(); // {RelTag, blkno, page}
+        java.util.Map<RelTag, Boolean> gone = new java.util.HashMap<>();
         byte[] resume = null;
         try (RocksIterator it = store.iterator(TenantStore.Family.PAGE)) {
             it.seek(from);
@@ -103,7 +105,15 @@ public final class Retention {
                 byte[] prefix = Keys.blockPrefix(rel, blkno);
                 it.seek(Keys.page(rel, blkno, horizon.value(), Keys.KIND_IMAGE));
                 if (it.isValid() && Keys.hasPrefix(it.key(), prefix)) {
-                    collapseBlock(it, rel, blkno, prefix, horizon, deletes, newImages);
+                    if (gone.computeIfAbsent(rel, r -> goneFrom(r, horizon))) {
+                        // dropped at the horizon and never back since: no read can ask for it
+                        while (it.isValid() && Keys.hasPrefix(it.key(), prefix)) {
+                            deletes.add(it.key());
+                            it.next();
+                        }
+                    } else {
+                        collapseBlock(it, rel, blkno, prefix, horizon, deletes, newImages);
+                    }
                 }
                 // past every version of the block: the oldest possible key, then one more
                 it.seek(Keys.page(rel, blkno, 0, Keys.KIND_RECORD));
@@ -154,6 +164,21 @@ public final class Retention {
         while (it.isValid() && Keys.hasPrefix(it.key(), prefix)) {
             deletes.add(it.key());
             it.next();
+        }
+    }
+
+    /** The relation does not exist as of {@code horizon} and has no size version after it. */
+    private boolean goneFrom(RelTag rel, Lsn horizon) {
+        byte[] prefix = Keys.relPrefix(rel);
+        try (RocksIterator it = store.iterator(TenantStore.Family.RELSIZE)) {
+            it.seekForPrev(Keys.relsize(rel, horizon.value()));
+            if (it.isValid() && Keys.hasPrefix(it.key(), prefix) && it.value().length > 0) {
+                return false;
+            }
+            it.seek(Keys.relsize(rel, horizon.value() + 1));
+            boolean later = it.isValid() && Keys.hasPrefix(it.key(), prefix);
+            store.checkIteratorStatus(it);
+            return !later;
         }
     }
 

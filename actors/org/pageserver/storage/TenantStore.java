@@ -35,15 +35,19 @@ import org.rocksdb.WriteOptions;
  *
  * <ul>
  *   <li>{@code page}: every version of every block: base images and the WAL records that touch
- *       the block, keyed (relation, block, LSN), so that "newest image at or before L plus the
- *       records after it up to L" is one backwards range scan.</li>
+ *       the block, keyed (relation, block, inverted LSN), so that "newest image at or before L
+ *       plus the records after it up to L" is one forward range scan ({@link PageVersions}).</li>
  *   <li>{@code relsize}: relation size (nblocks) versions, and drops.</li>
  *   <li>{@code wal}: the raw WAL as received, up to the last record boundary stored: what a
  *       base backup ships, and what a compute needs to start.</li>
  *   <li>{@code file}: versions of non-relation files (SLRU segments, relation maps, the rest of
  *       a base backup).</li>
- *   <li>{@code default}: tenant metadata and the durable LSN.</li>
+ *   <li>{@code default}: tenant metadata, the durable LSN, the key layout's version and the
+ *       retention horizon.</li>
  * </ul>
+ *
+ * <p>Versions older than the retention horizon may be gone ({@link Retention}): every read as
+ * of an LSN below it throws {@link BelowHorizonException}.
  *
  * All methods block on disk I/O: callers run them on the blocking dispatcher. The class is
  * thread-safe (RocksDB is); one writer per tenant (the WAL-stream actor) keeps writes ordered.

@@ -133,7 +133,7 @@ public final class Compaction {
                             redoFailed.toString());
                     }
                 }
-                b.commit();
+                b.commitUnsynced();
             } catch (StorageException closed) {
                 if (stopped()) {
                     break;

@@ -130,7 +130,7 @@ public final class Retention {
             for (byte[] k : deletes) {
                 b.delete(store.handle(TenantStore.Family.PAGE), k);
             }
-            b.commit();
+            b.commitUnsynced();
         }
         images += newImages.size();
         pageVersions += deletes.size();
@@ -217,7 +217,7 @@ public final class Retention {
                 }
                 removed += flushVersions(b, family, older, newestAtOrBefore, newestValue);
                 store.checkIteratorStatus(it);
-                b.commit();
+                b.commitUnsynced();
             }
             return removed;
         });
@@ -263,7 +263,7 @@ public final class Retention {
                 }
                 try (TenantStore.Batch b = store.newBatch()) {
                     b.deleteRange(store.handle(TenantStore.Family.WAL), Keys.wal(0), firstKept);
-                    b.commit();
+                    b.commitUnsynced();
                 }
                 return true;
             }

@@ -508,8 +508,23 @@ public final class TenantStore implements AutoCloseable {
         }
 
         public void commit() {
+            commit(writeOptions);
+        }
+
+        /**
+         * Commits without waiting for the disk: for what is only an optimisation or can be
+         * redone (the compaction's images and deletions). Atomic all the same: after a crash the
+         * batch is there whole or not at all, and the next synced batch makes it durable.
+         */
+        void commitUnsynced() {
+            try (WriteOptions wo = new WriteOptions().setSync(false)) {
+                commit(wo);
+            }
+        }
+
+        private void commit(WriteOptions options) {
             try {
-                db.write(writeOptions, wb);
+                db.write(options, wb);
             } catch (RocksDBException e) {
                 throw new StorageException("write to " + dir + " failed: " + e.getMessage(), e);
             }

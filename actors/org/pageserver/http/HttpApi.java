@@ -281,8 +281,8 @@ public final class HttpApi implements org.apache.pekko.japi.function.Function<Ht
         o.put("last_record_lsn", lsn(s.lastRecordLsn()));
         o.put("durable_lsn", lsn(s.durableLsn()));
         o.put("consistent_lsn", lsn(s.consistentLsn()));
-        o.put("horizon_lsn", lsn(s.horizonLsn()));
         o.put("primary", s.primary());
+        o.put("horizon_lsn", lsn(s.horizonLsn()));
         return o;
     }
 

@@ -30,7 +30,9 @@ import org.pageserver.protocol.RelTag;
  */
 final class Keys {
     static final int REL_LEN = 13;
-    static final int PAGE_KEY_LEN = REL_LEN + 4 + 8 + 1;
+    /** Every version of a block shares these first bytes (the page family's prefix extractor). */
+    static final int BLOCK_PREFIX_LEN = REL_LEN + 4;
+    static final int PAGE_KEY_LEN = BLOCK_PREFIX_LEN + 8 + 1;
     static final int RELSIZE_KEY_LEN = REL_LEN + 8;
 
     /**

@@ -13,27 +13,21 @@ import org.rocksdb.RocksIterator;
 
 /**
  * Reads block histories (see {@link PageHistory}) from the page column family, whose keys sort
- * each block's versions newest first ({@link Keys}). As an object: a reader of many blocks as
- * of one LSN with one iterator that only moves forward, for callers that read blocks in
- * ascending order (a base backup). The next block's versions usually follow the point where
- * the last walk stopped, a few keys on, so a few {@code next} calls replace a seek.
+ * each block's versions newest first ({@link Keys}): a seek to (block, ~L), then {@code next}
+ * back to the image. The family's iterators are in prefix mode (a bloom filter per block
+ * prefix lets a seek skip the sorted runs without the block), so nothing here steps past a
+ * block's versions into the next block's. As an object: a reader of many blocks as of one LSN
+ * with one iterator, which does not fill the block cache (a base backup reads every block once;
+ * stepping from one block's versions to the next one's instead of seeking was measured slower:
+ * each image stepped over costs RocksDB a data block to decompress).
  */
 public final class PageVersions implements AutoCloseable {
-    /**
-     * Steps forward tried before a seek. One: enough when the last block read had a single
-     * version (the next key is then the next block's newest). More would step over older
-     * versions, and each image stepped over costs RocksDB a data block to decompress (an 8 kB
-     * image fills one), where a seek skips them by the index (measured: with 8 steps, stepping
-     * was most of the backup's native time).
-     */
-    private static final int MAX_STEPS = 1;
     static final byte FLAG_STARTS_CHAIN = 1;
 
     private final RocksIterator it;
     private final Lsn lsn;
     private final Runnable release;
     private final Consumer<RocksIterator> check;
-    private byte[] lastTarget;
     private boolean closed;
 
     PageVersions(RocksIterator it, Lsn lsn, Runnable release, Consumer<RocksIterator> check) {
@@ -48,32 +42,10 @@ public final class PageVersions implements AutoCloseable {
      * it. Blocks asked in ascending order are read without seeking when they are close.
      */
     public PageHistory history(RelTag rel, int blkno) {
-        byte[] target = Keys.page(rel, blkno, lsn.value(), Keys.KIND_IMAGE);
-        if (!reached(target)) {
-            it.seek(target);
-        }
-        lastTarget = target;
+        it.seek(Keys.page(rel, blkno, lsn.value(), Keys.KIND_IMAGE));
         PageHistory h = walk(it, Keys.blockPrefix(rel, blkno), Lsn.INVALID);
         check.accept(it);
         return h;
-    }
-
-    /**
-     * Steps the iterator forward to the first key at or after {@code target}, if that is
-     * within a few keys. Exact because the iterator only ever moved forward from keys below
-     * every later target: the first key reached at or after the target is what a seek finds.
-     */
-    private boolean reached(byte[] target) {
-        if (lastTarget == null || Arrays.compareUnsigned(target, lastTarget) <= 0) {
-            return false;
-        }
-        for (int i = 0; i < MAX_STEPS && it.isValid(); i++) {
-            if (Arrays.compareUnsigned(it.key(), target) >= 0) {
-                return true;
-            }
-            it.next();
-        }
-        return false;
     }
 
     /** One block's history as of {@code lsn}, with a fresh seek. */

@@ -75,6 +75,9 @@ public final class TenantStore implements AutoCloseable {
     private final RocksDB db;
     private final DBOptions dbOptions;
     private final ColumnFamilyOptions cfOptions;
+    private final ColumnFamilyOptions pageOptions;
+    /** Reads of the page family that cross blocks (scans): its iterators are in prefix mode otherwise. */
+    private final ReadOptions totalOrder = new ReadOptions().setTotalOrderSeek(true);
     private final List<ColumnFamilyHandle> handles;
     private final ColumnFamilyHandle meta;
     private final ColumnFamilyHandle page;
@@ -93,12 +96,14 @@ public final class TenantStore implements AutoCloseable {
     private final Horizon horizon;
 
     private TenantStore(Path dir, RocksDB db, DBOptions dbOptions, ColumnFamilyOptions cfOptions,
+                        ColumnFamilyOptions pageOptions,
                         List<ColumnFamilyHandle> handles, boolean sync, StoreEvents events) {
         this.events = events;
         this.dir = dir;
         this.db = db;
         this.dbOptions = dbOptions;
         this.cfOptions = cfOptions;
+        this.pageOptions = pageOptions;
         this.handles = handles;
         this.meta = handles.get(0);
         this.page = handles.get(1);
@@ -140,9 +145,18 @@ public final class TenantStore implements AutoCloseable {
         ColumnFamilyOptions cfOptions = new ColumnFamilyOptions().setCompressionType(CompressionType.LZ4_COMPRESSION)
             .setWriteBufferSize(32L << 20)
             .setTableFormatConfig(new org.rocksdb.BlockBasedTableConfig().setBlockCache(cache));
+        // Every page read seeks within one block's versions: a bloom filter on the 17-byte block
+        // prefix lets a seek skip the sorted runs (SST files, memtables) that hold no version
+        // of the block, instead of loading a data block in each
+        ColumnFamilyOptions pageOptions = new ColumnFamilyOptions().setCompressionType(CompressionType.LZ4_COMPRESSION)
+            .setWriteBufferSize(32L << 20)
+            .useFixedLengthPrefixExtractor(Keys.BLOCK_PREFIX_LEN)
+            .setMemtablePrefixBloomSizeRatio(0.02)
+            .setTableFormatConfig(new org.rocksdb.BlockBasedTableConfig().setBlockCache(cache)
+                .setFilterPolicy(new org.rocksdb.BloomFilter(10, false)).setWholeKeyFiltering(false));
         List<ColumnFamilyDescriptor> descriptors = List.of(
             new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions),
-            new ColumnFamilyDescriptor(bytes("page"), cfOptions),
+            new ColumnFamilyDescriptor(bytes("page"), pageOptions),
             new ColumnFamilyDescriptor(bytes("relsize"), cfOptions),
             new ColumnFamilyDescriptor(bytes("wal"), cfOptions),
             new ColumnFamilyDescriptor(bytes("file"), cfOptions));
@@ -156,13 +170,15 @@ public final class TenantStore implements AutoCloseable {
                 db.close();
                 dbOptions.close();
                 cfOptions.close();
+                pageOptions.close();
                 events.close();
                 throw e;
             }
-            return new TenantStore(dir, db, dbOptions, cfOptions, handles, sync, events);
+            return new TenantStore(dir, db, dbOptions, cfOptions, pageOptions, handles, sync, events);
         } catch (RocksDBException e) {
             dbOptions.close();
             cfOptions.close();
+            pageOptions.close();
             events.close();
             throw new StorageException("cannot open tenant store " + dir + ": " + e.getMessage(), e);
         }
@@ -325,13 +341,9 @@ public final class TenantStore implements AutoCloseable {
         return guarded(op);
     }
 
+    /** An iterator in total order (a scan across blocks, relations or paths). */
     RocksIterator iterator(Family f) {
-        return db.newIterator(switch (f) {
-            case PAGE -> page;
-            case RELSIZE -> relsize;
-            case WAL -> wal;
-            case FILE -> file;
-        });
+        return db.newIterator(handle(f), totalOrder);
     }
 
     ColumnFamilyHandle handle(Family f) {
@@ -590,7 +602,12 @@ public final class TenantStore implements AutoCloseable {
         }
         try {
             checkHorizon(lsn);
-            return new PageVersions(db.newIterator(page), lsn, () -> lock.readLock().unlock(), this::checkIterator);
+            // a bulk read: it would evict what GetPage keeps in the block cache
+            ReadOptions ro = new ReadOptions().setFillCache(false);
+            return new PageVersions(db.newIterator(page, ro), lsn, () -> {
+                ro.close();
+                lock.readLock().unlock();
+            }, this::checkIterator);
         } catch (RuntimeException e) {
             lock.readLock().unlock();
             throw e;
@@ -826,7 +843,7 @@ public final class TenantStore implements AutoCloseable {
     /** Every WAL record entry of the page store, in key order: for checks and diagnostics. */
     public void forEachRecordEntry(RecordEntrySink sink) {
         guarded(() -> {
-            try (RocksIterator it = db.newIterator(page)) {
+            try (RocksIterator it = db.newIterator(page, totalOrder)) {
                 for (it.seekToFirst(); it.isValid(); it.next()) {
                     byte[] k = it.key();
                     if (Keys.pageKindOf(k) == Keys.KIND_RECORD) {
@@ -872,6 +889,8 @@ public final class TenantStore implements AutoCloseable {
         writeOptions.close();
         dbOptions.close();
         cfOptions.close();
+        pageOptions.close();
+        totalOrder.close();
         events.close();
     }
 

@@ -797,6 +797,12 @@ public final class TenantStore implements AutoCloseable {
             it.seekForPrev(Keys.wal(from.value()));
             if (!it.isValid()) {
                 it.seekToFirst();
+                if (it.isValid() && Long.compareUnsigned(Keys.walLsnOf(it.key()), from.value()) > 0
+                    && Long.compareUnsigned(from.value(), to.value()) < 0) {
+                    // the retention removed it meanwhile (callers check walStart first): never a gap
+                    throw new StorageException("the raw WAL from " + from + " is no longer kept (it starts at "
+                        + new Lsn(Keys.walLsnOf(it.key())) + ")");
+                }
             }
             while (it.isValid()) {
                 long start = Keys.walLsnOf(it.key());

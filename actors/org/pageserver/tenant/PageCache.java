@@ -19,9 +19,9 @@ import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.BufferTag;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
+import org.pageserver.storage.BelowHorizonException;
 import org.pageserver.storage.PageHistory;
 import org.pageserver.storage.StoreChanges;
-import org.pageserver.storage.BelowHorizonException;
 import org.pageserver.storage.TenantStore;
 
 /**

@@ -18,7 +18,7 @@
 # the same client (tar, backup_manifest with CRC32C checksums).
 # Usage: bash bench/basebackup.sh   (SCALE=50 CLIENTS=4 MINUTES="1 5 15" PAST_MINUTES=5
 # ROUNDS=2; JFR=1 records a flight recording of the pageserver into $JFR_OUT, default
-# /tmp/basebackup.jfr). Everything it starts is stopped and removed at the end.
+# /tmp/basebackup.jfr; PS_OPTS adds JVM options to the pageserver). Everything it starts is stopped and removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${SCALE:-50}
@@ -54,6 +54,9 @@ PGB=("$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres)
 PSPORT=$(free_port)
 JVM=(-Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.http-listen="127.0.0.1:$(free_port)" -Dpageserver.data-dir="$B/ps")
 [ "$JFR" = 1 ] && JVM+=("-XX:StartFlightRecording=filename=$JFR_OUT,settings=profile")
+# PS_OPTS: more JVM options for the pageserver, e.g. "-Dpageserver.compaction.image-after=4"
+read -r -a EXTRA <<<"${PS_OPTS:-}"
+JVM+=("${EXTRA[@]}")
 java "${JVM[@]}" -jar target/pageserver.jar >"$B/ps.log" 2>&1 &
 PS_PID=$!
 wait_port "$PSPORT" || { echo "pageserver did not start:"; cat "$B/ps.log"; exit 1; }

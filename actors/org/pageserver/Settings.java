@@ -14,7 +14,7 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Du
                        boolean storageSync, long maxPendingBytes, String slotPrefix, Duration connectTimeout,
                        Duration statusInterval, Duration reconnectMinBackoff, Duration reconnectMaxBackoff,
                        long blockCacheBytes, Duration selectorIdleSpin, long writeBufferBytes,
-                       int backgroundJobs) {
+                       int backgroundJobs, Duration retentionWindow, int imageAfter, Duration compactionInterval) {
 
     /** Dispatcher for blocking work (storage, fsync, replication connections). */
     public static final String BLOCKING_DISPATCHER = "pageserver.blocking-dispatcher";
@@ -64,12 +64,20 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Du
             c.getBytes("storage.block-cache"),
             c.getDuration("selector-idle-spin"),
             c.getBytes("storage.write-buffers"),
-            c.getInt("storage.background-jobs"));
+            c.getInt("storage.background-jobs"),
+            c.getDuration("retention.window"),
+            c.getInt("compaction.image-after"),
+            c.getDuration("compaction.interval"));
     }
 
     /** RocksDB's memory and threads, shared by every tenant's store. */
     public org.pageserver.storage.StorageMemory storageMemory() {
         return org.pageserver.storage.StorageMemory.of(blockCacheBytes, writeBufferBytes, backgroundJobs);
+    }
+
+    /** What each tenant's compaction does (org.pageserver.storage.Compaction). */
+    public org.pageserver.storage.Compaction.Config compaction() {
+        return new org.pageserver.storage.Compaction.Config(imageAfter, retentionWindow);
     }
 
     public Path tenantsDir() {

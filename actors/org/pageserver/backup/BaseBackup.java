@@ -3,11 +3,16 @@ package org.pageserver.backup;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.util.ArrayDeque;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
@@ -23,7 +28,10 @@ import org.pageserver.protocol.pgwire.SqlState;
 import org.pageserver.protocol.wal.WalDecodeException;
 import org.pageserver.protocol.wal.XLogPageHeader;
 import org.pageserver.redo.RedoException;
+import org.pageserver.storage.BelowHorizonException;
+import org.pageserver.storage.Horizon;
 import org.pageserver.storage.PageHistory;
+import org.pageserver.storage.PageVersions;
 import org.pageserver.storage.StorageException;
 import org.pageserver.storage.TenantMeta;
 import org.pageserver.storage.TenantStore;
@@ -34,7 +42,7 @@ import org.pageserver.engine.PageRebuild;
  * 15 starts at once, with nothing to replay, at exactly L: every record ending at or before L
  * applied, nothing later. Plain Java (no Pekko): {@link #prepare} checks the request and
  * computes pg_control before any byte; {@link #writeTo} streams the tar with bounded memory
- * (one page at a time). Both block on the store: run them on a blocking thread.
+ * (a few chunks of pages at a time, see writeFork). Both block on the store: run them on a blocking thread.
  *
  * <p>A full backup holds, in this order:
  * <ol>
@@ -71,6 +79,17 @@ public final class BaseBackup {
     static final int BLCKSZ = RelFileName.BLCKSZ;
     static final int FILE_MODE = 0600;
     static final int DIR_MODE = 040700;
+    /** Blocks rebuilt per task: one store iterator each, 1 MB of pages. */
+    static final int CHUNK_BLOCKS = 128;
+    /** Threads rebuilding blocks, shared by every backup of the process: one per core. */
+    static final int REBUILD_THREADS = Runtime.getRuntime().availableProcessors();
+    /** Chunks a backup has submitted and not written yet: enough to keep every rebuilder busy. */
+    static final int CHUNKS_IN_FLIGHT = 2 * REBUILD_THREADS;
+    private static final ExecutorService REBUILDERS = Executors.newFixedThreadPool(REBUILD_THREADS, r -> {
+        Thread t = new Thread(r, "basebackup-rebuild");
+        t.setDaemon(true);
+        return t;
+    });
     /** A large backup says how far it is in the log about this often (after the file that crosses it). */
     static final long PROGRESS_LOG_BYTES = 1L << 30;
 
@@ -140,8 +159,11 @@ public final class BaseBackup {
                     + " is beyond the WAL the pageserver has stored for tenant " + meta.systemId() + " (up to "
                     + durable + ")");
             }
+            store.checkHorizon(at);
             long now = System.currentTimeMillis() / 1000;
             return new BaseBackup(store, meta, at, minimal, ShutdownState.at(store, meta, at, now), now);
+        } catch (BelowHorizonException e) {
+            throw new BaseBackupException(SqlState.INVALID_PARAMETER_VALUE, e.getMessage());
         } catch (StorageException e) {
             throw new BaseBackupException(SqlState.INTERNAL_ERROR, "cannot read the tenant store: " + e.getMessage(), e);
         }
@@ -218,7 +240,8 @@ public final class BaseBackup {
         TarArchiveOutputStream tar = new TarArchiveOutputStream(buffered);
         tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
         tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
-        try {
+        // the horizon cannot pass the backup's LSN while it is written
+        try (Horizon.Pin pin = store.pin(lsn)) {
             Tar t = new Tar(tar);
             for (String d : DataDirectoryLayout.DIRECTORIES) {
                 t.directory(d);
@@ -263,6 +286,8 @@ public final class BaseBackup {
             LOG.info("base backup of tenant {} at {}{}: {} files, {} SLRU segments, {} relation blocks, {} bytes in {} ms",
                 meta.systemId(), lsn, minimal ? " (minimal)" : "", files, slru.size(), blocks, bytesWritten.get(),
                 (System.nanoTime() - started) / 1_000_000);
+        } catch (BelowHorizonException e) {
+            throw new BaseBackupException(SqlState.INVALID_PARAMETER_VALUE, e.getMessage());
         } catch (StorageException e) {
             throw new BaseBackupException(SqlState.INTERNAL_ERROR, "cannot read the tenant store: " + e.getMessage(), e);
         }
@@ -296,29 +321,84 @@ public final class BaseBackup {
         return blocks;
     }
 
-    /** Writes {@code n} blocks of {@code source} as the files of fork {@code as}. */
+    /**
+     * Writes {@code n} blocks of {@code source} as the files of fork {@code as}. The blocks are
+     * rebuilt in chunks on {@link #REBUILDERS}, each chunk with one store iterator moving
+     * forward ({@link PageVersions}), and written in block order; at most
+     * {@link #CHUNKS_IN_FLIGHT} chunks are held at once, so memory stays bounded whatever the
+     * relation's size.
+     */
     private long writeFork(Tar t, RelTag source, RelTag as, long n) throws IOException {
-        long segments = Math.max(1, (n + RelFileName.RELSEG_SIZE - 1) / RelFileName.RELSEG_SIZE);
         boolean checksums = shutdown.controlFile().dataChecksumVersion() != 0;
-        for (long seg = 0; seg < segments; seg++) {
-            long first = seg * RelFileName.RELSEG_SIZE;
-            long count = Math.min(RelFileName.RELSEG_SIZE, n - first);
-            String path = as.path() + (seg == 0 ? "" : "." + seg);
-            t.begin(path, count * BLCKSZ);
-            for (long b = first; b < first + count; b++) {
-                byte[] page = relationPage(source, (int) b);
-                if (checksums) {
-                    PageChecksum.set(page, (int) b);
+        if (n == 0) {
+            t.begin(as.path(), 0);
+            t.end();
+            return 0;
+        }
+        ArrayDeque<Future<byte[][]>> inFlight = new ArrayDeque<>();
+        long next = 0;
+        long written = 0;
+        try {
+            while (written < n) {
+                while (next < n && inFlight.size() < CHUNKS_IN_FLIGHT) {
+                    long from = next;
+                    int count = (int) Math.min(CHUNK_BLOCKS, n - from);
+                    inFlight.add(REBUILDERS.submit(() -> rebuildChunk(source, from, count, checksums)));
+                    next += count;
                 }
-                t.write(page);
+                for (byte[] page : await(inFlight.poll())) {
+                    if (written % RelFileName.RELSEG_SIZE == 0) {
+                        if (written > 0) {
+                            t.end();
+                        }
+                        long seg = written / RelFileName.RELSEG_SIZE;
+                        t.begin(as.path() + (seg == 0 ? "" : "." + seg),
+                            Math.min(RelFileName.RELSEG_SIZE, n - written) * BLCKSZ);
+                    }
+                    t.write(page);
+                    written++;
+                }
             }
             t.end();
+        } finally {
+            for (Future<byte[][]> f : inFlight) {
+                f.cancel(false);
+            }
         }
         return n;
     }
 
-    private byte[] relationPage(RelTag rel, int blkno) {
-        PageHistory h = store.pageHistory(rel, blkno, lsn);
+    /** Blocks [from, from + count) of {@code rel} as of L, checksummed when the cluster has checksums. */
+    private byte[][] rebuildChunk(RelTag rel, long from, int count, boolean checksums) {
+        byte[][] pages = new byte[count][];
+        try (PageVersions versions = store.pageVersions(lsn)) {
+            for (int i = 0; i < count; i++) {
+                int blkno = (int) (from + i);
+                byte[] page = relationPage(versions.history(rel, blkno), rel, blkno);
+                if (checksums) {
+                    PageChecksum.set(page, blkno);
+                }
+                pages[i] = page;
+            }
+        }
+        return pages;
+    }
+
+    private static byte[][] await(Future<byte[][]> chunk) throws IOException {
+        try {
+            return chunk.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("base backup interrupted");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    private byte[] relationPage(PageHistory h, RelTag rel, int blkno) {
         if (h.isEmpty()) {
             return new byte[BLCKSZ]; // never written: zeros, as PostgreSQL reads a page past a hole
         }

@@ -9,6 +9,7 @@ import org.pageserver.protocol.BufferTag;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.SlruKind;
+import org.pageserver.storage.BelowHorizonException;
 import org.pageserver.storage.PageHistory;
 import org.pageserver.storage.TenantStore;
 
@@ -79,7 +80,13 @@ public final class PageReads<R> {
     }
 
     public static <R> Read<R> failed(Pending<R> r, Throwable e) {
-        return new Read<>(r.request(), r.tag(), r.lsn(), null, null, "storage read failed: " + e.getMessage(), null);
+        return new Read<>(r.request(), r.tag(), r.lsn(), null, null, storageError(e), null);
+    }
+
+    /** A failed storage read as the client is told: when the horizon passed the LSN after admission, as before it. */
+    public static String storageError(Throwable e) {
+        Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+        return cause instanceof BelowHorizonException ? cause.getMessage() : "storage read failed: " + e.getMessage();
     }
 
     /** Blocking. */

@@ -314,6 +314,7 @@ public final class HttpApi implements org.apache.pekko.japi.function.Function<Ht
         o.put("durable_lsn", lsn(s.durableLsn()));
         o.put("consistent_lsn", lsn(s.consistentLsn()));
         o.put("primary", s.primary());
+        o.put("horizon_lsn", lsn(s.horizonLsn()));
         return o;
     }
 

@@ -12,6 +12,8 @@ public enum GetPageResult {
     INVALID_LSN("invalid_lsn"),
     /** Below the consistent point of the initial backup. */
     BELOW_CONSISTENT_LSN("below_consistent_lsn"),
+    /** Below the tenant's retention horizon: older versions may be gone. */
+    BELOW_HORIZON("below_horizon"),
     /** The relation or the block does not exist at the LSN. */
     NOT_FOUND("not_found"),
     /** The WAL did not reach the LSN within wait-lsn-timeout. */
@@ -37,6 +39,9 @@ public enum GetPageResult {
         }
         if (message.contains("is below the consistent point")) {
             return BELOW_CONSISTENT_LSN;
+        }
+        if (message.contains("is below the retention horizon")) {
+            return BELOW_HORIZON;
         }
         if (message.contains("does not exist at")) {
             return NOT_FOUND;

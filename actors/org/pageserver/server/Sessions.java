@@ -53,7 +53,8 @@ public final class Sessions implements PgSessionHandler {
 
     static final List<Column> STATUS_COLUMNS = List.of(Column.text("system_id"), Column.text("state"),
         Column.pgLsn("last_valid_lsn"), Column.pgLsn("last_record_lsn"), Column.pgLsn("durable_lsn"),
-        Column.pgLsn("consistent_lsn"), Column.text("primary"), Column.text("basebackups"));
+        Column.pgLsn("consistent_lsn"), Column.text("primary"), Column.text("basebackups"),
+        Column.pgLsn("horizon_lsn"));
 
     private final ActorSystem<?> system;
     private final ActorRef<Tenants.Command> tenants;
@@ -231,6 +232,11 @@ public final class Sessions implements PgSessionHandler {
             return new QueryResult.Error(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE, "LSN " + at
                 + " is beyond the WAL the pageserver has stored for tenant " + r.systemId() + " (up to " + durable + ")");
         }
+        try {
+            store.checkHorizon(at);
+        } catch (org.pageserver.storage.BelowHorizonException e) {
+            return new QueryResult.Error(SqlState.INVALID_PARAMETER_VALUE, e.getMessage());
+        }
         List<List<String>> rows = new ArrayList<>();
         for (Map.Entry<RelTag, Integer> e : store.relations(at).entrySet()) {
             RelTag rel = e.getKey();
@@ -305,7 +311,8 @@ public final class Sessions implements PgSessionHandler {
                     }
                     String state = s.error() == null ? s.state() : s.state() + ": " + s.error();
                     rows.add(List.of(s.systemId().toString(), state, lsn(s.lastValidLsn()), lsn(s.lastRecordLsn()),
-                        lsn(s.durableLsn()), lsn(s.consistentLsn()), s.primary(), backups.running(s.systemId())));
+                        lsn(s.durableLsn()), lsn(s.consistentLsn()), s.primary(), backups.running(s.systemId()),
+                        lsn(s.horizonLsn())));
                 }
                 return (QueryResult) new QueryResult.Rows(STATUS_COLUMNS, rows);
             })

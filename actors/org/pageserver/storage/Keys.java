@@ -8,28 +8,41 @@ import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
 
 /**
- * Key layouts of the tenant store. All big-endian and unsigned, so that RocksDB's bytewise
- * order is (relation, block, LSN) order and "newest version at or before L" is one
- * seekForPrev.
+ * Key layouts of the tenant store (format {@link #FORMAT_VERSION}). All big-endian and unsigned,
+ * so that RocksDB's bytewise order is the order described.
  *
  * <pre>
- * page:    spcnode u32 | dbnode u32 | relnode u32 | fork u8 | blkno u32 | lsn u64 | kind u8   (26 bytes)
+ * page:    spcnode u32 | dbnode u32 | relnode u32 | fork u8 | blkno u32 | ~lsn u64 | kind u8  (26 bytes)
  * relsize: spcnode u32 | dbnode u32 | relnode u32 | fork u8 | lsn u64                          (21 bytes)
  * wal:     lsn u64                                                                            (8 bytes)
  * file:    path utf8 | 0x00 | lsn u64
  * </pre>
  *
- * A page image and a WAL record may share an LSN (an image materialized after the record that
- * ends at L); the kind byte sorts the record first, so the image at L, which already contains
- * that record, is what a read as of L meets first.
+ * <p>Page keys hold the LSN inverted (all bits flipped), so a block's versions sort newest first:
+ * "newest version at or before L" is a forward seek to (block, ~L), and the walk back to the
+ * image a read starts from is {@code next}, RocksDB's fast direction (backward iteration costs
+ * it a re-seek of every level per step). Consecutive blocks of a relation are then read by one
+ * iterator moving forward, which is what a base backup does.
+ *
+ * <p>A page image and a WAL record may share an LSN (an image made after the record that ends
+ * at L); the kind byte sorts the image first, so the image at L, which already contains that
+ * record, is what a read as of L meets first, and the record is older than it.
  */
 final class Keys {
     static final int REL_LEN = 13;
-    static final int PAGE_KEY_LEN = REL_LEN + 4 + 8 + 1;
+    /** Every version of a block shares these first bytes (the page family's prefix extractor). */
+    static final int BLOCK_PREFIX_LEN = REL_LEN + 4;
+    static final int PAGE_KEY_LEN = BLOCK_PREFIX_LEN + 8 + 1;
     static final int RELSIZE_KEY_LEN = REL_LEN + 8;
 
-    static final byte KIND_RECORD = 0;
-    static final byte KIND_IMAGE = 1;
+    /**
+     * The layout version stored in the metadata. 1: page keys by ascending LSN, records before
+     * images at the same LSN (refused: read with this layout it would give wrong pages).
+     */
+    static final long FORMAT_VERSION = 2;
+
+    static final byte KIND_IMAGE = 0;
+    static final byte KIND_RECORD = 1;
 
     private Keys() {
     }
@@ -40,7 +53,7 @@ final class Keys {
 
     static byte[] page(RelTag rel, int blkno, long lsn, byte kind) {
         ByteBuffer b = ByteBuffer.allocate(PAGE_KEY_LEN).order(ByteOrder.BIG_ENDIAN);
-        rel(b, rel).putInt(blkno).putLong(lsn).put(kind);
+        rel(b, rel).putInt(blkno).putLong(~lsn).put(kind);
         return b.array();
     }
 
@@ -65,7 +78,7 @@ final class Keys {
     }
 
     static long pageLsnOf(byte[] pageKey) {
-        return ByteBuffer.wrap(pageKey, REL_LEN + 4, 8).order(ByteOrder.BIG_ENDIAN).getLong();
+        return ~ByteBuffer.wrap(pageKey, REL_LEN + 4, 8).order(ByteOrder.BIG_ENDIAN).getLong();
     }
 
     static byte pageKindOf(byte[] pageKey) {

@@ -7,7 +7,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -36,15 +35,19 @@ import org.rocksdb.WriteOptions;
  *
  * <ul>
  *   <li>{@code page}: every version of every block: base images and the WAL records that touch
- *       the block, keyed (relation, block, LSN), so that "newest image at or before L plus the
- *       records after it up to L" is one backwards range scan.</li>
+ *       the block, keyed (relation, block, inverted LSN), so that "newest image at or before L
+ *       plus the records after it up to L" is one forward range scan ({@link PageVersions}).</li>
  *   <li>{@code relsize}: relation size (nblocks) versions, and drops.</li>
  *   <li>{@code wal}: the raw WAL as received, up to the last record boundary stored: what a
  *       base backup ships, and what a compute needs to start.</li>
  *   <li>{@code file}: versions of non-relation files (SLRU segments, relation maps, the rest of
  *       a base backup).</li>
- *   <li>{@code default}: tenant metadata and the durable LSN.</li>
+ *   <li>{@code default}: tenant metadata, the durable LSN, the key layout's version and the
+ *       retention horizon.</li>
  * </ul>
+ *
+ * <p>Versions older than the retention horizon may be gone ({@link Retention}): every read as
+ * of an LSN below it throws {@link BelowHorizonException}.
  *
  * All methods block on disk I/O: callers run them on the blocking dispatcher. The class is
  * thread-safe (RocksDB is); one writer per tenant (the WAL-stream actor) keeps writes ordered.
@@ -64,13 +67,17 @@ public final class TenantStore implements AutoCloseable {
     private static final byte[] META_HINTS_LOGGED = bytes("hints_logged");
     private static final byte[] META_DURABLE_LSN = bytes("durable_lsn");
     private static final byte[] META_LAST_RECORD_LSN = bytes("last_record_lsn");
+    private static final byte[] META_FORMAT_VERSION = bytes("format_version");
+    private static final byte[] META_HORIZON = bytes("horizon_lsn");
 
-    private static final byte FLAG_STARTS_CHAIN = 1;
 
     private final Path dir;
     private final RocksDB db;
     private final DBOptions dbOptions;
     private final ColumnFamilyOptions cfOptions;
+    private final ColumnFamilyOptions pageOptions;
+    /** Reads of the page family that cross blocks (scans): its iterators are in prefix mode otherwise. */
+    private final ReadOptions totalOrder = new ReadOptions().setTotalOrderSeek(true);
     private final List<ColumnFamilyHandle> handles;
     private final ColumnFamilyHandle meta;
     private final ColumnFamilyHandle page;
@@ -83,14 +90,20 @@ public final class TenantStore implements AutoCloseable {
     private boolean closed;
 
     private final StoreEvents events;
+    /** Records stored per block since its last image: what the compaction makes images of. */
+    private final ChainLengths chains = new ChainLengths();
+    /** The retention horizon and the LSNs pinned against it. */
+    private final Horizon horizon;
 
     private TenantStore(Path dir, RocksDB db, DBOptions dbOptions, ColumnFamilyOptions cfOptions,
+                        ColumnFamilyOptions pageOptions,
                         List<ColumnFamilyHandle> handles, boolean sync, StoreEvents events) {
         this.events = events;
         this.dir = dir;
         this.db = db;
         this.dbOptions = dbOptions;
         this.cfOptions = cfOptions;
+        this.pageOptions = pageOptions;
         this.handles = handles;
         this.meta = handles.get(0);
         this.page = handles.get(1);
@@ -98,6 +111,7 @@ public final class TenantStore implements AutoCloseable {
         this.wal = handles.get(3);
         this.file = handles.get(4);
         this.writeOptions = new WriteOptions().setSync(sync);
+        this.horizon = new Horizon(new Lsn(longOf(get(meta, META_HORIZON))));
     }
 
     /**
@@ -122,21 +136,75 @@ public final class TenantStore implements AutoCloseable {
         ColumnFamilyOptions cfOptions = new ColumnFamilyOptions().setCompressionType(CompressionType.LZ4_COMPRESSION)
             .setWriteBufferSize(32L << 20);
         memory.apply(dbOptions, cfOptions, new org.rocksdb.BlockBasedTableConfig());
+        // Every page read seeks within one block's versions: a bloom filter on the 17-byte block
+        // prefix lets a seek skip the sorted runs (SST files, memtables) that hold no version
+        // of the block, instead of loading a data block in each
+        ColumnFamilyOptions pageOptions = new ColumnFamilyOptions().setCompressionType(CompressionType.LZ4_COMPRESSION)
+            .setWriteBufferSize(32L << 20)
+            .useFixedLengthPrefixExtractor(Keys.BLOCK_PREFIX_LEN)
+            .setMemtablePrefixBloomSizeRatio(0.02);
+        memory.apply(dbOptions, pageOptions, new org.rocksdb.BlockBasedTableConfig()
+            .setFilterPolicy(new org.rocksdb.BloomFilter(10, false)).setWholeKeyFiltering(false));
         List<ColumnFamilyDescriptor> descriptors = List.of(
             new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions),
-            new ColumnFamilyDescriptor(bytes("page"), cfOptions),
+            new ColumnFamilyDescriptor(bytes("page"), pageOptions),
             new ColumnFamilyDescriptor(bytes("relsize"), cfOptions),
             new ColumnFamilyDescriptor(bytes("wal"), cfOptions),
             new ColumnFamilyDescriptor(bytes("file"), cfOptions));
         List<ColumnFamilyHandle> handles = new ArrayList<>();
         try {
             RocksDB db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
-            return new TenantStore(dir, db, dbOptions, cfOptions, handles, sync, events);
+            try {
+                checkFormat(dir, db, handles);
+            } catch (StorageException e) {
+                handles.forEach(ColumnFamilyHandle::close);
+                db.close();
+                dbOptions.close();
+                cfOptions.close();
+                pageOptions.close();
+                events.close();
+                throw e;
+            }
+            return new TenantStore(dir, db, dbOptions, cfOptions, pageOptions, handles, sync, events);
         } catch (RocksDBException e) {
             dbOptions.close();
             cfOptions.close();
+            pageOptions.close();
             events.close();
             throw new StorageException("cannot open tenant store " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A new store gets the current key layout's version; an existing one must have it. A store
+     * of another version is refused rather than read: its page keys sort versions the other way
+     * round, and a read would silently return another version of the page.
+     */
+    private static void checkFormat(Path dir, RocksDB db, List<ColumnFamilyHandle> handles) throws RocksDBException {
+        ColumnFamilyHandle metaCf = handles.get(0);
+        byte[] v = db.get(metaCf, META_FORMAT_VERSION);
+        if (v != null) {
+            long version = ByteBuffer.wrap(v).getLong();
+            if (version != Keys.FORMAT_VERSION) {
+                throw new StorageException("tenant store " + dir + " has storage format " + version + ", this pageserver"
+                    + " reads format " + Keys.FORMAT_VERSION + " only: import the tenant again into an empty data directory");
+            }
+            return;
+        }
+        boolean empty = true;
+        for (ColumnFamilyHandle h : handles) {
+            try (RocksIterator it = db.newIterator(h)) {
+                it.seekToFirst();
+                empty &= !it.isValid();
+            }
+        }
+        if (!empty) {
+            throw new StorageException("tenant store " + dir + " has storage format 1 (page versions by ascending LSN),"
+                + " this pageserver reads format " + Keys.FORMAT_VERSION + " only: import the tenant again into an empty"
+                + " data directory");
+        }
+        try (WriteOptions wo = new WriteOptions().setSync(true)) {
+            db.put(metaCf, wo, META_FORMAT_VERSION, longBytes(Keys.FORMAT_VERSION));
         }
     }
 
@@ -234,6 +302,78 @@ public final class TenantStore implements AutoCloseable {
         return guarded(() -> new Lsn(longOf(get(meta, META_LAST_RECORD_LSN))));
     }
 
+    // ---------------------------------------------------------------- retention horizon
+
+    /** Versions older than this LSN may be gone: reads below it are refused. INVALID: none yet. */
+    public Lsn horizon() {
+        return horizon.lsn();
+    }
+
+    /**
+     * Keeps the horizon at or below {@code lsn} until the pin is closed: what a base backup or a
+     * mounted compute reading as of {@code lsn} holds while it reads.
+     *
+     * @throws BelowHorizonException when the horizon has already passed {@code lsn}
+     */
+    public Horizon.Pin pin(Lsn lsn) {
+        return horizon.pin(lsn, this::systemIdText);
+    }
+
+    /** @throws BelowHorizonException when {@code lsn} is below the retention horizon */
+    public void checkHorizon(Lsn lsn) {
+        horizon.check(lsn, this::systemIdText);
+    }
+
+    private String systemIdText() {
+        byte[] sys = guarded(() -> get(meta, META_SYSTEM_ID));
+        return sys == null ? dir.getFileName().toString() : new SystemId(ByteBuffer.wrap(sys).getLong()).toString();
+    }
+
+    /**
+     * Moves the horizon to {@code to} durably, before anything older is removed, so that a
+     * crash after it never leaves the store claiming versions it has lost. Never moves back.
+     * Returns the horizon now (lower than {@code to} when a pin holds it back).
+     */
+    Lsn advanceHorizon(Lsn to) {
+        return horizon.advance(to, h -> {
+            try (Batch b = newBatch()) {
+                b.put(meta, META_HORIZON, longBytes(h.value()));
+                b.commit();
+            }
+        });
+    }
+
+    /** Runs {@code op} with the store held open: the compaction's raw access to the column families. */
+    <T> T whileOpen(java.util.function.Supplier<T> op) {
+        return guarded(op);
+    }
+
+    /** An iterator in total order (a scan across blocks, relations or paths). */
+    RocksIterator iterator(Family f) {
+        return db.newIterator(handle(f), totalOrder);
+    }
+
+    ColumnFamilyHandle handle(Family f) {
+        return switch (f) {
+            case PAGE -> page;
+            case RELSIZE -> relsize;
+            case WAL -> wal;
+            case FILE -> file;
+        };
+    }
+
+    /** The column families of versioned data. */
+    enum Family { PAGE, RELSIZE, WAL, FILE }
+
+    void checkIteratorStatus(RocksIterator it) {
+        checkIterator(it);
+    }
+
+    /** Blocks with records since their last image (for the compaction). */
+    ChainLengths chains() {
+        return chains;
+    }
+
     // ---------------------------------------------------------------- writing
 
     /**
@@ -260,6 +400,8 @@ public final class TenantStore implements AutoCloseable {
         private final java.util.Set<BufferTag> pagesChanged = new java.util.HashSet<>();
         /** The last size given to each relation in this batch; -1: dropped. */
         private final java.util.Map<RelTag, Integer> sizesChanged = new java.util.HashMap<>();
+        /** Records given to each block in this batch (for the chain lengths, once committed). */
+        private final java.util.Map<BufferTag, Integer> recordsAdded = new java.util.HashMap<>();
 
         public Batch putMeta(TenantMeta m) {
             put(meta, META_SYSTEM_ID, ByteBuffer.allocate(8).putLong(m.systemId().value()).array());
@@ -287,12 +429,14 @@ public final class TenantStore implements AutoCloseable {
         public Batch putRecord(RelTag rel, int blkno, Lsn start, Lsn end, PageChange change, boolean startsChain,
                                byte[] raw) {
             byte[] v = new byte[10 + raw.length];
-            v[0] = startsChain ? FLAG_STARTS_CHAIN : 0;
+            v[0] = startsChain ? PageVersions.FLAG_STARTS_CHAIN : 0;
             v[1] = change.toByte();
             ByteBuffer.wrap(v, 2, 8).order(ByteOrder.BIG_ENDIAN).putLong(start.value());
             System.arraycopy(raw, 0, v, 10, raw.length);
             put(page, Keys.page(rel, blkno, end.value(), Keys.KIND_RECORD), v);
-            pagesChanged.add(new BufferTag(rel, blkno));
+            BufferTag tag = new BufferTag(rel, blkno);
+            pagesChanged.add(tag);
+            recordsAdded.merge(tag, 1, Integer::sum);
             return this;
         }
 
@@ -353,7 +497,27 @@ public final class TenantStore implements AutoCloseable {
             return wb.getDataSize();
         }
 
-        private void put(ColumnFamilyHandle cf, byte[] k, byte[] v) {
+        /** Removes one key (retention: a version older than the horizon). */
+        void delete(ColumnFamilyHandle cf, byte[] k) {
+            try {
+                wb.delete(cf, k);
+                count++;
+            } catch (RocksDBException e) {
+                throw new StorageException("write batch failed: " + e.getMessage(), e);
+            }
+        }
+
+        /** Removes the keys in [from, to) (retention of the raw WAL: one range tombstone). */
+        void deleteRange(ColumnFamilyHandle cf, byte[] from, byte[] to) {
+            try {
+                wb.deleteRange(cf, from, to);
+                count++;
+            } catch (RocksDBException e) {
+                throw new StorageException("write batch failed: " + e.getMessage(), e);
+            }
+        }
+
+        void put(ColumnFamilyHandle cf, byte[] k, byte[] v) {
             try {
                 wb.put(cf, k, v);
                 count++;
@@ -363,11 +527,27 @@ public final class TenantStore implements AutoCloseable {
         }
 
         public void commit() {
+            commit(writeOptions);
+        }
+
+        /**
+         * Commits without waiting for the disk: for what is only an optimisation or can be
+         * redone (the compaction's images and deletions). Atomic all the same: after a crash the
+         * batch is there whole or not at all, and the next synced batch makes it durable.
+         */
+        void commitUnsynced() {
+            try (WriteOptions wo = new WriteOptions().setSync(false)) {
+                commit(wo);
+            }
+        }
+
+        private void commit(WriteOptions options) {
             try {
-                db.write(writeOptions, wb);
+                db.write(options, wb);
             } catch (RocksDBException e) {
                 throw new StorageException("write to " + dir + " failed: " + e.getMessage(), e);
             }
+            chains.added(recordsAdded);
         }
 
         @Override
@@ -388,7 +568,14 @@ public final class TenantStore implements AutoCloseable {
      * chain (initializes the page or carries an applicable image).
      */
     public PageHistory pageHistory(RelTag rel, int blkno, Lsn lsn) {
-        return guarded(() -> pageHistoryUnlocked(rel, blkno, lsn, Lsn.INVALID));
+        return guarded(() -> {
+            checkHorizon(lsn);
+            try (ReadOptions ro = new ReadOptions(); RocksIterator it = db.newIterator(page, ro)) {
+                PageHistory h = PageVersions.history(it, rel, blkno, lsn, Lsn.INVALID);
+                checkIterator(it);
+                return h;
+            }
+        });
     }
 
     /**
@@ -398,46 +585,48 @@ public final class TenantStore implements AutoCloseable {
      * the page as of {@code since} (the caller has it cached).
      */
     public PageHistory pageHistorySince(RelTag rel, int blkno, Lsn since, Lsn lsn) {
-        return guarded(() -> pageHistoryUnlocked(rel, blkno, lsn, since));
+        return guarded(() -> {
+            checkHorizon(lsn);
+            try (ReadOptions ro = new ReadOptions(); RocksIterator it = db.newIterator(page, ro)) {
+                PageHistory h = PageVersions.history(it, rel, blkno, lsn, since);
+                checkIterator(it);
+                return h;
+            }
+        });
     }
 
-    private PageHistory pageHistoryUnlocked(RelTag rel, int blkno, Lsn lsn, Lsn since) {
-        byte[] prefix = Keys.blockPrefix(rel, blkno);
-        ArrayDeque<PageHistory.StoredRecord> records = new ArrayDeque<>();
-        try (ReadOptions ro = new ReadOptions().setPrefixSameAsStart(false);
-             RocksIterator it = db.newIterator(page, ro)) {
-            it.seekForPrev(Keys.page(rel, blkno, lsn.value(), Keys.KIND_IMAGE));
-            while (it.isValid()) {
-                byte[] key = it.key();
-                if (!Keys.hasPrefix(key, prefix)) {
-                    break;
-                }
-                Lsn at = new Lsn(Keys.pageLsnOf(key));
-                if (since.isValid() && !at.isAfter(since)) {
-                    return new PageHistory(null, since, List.copyOf(records));
-                }
-                if (Keys.pageKindOf(key) == Keys.KIND_IMAGE) {
-                    return new PageHistory(it.value(), at, List.copyOf(records));
-                }
-                byte[] v = it.value();
-                boolean starts = (v[0] & FLAG_STARTS_CHAIN) != 0;
-                long start = ByteBuffer.wrap(v, 2, 8).order(ByteOrder.BIG_ENDIAN).getLong();
-                byte[] raw = new byte[v.length - 10];
-                System.arraycopy(v, 10, raw, 0, raw.length);
-                records.addFirst(new PageHistory.StoredRecord(new Lsn(start), at, PageChange.fromByte(v[1]), starts, raw));
-                if (starts) {
-                    break;
-                }
-                it.prev();
-            }
-            checkIterator(it);
+    /**
+     * A reader of many blocks as of one LSN, in ascending (relation, block) order, with one
+     * iterator moving forward: what a base backup reads. It holds the store open until closed.
+     *
+     * @throws BelowHorizonException when {@code lsn} is below the retention horizon
+     */
+    public PageVersions pageVersions(Lsn lsn) {
+        lock.readLock().lock();
+        if (closed) {
+            lock.readLock().unlock();
+            throw new StorageException("tenant store " + dir + " is closed");
         }
-        return new PageHistory(null, since.isValid() ? since : Lsn.INVALID, List.copyOf(records));
+        try {
+            checkHorizon(lsn);
+            // a bulk read: it would evict what GetPage keeps in the block cache
+            ReadOptions ro = new ReadOptions().setFillCache(false);
+            return new PageVersions(db.newIterator(page, ro), lsn, () -> {
+                ro.close();
+                lock.readLock().unlock();
+            }, this::checkIterator);
+        } catch (RuntimeException e) {
+            lock.readLock().unlock();
+            throw e;
+        }
     }
 
     /** Number of blocks of the relation as of {@code lsn}; empty when it does not exist then. */
     public OptionalInt relSize(RelTag rel, Lsn lsn) {
-        return guarded(() -> relSizeUnlocked(rel, lsn));
+        return guarded(() -> {
+            checkHorizon(lsn);
+            return relSizeUnlocked(rel, lsn);
+        });
     }
 
     private OptionalInt relSizeUnlocked(RelTag rel, Lsn lsn) {
@@ -455,7 +644,10 @@ public final class TenantStore implements AutoCloseable {
 
     /** Every relation fork that exists as of {@code lsn}, with its size, in key order. */
     public TreeMap<RelTag, Integer> relations(Lsn lsn) {
-        return guarded(() -> relationsUnlocked(lsn));
+        return guarded(() -> {
+            checkHorizon(lsn);
+            return relationsUnlocked(lsn);
+        });
     }
 
     /**
@@ -500,6 +692,7 @@ public final class TenantStore implements AutoCloseable {
     }
 
     private Optional<byte[]> fileVersion(String path, Lsn lsn, byte kind) {
+        checkHorizon(lsn);
         byte[] prefix = Keys.filePrefix(path);
         try (RocksIterator it = db.newIterator(file)) {
             it.seekForPrev(Keys.file(path, lsn.value()));
@@ -566,6 +759,7 @@ public final class TenantStore implements AutoCloseable {
 
     /** The newest version at or before {@code lsn} of every path whose newest version is of {@code kind}. */
     private TreeMap<String, byte[]> filesUnlocked(Lsn lsn, byte kind) {
+        checkHorizon(lsn);
         TreeMap<String, byte[]> out = new TreeMap<>();
         try (RocksIterator it = db.newIterator(file)) {
             it.seekToFirst();
@@ -610,6 +804,12 @@ public final class TenantStore implements AutoCloseable {
             it.seekForPrev(Keys.wal(from.value()));
             if (!it.isValid()) {
                 it.seekToFirst();
+                if (it.isValid() && Long.compareUnsigned(Keys.walLsnOf(it.key()), from.value()) > 0
+                    && Long.compareUnsigned(from.value(), to.value()) < 0) {
+                    // the retention removed it meanwhile (callers check walStart first): never a gap
+                    throw new StorageException("the raw WAL from " + from + " is no longer kept (it starts at "
+                        + new Lsn(Keys.walLsnOf(it.key())) + ")");
+                }
             }
             while (it.isValid()) {
                 long start = Keys.walLsnOf(it.key());
@@ -656,7 +856,7 @@ public final class TenantStore implements AutoCloseable {
     /** Every WAL record entry of the page store, in key order: for checks and diagnostics. */
     public void forEachRecordEntry(RecordEntrySink sink) {
         guarded(() -> {
-            try (RocksIterator it = db.newIterator(page)) {
+            try (RocksIterator it = db.newIterator(page, totalOrder)) {
                 for (it.seekToFirst(); it.isValid(); it.next()) {
                     byte[] k = it.key();
                     if (Keys.pageKindOf(k) == Keys.KIND_RECORD) {
@@ -702,6 +902,8 @@ public final class TenantStore implements AutoCloseable {
         writeOptions.close();
         dbOptions.close();
         cfOptions.close();
+        pageOptions.close();
+        totalOrder.close();
         events.close();
     }
 

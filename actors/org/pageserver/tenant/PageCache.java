@@ -26,6 +26,7 @@ import org.pageserver.protocol.BufferTag;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.SystemId;
+import org.pageserver.storage.BelowHorizonException;
 import org.pageserver.storage.StoreChanges;
 import org.pageserver.storage.TenantStore;
 
@@ -152,6 +153,8 @@ public final class PageCache {
     /** Relation sizes as of the watermark, kept current by the watermark's changes. */
     private final RelSizeCache sizes = new RelSizeCache();
     private final PageReads<GetPage> storage;
+    /** Admission checks the LSN against the store's retention horizon. */
+    private final TenantStore store;
     private final ImageWrites images;
     private List<PageReads.Pending<GetPage>> pendingReads = new ArrayList<>();
 
@@ -172,6 +175,7 @@ public final class PageCache {
         // a previous incarnation's pages were current as of a watermark this one does not know
         pages.clear();
         this.storage = new PageReads<>(store);
+        this.store = store;
         this.images = new ImageWrites(store, settings.materializeAfter(),
             ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER)));
         this.reads = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.READ_DISPATCHER));
@@ -204,7 +208,7 @@ public final class PageCache {
             .onMessage(Reconstructed.class, this::onReconstructed)
             .onMessage(DbSizeRead.class, m -> {
                 m.request().replyTo().tell(m.failure() != null
-                    ? new ReadFailed("storage read failed: " + m.failure().getMessage())
+                    ? new ReadFailed(PageReads.storageError(m.failure()))
                     : new DbSize(m.bytes(), m.lsn()));
                 return Behaviors.same();
             })
@@ -227,6 +231,14 @@ public final class PageCache {
             replyTo.tell(new ReadFailed("LSN " + lsn + " is below the consistent point " + consistentLsn
                 + ": pages are not kept before the initial backup completed"));
             return;
+        }
+        if (!latest) {
+            try {
+                store.checkHorizon(lsn);
+            } catch (BelowHorizonException e) {
+                replyTo.tell(new ReadFailed(e.getMessage()));
+                return;
+            }
         }
         Lsn target = latest ? Lsn.max(lsn, consistentLsn) : lsn;
         if (!target.isAfter(watermark)) {
@@ -381,7 +393,7 @@ public final class PageCache {
 
     private Behavior<Command> onRelSize(RelSizeRead m) {
         if (m.failure() != null) {
-            m.request().replyTo().tell(new ReadFailed("storage read failed: " + m.failure().getMessage()));
+            m.request().replyTo().tell(new ReadFailed(PageReads.storageError(m.failure())));
         } else {
             if (m.lsn().equals(watermark)) {
                 // read as of the watermark, and no change since: later changes come with the watermark

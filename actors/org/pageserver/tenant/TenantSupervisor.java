@@ -11,11 +11,14 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.PoolRouter;
 import org.apache.pekko.actor.typed.javadsl.Routers;
 import org.pageserver.Settings;
+import org.pageserver.engine.PageRebuild;
 import org.pageserver.engine.SharedPageCache;
 import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.pgwire.ConnInfo;
+import org.pageserver.storage.Compaction;
+import org.pageserver.storage.CompactionPool;
 import org.pageserver.storage.TenantMeta;
 import org.pageserver.storage.TenantStore;
 
@@ -79,7 +82,7 @@ public final class TenantSupervisor {
 
     /** One row of the {@code status} command. */
     public record TenantStatus(SystemId systemId, String state, Lsn lastValidLsn, Lsn lastRecordLsn, Lsn durableLsn,
-                               Lsn consistentLsn, String primary, String error) {
+                               Lsn consistentLsn, String primary, String error, Lsn horizonLsn) {
     }
 
     private record WalStatusReceived(WalStream.WalStatus status, ActorRef<TenantStatus> replyTo, Throwable failure)
@@ -105,14 +108,19 @@ public final class TenantSupervisor {
                     .onFailure(SupervisorStrategy.restartWithBackoff(settings.reconnectMinBackoff(),
                         settings.reconnectMaxBackoff(), 0.2).withResetBackoffAfter(Duration.ofMinutes(1))),
                 "wal-stream");
-            return running(ctx, store, meta, cache, durableWal, walStream);
+            // the store makes images of long chains and applies the retention window in the background
+            CompactionPool.Registration compaction = CompactionPool.shared().register(new Compaction(store,
+                (h, tag) -> PageRebuild.rebuild(h, tag, meta.hintsLogged()), settings.compaction()),
+                settings.compactionInterval());
+            return running(ctx, store, meta, cache, durableWal, walStream, compaction);
         });
     }
 
     private static Behavior<Command> running(ActorContext<Command> ctx, TenantStore store, TenantMeta meta,
                                              ActorRef<PageCache.Command> pageCache,
                                              ActorRef<DurableWal.Command> durableWal,
-                                             ActorRef<WalStream.Command> walStream) {
+                                             ActorRef<WalStream.Command> walStream,
+                                             CompactionPool.Registration compaction) {
         String primary = redact(meta.conninfo());
         return Behaviors.receive(Command.class)
             .onMessage(GetPage.class, m -> {
@@ -152,14 +160,15 @@ public final class TenantSupervisor {
                 WalStream.WalStatus s = m.status();
                 if (s == null) {
                     m.replyTo().tell(new TenantStatus(meta.systemId(), "reconnecting", Lsn.INVALID, Lsn.INVALID,
-                        Lsn.INVALID, meta.consistentLsn(), primary, null));
+                        Lsn.INVALID, meta.consistentLsn(), primary, null, store.horizon()));
                 } else {
                     m.replyTo().tell(new TenantStatus(meta.systemId(), s.state(), s.lastValidLsn(), s.lastRecordLsn(),
-                        s.durableLsn(), meta.consistentLsn(), primary, s.error()));
+                        s.durableLsn(), meta.consistentLsn(), primary, s.error(), store.horizon()));
                 }
                 return Behaviors.same();
             })
             .onSignal(PostStop.class, sig -> {
+                compaction.close();
                 store.close();
                 return Behaviors.same();
             })

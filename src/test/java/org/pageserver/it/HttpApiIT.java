@@ -105,7 +105,7 @@ class HttpApiIT {
         JsonNode row = rows.get(0);
         assertEquals(systemId, row.get("system_id").asText());
         assertEquals(List.of("system_id", "state", "error", "last_valid_lsn", "last_record_lsn", "durable_lsn",
-            "consistent_lsn", "primary"), iterable(row));
+            "consistent_lsn", "primary", "horizon_lsn"), iterable(row));
         assertTrue(!row.get("primary").asText().contains("password"), row.toString());
     }
 

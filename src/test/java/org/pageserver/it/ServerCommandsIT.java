@@ -51,7 +51,7 @@ class ServerCommandsIT {
                 cols.add(md.getColumnName(i));
             }
             assertEquals(List.of("system_id", "state", "last_valid_lsn", "last_record_lsn", "durable_lsn",
-                "consistent_lsn", "primary", "basebackups"), cols);
+                "consistent_lsn", "primary", "basebackups", "horizon_lsn"), cols);
         }
         assertEquals("", ps.psql("status"));
     }

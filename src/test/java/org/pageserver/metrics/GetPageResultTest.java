@@ -11,6 +11,8 @@ class GetPageResultTest {
         assertEquals(GetPageResult.INVALID_LSN, GetPageResult.ofError("invalid LSN 0/0"));
         assertEquals(GetPageResult.BELOW_CONSISTENT_LSN, GetPageResult.ofError("LSN 0/10 is below the consistent point "
             + "0/2000028: pages are not kept before the initial backup completed"));
+        assertEquals(GetPageResult.BELOW_HORIZON, GetPageResult.ofError("LSN 0/10 is below the retention horizon "
+            + "0/5000000 of tenant 7311000000000000001"));
         assertEquals(GetPageResult.NOT_FOUND, GetPageResult.ofError("relation 1663/5/16384 does not exist at 0/3000000"));
         assertEquals(GetPageResult.NOT_FOUND, GetPageResult.ofError("block 9 of relation 1663/5/16384 does not exist at "
             + "0/3000000 (relation has 3 blocks)"));

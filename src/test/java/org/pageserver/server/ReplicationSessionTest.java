@@ -14,7 +14,7 @@ class ReplicationSessionTest {
 
     static TenantStatus tenant(long id) {
         return new TenantStatus(new SystemId(id), "streaming", Lsn.INVALID, Lsn.INVALID, Lsn.INVALID, Lsn.INVALID,
-            "", null);
+            "", null, Lsn.INVALID);
     }
 
     @Test

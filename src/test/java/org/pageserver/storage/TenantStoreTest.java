@@ -198,6 +198,19 @@ class TenantStoreTest {
     }
 
     @Test
+    void rawWalBeforeWhatIsKeptIsAnErrorNotAGap() {
+        try (TenantStore s = TenantStore.open(dir, true)) {
+            try (TenantStore.Batch b = s.newBatch()) {
+                b.putWal(lsn(1000), new byte[] {0, 1, 2, 3});
+                b.commit();
+            }
+            StorageException e = assertThrows(StorageException.class, () -> s.readWal(lsn(900), lsn(1004),
+                (at, buf, off, len) -> { }));
+            assertEquals("the raw WAL from 0/384 is no longer kept (it starts at 0/3E8)", e.getMessage());
+        }
+    }
+
+    @Test
     void survivesReopenAndMetaMarksTheTenant() {
         TenantMeta meta = new TenantMeta(new SystemId(-5L), "host=h port=1 password=secret", 1, 16 << 20,
             lsn(0x1000028), lsn(0x1000100), "pageserver_x", false);

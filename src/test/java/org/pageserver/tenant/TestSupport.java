@@ -22,7 +22,8 @@ final class TestSupport {
             base.materializeAfter(), false,
             base.maxPendingBytes(), base.slotPrefix(), base.connectTimeout(), base.statusInterval(),
             Duration.ofMillis(50), Duration.ofMillis(200), base.blockCacheBytes(), base.selectorIdleSpin(),
-            base.writeBufferBytes(), base.backgroundJobs());
+            base.writeBufferBytes(), base.backgroundJobs(),
+            base.retentionWindow(), base.imageAfter(), base.compactionInterval());
     }
 
     static byte[] page(int fill) {

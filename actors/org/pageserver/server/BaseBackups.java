@@ -80,6 +80,11 @@ final class BaseBackups {
         return prepareWithSize(id, lsn, minimal).thenApply(Prepared::backup);
     }
 
+    /** A standby backup (BaseBackup#prepareStandby), checked as {@link #prepare}. */
+    CompletionStage<BaseBackup> prepareStandby(SystemId id, Lsn lsn) {
+        return store(id).thenApplyAsync(store -> BaseBackup.prepareStandby(store, lsn), blocking);
+    }
+
     /** A checked backup and about how many bytes its tar will have (for progress reports). */
     record Prepared(BaseBackup backup, long estimatedBytes) {
     }
@@ -206,7 +211,7 @@ final class BaseBackups {
 
     /**
      * The backups of a tenant being streamed now, as {@code status} shows them: one entry
-     * "LSN[ minimal]: N MB" each, or the empty string.
+     * "LSN[ minimal| standby]: N MB" each, or the empty string.
      */
     String running(SystemId id) {
         Set<BaseBackup> mine = running.get(id);
@@ -215,7 +220,7 @@ final class BaseBackups {
         }
         List<String> out = new ArrayList<>();
         for (BaseBackup b : mine) {
-            out.add(b.lsn() + (b.minimal() ? " minimal" : "") + ": " + (b.bytesWritten() >> 20) + " MB");
+            out.add(b.lsn() + (b.standby() ? " standby" : b.minimal() ? " minimal" : "") + ": " + (b.bytesWritten() >> 20) + " MB");
         }
         return String.join(", ", out);
     }

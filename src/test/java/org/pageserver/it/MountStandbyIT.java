@@ -57,13 +57,24 @@ class MountStandbyIT {
                         pg.pgbench("-c", "2", "-t", "300");
                         standby.start();
                         assertEquals(MountCloneIT.checksums(pg::psql), followed(pg, standby), "after a restart");
-                    } finally {
                         standby.stop();
+                    } catch (Exception | AssertionError e) {
+                        System.out.println("MountStandbyIT: the standby's log:\n" + Files.readString(standby.log));
+                        try {
+                            standby.stopImmediate();
+                        } catch (Exception notRunning) {
+                            e.addSuppressed(notRunning);
+                        }
+                        throw e;
                     }
                 }
+                MountIT.Run writable = MountIT.cli("mount", "--port", String.valueOf(ps.port()), "--system-id",
+                    id.toString(), "--latest", "--upper", work.resolve("upper").toString(), mp.toString());
+                assertEquals(1, writable.status(), writable.err());
+                assertTrue(writable.err().contains("is a standby clone; mount it with --standby"), writable.err());
                 String log = Files.readString(standby.log);
                 log.lines().filter(l -> l.contains("redo starts at") || l.contains("consistent recovery state")
-                    || l.contains("started streaming")).forEach(l -> System.out.println("MountStandbyIT: " + l));
+                    || l.contains("started streaming") || l.contains("checksum")).forEach(l -> System.out.println("MountStandbyIT: " + l));
                 assertTrue(log.contains("started streaming WAL from primary"), log);
                 assertFalse(log.contains("PANIC"), log);
             }

@@ -74,7 +74,8 @@ class MountStandbyIT {
                 assertTrue(writable.err().contains("is a standby clone; mount it with --standby"), writable.err());
                 String log = Files.readString(standby.log);
                 log.lines().filter(l -> l.contains("redo starts at") || l.contains("consistent recovery state")
-                    || l.contains("started streaming") || l.contains("checksum")).forEach(l -> System.out.println("MountStandbyIT: " + l));
+                    || l.contains("started streaming") || l.contains("checksum"))
+                    .forEach(l -> System.out.println("MountStandbyIT: " + l));
                 assertTrue(log.contains("started streaming WAL from primary"), log);
                 assertFalse(log.contains("PANIC"), log);
             }

@@ -7,7 +7,8 @@
 #  a. pg_basebackup -X stream from the primary + pg_ctl start + a first query;
 #  b. pg_basebackup -X none from the pageserver at L + pg_ctl start + a first query;
 #  c. `mount --lsn L` (a new upper directory) + pg_ctl start + a first query;
-# each timed from the command's start to the query's answer (select sum(bbalance) from
+# each timed from the command's start to the query's answer, after a sync and with the
+# pageserver idle, (select sum(bbalance) from
 # pgbench_branches, checked equal to the primary's), with the CPU seconds of the servers (the
 # primary's whole process tree; the pageserver JVM) and of the client (pg_basebackup; the
 # mount JVM).
@@ -105,6 +106,7 @@ stop_pg_dir() {
 mount_clone() {
   local s=$1 name=$2
   "${AS_PG[@]}" mkdir -p "$B/out/$name.mp"
+  : >"$B/out/$name.ready"
   java -jar target/pageserver.jar mount --port "$PSPORT" --system-id "${SYSID[$s]}" --lsn "${AT[$s]}" \
     --upper "$B/out/$name.upper" --owner postgres "$B/out/$name.mp" >"$B/out/$name.ready" 2>"$B/out/$name.err" &
   MOUNT_PID=$!
@@ -119,9 +121,24 @@ unmount_clone() {
   MOUNT_PID=""
 }
 
+# Before each timed step: the dirty pages of the step before written back (its copy of up to
+# 1.5 GB would otherwise slow this one's fsyncs), and the pageserver idle (its store compacting
+# after an import).
+quiet() {
+  local c0 c1
+  sync
+  for _ in $(seq 1 30); do
+    c0=$(cpu_of "$PS_PID")
+    sleep 1
+    c1=$(cpu_of "$PS_PID")
+    [ "$(awk "BEGIN{print ($c1 - $c0 < 0.1)}")" = 1 ] && return
+  done
+}
+
 ROWS=""
 for s in $SCALES; do
   P=$(free_port)
+  quiet
   # a. the primary's own pg_basebackup (with the WAL it needs, streamed) + start
   c0=$(cpu_pg "$B/s$s")
   t=$(now)
@@ -136,6 +153,7 @@ for s in $SCALES; do
   rm -rf "$B/out/a" "$B/out/a.log"
 
   # b. pg_basebackup from the pageserver at L + start
+  quiet
   c0=$(cpu_of "$PS_PID")
   t=$(now)
   PGOPTIONS="-c system_id=${SYSID[$s]} -c lsn=${AT[$s]}" /usr/bin/time -f "%U %S" -o "$B/out/b.cpu" "${AS_PG[@]}" \
@@ -148,6 +166,7 @@ for s in $SCALES; do
   stop_pg_dir "$B/out/b$s"
 
   # c. mount at L + start
+  quiet
   c0=$(cpu_of "$PS_PID")
   t=$(now)
   mount_clone "$s" "c$s"
@@ -175,6 +194,7 @@ pgbench_s() { # PORT: tps of pgbench -S
   "$PGBIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -S -c 2 -j 2 -T "$PGBENCH_SECONDS" postgres 2>/dev/null \
     | grep -oE "tps = [0-9.]+" | head -1 | cut -d' ' -f3
 }
+quiet
 c0=$(cpu_of "$PS_PID")
 mount_clone "$S" "s$S"
 start_pg "$B/out/s$S.mp" "$P"
@@ -185,6 +205,7 @@ clone_cpu_ps=$(minus "$(cpu_of "$PS_PID")" "$c0")
 clone_cpu_mount=$(cpu_of "$MOUNT_PID")
 stop_pg_dir "$B/out/s$S.mp"
 unmount_clone
+quiet
 clone_stats=$(grep '^mount: unmounted' "$B/out/s$S.err" | sed 's/.*; //')
 start_pg "$B/out/b$S" "$P"
 first_query "$P" "${SUM[$S]}"

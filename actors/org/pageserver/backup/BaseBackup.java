@@ -264,6 +264,7 @@ public final class BaseBackup {
                     }
                 }
             }
+            long filesDone = System.nanoTime();
             List<SlruSegments.Segment> slru = SlruSegments.of(shutdown.checkPoint(),
                 kind -> store.relSize(kind.rel(), lsn), this::slruPage);
             for (SlruSegments.Segment s : slru) {
@@ -273,6 +274,7 @@ public final class BaseBackup {
                 }
                 t.end();
             }
+            long slruDone = System.nanoTime();
             long blocks = minimal ? 0 : writeRelations(t);
             if (standby == null) {
                 byte[] firstPage = walFirstPage();
@@ -288,9 +290,11 @@ public final class BaseBackup {
             tar.finish();
             manifestBytes = manifest.finish(shutdown.controlFile().checkPointCopy().thisTimeLineId(), walStart(), walEnd());
             buffered.flush();
-            LOG.info("base backup of tenant {} at {}{}: {} files, {} SLRU segments, {} relation blocks, {} bytes in {} ms",
-                meta.systemId(), lsn, standby != null ? " (standby)" : minimal ? " (minimal)" : "", files, slru.size(), blocks, bytesWritten.get(),
-                (System.nanoTime() - started) / 1_000_000);
+            LOG.info("base backup of tenant {} at {}{}: {} files, {} SLRU segments, {} relation blocks, {} bytes in {} ms"
+                    + " (files {} ms, SLRU segments {} ms)", meta.systemId(), lsn,
+                standby != null ? " (standby)" : minimal ? " (minimal)" : "", files, slru.size(), blocks,
+                bytesWritten.get(), (System.nanoTime() - started) / 1_000_000, (filesDone - started) / 1_000_000,
+                (slruDone - filesDone) / 1_000_000);
         } catch (StorageException e) {
             throw new BaseBackupException(SqlState.INTERNAL_ERROR, "cannot read the tenant store: " + e.getMessage(), e);
         }

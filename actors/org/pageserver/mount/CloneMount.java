@@ -102,7 +102,7 @@ public final class CloneMount implements AutoCloseable {
             CloneFileSystem unused = new CloneFileSystem(null, r.uid(), r.gid(), log);
             warmUpNanos[0] = System.nanoTime() - t0;
             return unused;
-        });
+        }, CloneMount::onItsOwnThread);
         CloneState state;
         Map<RelTag, Integer> relations;
         long listingMillis;
@@ -126,7 +126,7 @@ public final class CloneMount implements AutoCloseable {
                     } catch (SQLException e) {
                         throw new CompletionException(e);
                     }
-                });
+                }, CloneMount::onItsOwnThread);
                 long backupStarted = System.nanoTime();
                 try (InputStream tar = catalog.minimalBackup(state.systemId(), state.lsn(), r.standby())) {
                     BackupExtractor.extract(tar, r.upper().resolve("data"));
@@ -163,6 +163,16 @@ public final class CloneMount implements AutoCloseable {
             + " ms, base backup " + backupMillis + " ms, FUSE set-up " + warmUpNanos[0] / 1_000_000
             + " ms, at once), mount " + (t2 - t1) / 1_000_000 + " ms";
         return new CloneMount(state, recorded != null, timings, tree, source, fs, lower);
+    }
+
+    /**
+     * The set-up tasks run at once each on a thread of its own: the common pool has one thread
+     * on a 2-core machine, which would run them one after the other.
+     */
+    private static void onItsOwnThread(Runnable task) {
+        Thread t = new Thread(task, "clone-setup");
+        t.setDaemon(true);
+        t.start();
     }
 
     private static Map<RelTag, Integer> relations(Request r, CloneState state) throws SQLException {

@@ -77,7 +77,9 @@ final class BaseBackups {
      * @param lsn null for the latest the tenant stores
      */
     CompletionStage<BaseBackup> prepare(SystemId id, Lsn lsn, boolean minimal) {
-        return prepareWithSize(id, lsn, minimal).thenApply(Prepared::backup);
+        // no size estimate: it lists every relation, which a clone's mount does on its own
+        // connection at the same time (the estimate is for BASE_BACKUP's progress reports)
+        return store(id).thenApplyAsync(store -> BaseBackup.prepare(store, lsn, minimal), blocking);
     }
 
     /** A standby backup (BaseBackup#prepareStandby), checked as {@link #prepare}. */

@@ -12,9 +12,9 @@
 # pgbench_branches, checked equal to the primary's), with the CPU seconds of the servers (the
 # primary's whole process tree; the pageserver JVM) and of the client (pg_basebackup; the
 # mount JVM).
-# Then at the largest scale: pgbench -S -c 2 -T PGBENCH_SECONDS (default 20) twice in a row
-# (cold: PostgreSQL just started on a clone just mounted; warm: the run after) on a clone and
-# on the full copy of (b) (the pageserver's full backup at the same L), same run.
+# Then at the largest scale: pgbench -S -c 2 -T PGBENCH_SECONDS (default 20) cold (PostgreSQL
+# just started on a clone just mounted) and warm (after a sequential scan of pgbench_accounts)
+# on a clone and on the full copy of (b) (the pageserver's full backup at the same L), same run.
 # Usage: bash bench/clone.sh   (SCALES="10 50 100" PGBENCH_SECONDS=20). Run as root (FUSE).
 # Everything it starts is stopped and removed at the end.
 set -euo pipefail
@@ -97,7 +97,8 @@ first_query() {
 start_pg() { # DIR PORT
   STARTED+=("$1")
   "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$1" -l "$1.log" \
-    -o "-p $2 -c unix_socket_directories=$B -c listen_addresses=127.0.0.1" start >/dev/null
+    -o "-p $2 -c unix_socket_directories=$B -c listen_addresses=127.0.0.1" -t 300 start >/dev/null \
+    || { echo "server in $1 did not start:"; tail -20 "$1.log"; exit 1; }
 }
 stop_pg_dir() {
   "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$1" -m fast -w stop >/dev/null 2>&1 || true
@@ -195,11 +196,20 @@ pgbench_s() { # PORT: tps of pgbench -S
     | grep -oE "tps = [0-9.]+" | head -1 | cut -d' ' -f3
 }
 quiet
+# prewarm PORT: reads every page of pgbench_accounts once (a sequential scan: into the OS page
+# cache, which the mount's kernel_cache keeps); prints the seconds it took
+prewarm() {
+  local t
+  t=$(now)
+  psql -X -At -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "select sum(abalance) from pgbench_accounts" >/dev/null
+  since "$t"
+}
 c0=$(cpu_of "$PS_PID")
 mount_clone "$S" "s$S"
 start_pg "$B/out/s$S.mp" "$P"
 first_query "$P" "${SUM[$S]}"
 clone_cold=$(pgbench_s "$P")
+clone_prewarm=$(prewarm "$P")
 clone_warm=$(pgbench_s "$P")
 clone_cpu_ps=$(minus "$(cpu_of "$PS_PID")" "$c0")
 clone_cpu_mount=$(cpu_of "$MOUNT_PID")
@@ -210,6 +220,7 @@ clone_stats=$(grep '^mount: unmounted' "$B/out/s$S.err" | sed 's/.*; //')
 start_pg "$B/out/b$S" "$P"
 first_query "$P" "${SUM[$S]}"
 full_cold=$(pgbench_s "$P")
+full_prewarm=$(prewarm "$P")
 full_warm=$(pgbench_s "$P")
 stop_pg_dir "$B/out/b$S"
 
@@ -220,11 +231,11 @@ Time from the command to a first query answered (select sum(bbalance) from pgben
 | scale | database | a. pg_basebackup from the primary + start | b. pg_basebackup from the pageserver at L + start | c. mount at L + start | c. upper directory |
 |---|---|---|---|---|---|
 $ROWS
-pgbench -S -c 2 -j 2 -T $PGBENCH_SECONDS at scale $S, tps (cold: just started; warm: the run after)
-| | cold | warm |
-|---|---|---|
-| clone (mount at L) | $clone_cold | $clone_warm |
-| full copy (pageserver's full backup at L) | $full_cold | $full_warm |
-| clone / full copy | $(awk "BEGIN{printf \"%.2fx\", $clone_cold / $full_cold}") | $(awk "BEGIN{printf \"%.2fx\", $clone_warm / $full_warm}") |
+pgbench -S -c 2 -j 2 -T $PGBENCH_SECONDS at scale $S, tps (cold: just started; warm: after a sequential scan of pgbench_accounts)
+| | cold | prewarm scan | warm |
+|---|---|---|---|
+| clone (mount at L) | $clone_cold | $clone_prewarm s | $clone_warm |
+| full copy (pageserver's full backup at L) | $full_cold | $full_prewarm s | $full_warm |
+| clone / full copy | $(awk "BEGIN{printf \"%.2fx\", $clone_cold / $full_cold}") | | $(awk "BEGIN{printf \"%.2fx\", $clone_warm / $full_warm}") |
 clone: CPU $clone_cpu_ps s pageserver, $clone_cpu_mount s mount for both runs; $clone_stats
 EOF

@@ -13,7 +13,7 @@
 # primary's whole process tree; the pageserver JVM) and of the client (pg_basebackup; the
 # mount JVM).
 # Then at the largest scale: pgbench -S -c 2 -T PGBENCH_SECONDS (default 20) cold (PostgreSQL
-# just started on a clone just mounted) and warm (after a sequential scan of pgbench_accounts)
+# just started on a clone just mounted) and warm (after pg_prewarm read pgbench_accounts and its key)
 # on a clone and on the full copy of (b) (the pageserver's full backup at the same L), same run.
 # Usage: bash bench/clone.sh   (SCALES="10 50 100" PGBENCH_SECONDS=20). Run as root (FUSE).
 # Everything it starts is stopped and removed at the end.
@@ -196,12 +196,13 @@ pgbench_s() { # PORT: tps of pgbench -S
     | grep -oE "tps = [0-9.]+" | head -1 | cut -d' ' -f3
 }
 quiet
-# prewarm PORT: reads every page of pgbench_accounts once (a sequential scan: into the OS page
-# cache, which the mount's kernel_cache keeps); prints the seconds it took
+# prewarm PORT: reads every page of pgbench_accounts and of its primary key once into the OS
+# page cache (pg_prewarm's read mode; the mount's kernel_cache keeps them); prints the seconds
 prewarm() {
   local t
   t=$(now)
-  psql -X -At -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "select sum(abalance) from pgbench_accounts" >/dev/null
+  psql -X -At -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "create extension if not exists pg_prewarm" \
+    -c "select pg_prewarm('pgbench_accounts', 'read'), pg_prewarm('pgbench_accounts_pkey', 'read')" >/dev/null
   since "$t"
 }
 c0=$(cpu_of "$PS_PID")
@@ -231,7 +232,7 @@ Time from the command to a first query answered (select sum(bbalance) from pgben
 | scale | database | a. pg_basebackup from the primary + start | b. pg_basebackup from the pageserver at L + start | c. mount at L + start | c. upper directory |
 |---|---|---|---|---|---|
 $ROWS
-pgbench -S -c 2 -j 2 -T $PGBENCH_SECONDS at scale $S, tps (cold: just started; warm: after a sequential scan of pgbench_accounts)
+pgbench -S -c 2 -j 2 -T $PGBENCH_SECONDS at scale $S, tps (cold: just started; warm: after pg_prewarm read pgbench_accounts and its key)
 | | cold | prewarm scan | warm |
 |---|---|---|---|
 | clone (mount at L) | $clone_cold | $clone_prewarm s | $clone_warm |

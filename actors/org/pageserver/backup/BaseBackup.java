@@ -73,6 +73,11 @@ import org.pageserver.engine.PageRebuild;
  * restored from there at start), the SLRUs (transaction status, multixacts and commit
  * timestamps are read from local files, not through the storage manager), the WAL segment
  * and pg_control (what makes the server start at L without replay).
+ *
+ * <p>A {@code standby} backup is a minimal one for a compute that goes on following the
+ * primary: no WAL at all, and the pg_control of a standby shut down in recovery at L
+ * ({@link StandbyState}), whose walreceiver streams the primary's WAL from the redo pointer of
+ * the primary's last checkpoint at or before L.
  */
 public final class BaseBackup {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BaseBackup.class);
@@ -98,18 +103,22 @@ public final class BaseBackup {
     private final Lsn lsn;
     private final boolean minimal;
     private final ShutdownState shutdown;
+    /** Null but for a standby backup. */
+    private final StandbyState standby;
     private final long now;
     private final AtomicLong bytesWritten = new AtomicLong();
     /** Built while the tar is written; its text once {@link #writeTo} returned. */
     private final BackupManifest manifest = new BackupManifest();
     private volatile byte[] manifestBytes;
 
-    private BaseBackup(TenantStore store, TenantMeta meta, Lsn lsn, boolean minimal, ShutdownState shutdown, long now) {
+    private BaseBackup(TenantStore store, TenantMeta meta, Lsn lsn, boolean minimal, ShutdownState shutdown,
+                       StandbyState standby, long now) {
         this.store = store;
         this.meta = meta;
         this.lsn = lsn;
         this.minimal = minimal;
         this.shutdown = shutdown;
+        this.standby = standby;
         this.now = now;
     }
 
@@ -142,6 +151,18 @@ public final class BaseBackup {
      *                             missing what a backup needs, XX000 when the store fails
      */
     public static BaseBackup prepare(TenantStore store, Lsn lsn, boolean minimal) {
+        return prepare(store, lsn, minimal, false);
+    }
+
+    /**
+     * A standby backup (see the class comment), checked as {@link #prepare}; also 55000 when
+     * the WAL from the redo pointer of the last checkpoint at or before L is not kept.
+     */
+    public static BaseBackup prepareStandby(TenantStore store, Lsn lsn) {
+        return prepare(store, lsn, true, true);
+    }
+
+    private static BaseBackup prepare(TenantStore store, Lsn lsn, boolean minimal, boolean standby) {
         try {
             TenantMeta meta = store.meta().orElseThrow(() -> new BaseBackupException(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE,
                 "the tenant has no base backup imported yet"));
@@ -161,7 +182,8 @@ public final class BaseBackup {
             }
             store.checkHorizon(at);
             long now = System.currentTimeMillis() / 1000;
-            return new BaseBackup(store, meta, at, minimal, ShutdownState.at(store, meta, at, now), now);
+            return new BaseBackup(store, meta, at, minimal, ShutdownState.at(store, meta, at, now),
+                standby ? StandbyState.at(store, meta, at, now) : null, now);
         } catch (BelowHorizonException e) {
             throw new BaseBackupException(SqlState.INVALID_PARAMETER_VALUE, e.getMessage());
         } catch (StorageException e) {
@@ -178,9 +200,13 @@ public final class BaseBackup {
         return minimal;
     }
 
+    public boolean standby() {
+        return standby != null;
+    }
+
     /** pg_control as the backup holds it (what the {@code controlfile} command prints). */
     public ControlFile controlFile() {
-        return shutdown.controlFile();
+        return standby != null ? standby.controlFile() : shutdown.controlFile();
     }
 
     /** Where the WAL of the backup starts: its shutdown checkpoint record (the redo pointer of its pg_control). */
@@ -261,6 +287,7 @@ public final class BaseBackup {
                     }
                 }
             }
+            long filesDone = System.nanoTime();
             List<SlruSegments.Segment> slru = SlruSegments.of(shutdown.checkPoint(),
                 kind -> store.relSize(kind.rel(), lsn), this::slruPage);
             for (SlruSegments.Segment s : slru) {
@@ -270,22 +297,27 @@ public final class BaseBackup {
                 }
                 t.end();
             }
+            long slruDone = System.nanoTime();
             long blocks = minimal ? 0 : writeRelations(t);
-            byte[] firstPage = walFirstPage();
-            t.begin("pg_wal/" + shutdown.wal().fileName(), meta.walSegSize());
-            t.write(firstPage);
-            byte[] zeros = new byte[XLogPageHeader.XLOG_BLCKSZ];
-            for (long n = firstPage.length; n < meta.walSegSize(); n += zeros.length) {
-                t.write(zeros);
+            if (standby == null) {
+                byte[] firstPage = walFirstPage();
+                t.begin("pg_wal/" + shutdown.wal().fileName(), meta.walSegSize());
+                t.write(firstPage);
+                byte[] zeros = new byte[XLogPageHeader.XLOG_BLCKSZ];
+                for (long n = firstPage.length; n < meta.walSegSize(); n += zeros.length) {
+                    t.write(zeros);
+                }
+                t.end();
             }
-            t.end();
-            t.file("global/pg_control", shutdown.controlFile().write());
+            t.file("global/pg_control", controlFile().write());
             tar.finish();
             manifestBytes = manifest.finish(shutdown.controlFile().checkPointCopy().thisTimeLineId(), walStart(), walEnd());
             buffered.flush();
-            LOG.info("base backup of tenant {} at {}{}: {} files, {} SLRU segments, {} relation blocks, {} bytes in {} ms",
-                meta.systemId(), lsn, minimal ? " (minimal)" : "", files, slru.size(), blocks, bytesWritten.get(),
-                (System.nanoTime() - started) / 1_000_000);
+            LOG.info("base backup of tenant {} at {}{}: {} files, {} SLRU segments, {} relation blocks, {} bytes in {} ms"
+                    + " (files {} ms, SLRU segments {} ms)", meta.systemId(), lsn,
+                standby != null ? " (standby)" : minimal ? " (minimal)" : "", files, slru.size(), blocks,
+                bytesWritten.get(), (System.nanoTime() - started) / 1_000_000, (filesDone - started) / 1_000_000,
+                (slruDone - filesDone) / 1_000_000);
         } catch (BelowHorizonException e) {
             throw new BaseBackupException(SqlState.INVALID_PARAMETER_VALUE, e.getMessage());
         } catch (StorageException e) {

@@ -40,26 +40,11 @@ record ShutdownState(ControlFile controlFile, ControlFile.CheckPoint checkPoint,
     /** Blocking: reads the store and decodes the WAL since the last checkpoint before {@code lsn}. */
     static ShutdownState at(TenantStore store, TenantMeta meta, Lsn lsn, long nowSeconds) {
         ControlFile imported = importedControlFile(store, lsn);
-        Lsn seedLocation = imported.checkPoint();
-        ControlFile.CheckPoint seed = imported.checkPointCopy();
-        Optional<byte[]> stored = store.file(WalStateFiles.CHECKPOINT, lsn);
-        if (stored.isPresent()) {
-            byte[] v = stored.get();
-            if (v.length < 8 + ControlFile.CheckPoint.SIZE) {
-                throw new BaseBackupException(SqlState.DATA_CORRUPTED, WalStateFiles.CHECKPOINT + " has " + v.length
-                    + " bytes");
-            }
-            Lsn at = new Lsn(ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN).getLong(0));
-            if (at.isAfter(seedLocation)) {
-                seedLocation = at;
-                seed = ControlFile.CheckPoint.parse(Arrays.copyOfRange(v, 8, v.length));
-            }
-        }
+        ControlFile.CheckPoint seed = lastCheckpoint(store, imported, lsn).checkPoint();
         CheckPointTracker tracker = new CheckPointTracker(seed);
         replay(store, meta, seed.redo(), lsn, tracker);
 
-        ControlFile.Parameters parameters = store.file(WalStateFiles.PARAMETER_CHANGE, lsn)
-            .map(ShutdownState::parameters).orElse(imported.parameters());
+        ControlFile.Parameters parameters = parametersAt(store, imported, lsn);
         long segNo = lsn.segmentNumber(meta.walSegSize()) + 1;
         ShutdownCheckpointWal wal = new ShutdownCheckpointWal(imported.systemIdentifier(), meta.timeline(),
             meta.walSegSize(), segNo);
@@ -72,6 +57,37 @@ record ShutdownState(ControlFile controlFile, ControlFile.CheckPoint checkPoint,
             .withUnloggedLsn(Lsn.max(imported.unloggedLsn(), FIRST_NORMAL_UNLOGGED_LSN))
             .withParameters(parameters);
         return new ShutdownState(control, cp, wal);
+    }
+
+    /** A checkpoint record of the primary: where it starts and what it holds. */
+    record Checkpoint(Lsn location, ControlFile.CheckPoint checkPoint) {
+    }
+
+    /**
+     * The last checkpoint record ending at or before {@code lsn}: the ingest's
+     * {@link WalStateFiles#CHECKPOINT}, or the imported pg_control's when the ingest has seen
+     * none since.
+     */
+    static Checkpoint lastCheckpoint(TenantStore store, ControlFile imported, Lsn lsn) {
+        Checkpoint last = new Checkpoint(imported.checkPoint(), imported.checkPointCopy());
+        Optional<byte[]> stored = store.file(WalStateFiles.CHECKPOINT, lsn);
+        if (stored.isPresent()) {
+            byte[] v = stored.get();
+            if (v.length < 8 + ControlFile.CheckPoint.SIZE) {
+                throw new BaseBackupException(SqlState.DATA_CORRUPTED, WalStateFiles.CHECKPOINT + " has " + v.length
+                    + " bytes");
+            }
+            Lsn at = new Lsn(ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN).getLong(0));
+            if (at.isAfter(last.location())) {
+                last = new Checkpoint(at, ControlFile.CheckPoint.parse(Arrays.copyOfRange(v, 8, v.length)));
+            }
+        }
+        return last;
+    }
+
+    /** The settings of the last XLOG_PARAMETER_CHANGE at or before {@code lsn}, else the imported pg_control's. */
+    static ControlFile.Parameters parametersAt(TenantStore store, ControlFile imported, Lsn lsn) {
+        return store.file(WalStateFiles.PARAMETER_CHANGE, lsn).map(ShutdownState::parameters).orElse(imported.parameters());
     }
 
     /** The pg_control of the imported base backup (kept as a file at its start LSN). */

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.pageserver.mount.CloneMount;
+import org.pageserver.mount.StandbyConfig;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
 import picocli.CommandLine;
@@ -49,7 +50,8 @@ final class MountCommand implements Callable<Integer> {
         description = "owner of the mounted files, the user PostgreSQL runs as (default: the user running this)")
     String owner;
 
-    @Option(names = "--standby", description = "start as a hot standby following the pageserver (not available yet)")
+    @Option(names = "--standby", description = "start as a hot standby that follows the primary's WAL the pageserver "
+        + "serves, from the primary's last checkpoint at or before the LSN")
     boolean standby;
 
     @Parameters(index = "0", paramLabel = "MOUNTPOINT", description = "an empty directory")
@@ -63,17 +65,13 @@ final class MountCommand implements Callable<Integer> {
         if ((lsn == null) == !latest) {
             throw new CommandLine.ParameterException(spec.commandLine(), "give exactly one of --lsn X/Y and --latest");
         }
-        if (standby) {
-            spec.commandLine().getErr().println("error: --standby is not available yet: a clone starts from a shutdown "
-                + "checkpoint the pageserver writes after the LSN, which the primary's WAL does not continue");
-            return Cli.SERVER_ERROR;
-        }
         String user = owner != null ? owner : System.getProperty("user.name");
         int uid = id(user, "-u");
         int gid = id(user, "-g");
         long started = System.nanoTime();
         CloneMount.Request request = new CloneMount.Request(connection.url(), connection.properties(), systemId, lsn,
-            upper.toAbsolutePath(), mountPoint.toAbsolutePath(), uid, gid);
+            upper.toAbsolutePath(), mountPoint.toAbsolutePath(), uid, gid, standby ? StandbyConfig.primaryConninfo(
+                connection.host, connection.port, connection.user, connection.password(), systemId.toString()) : null);
         CloneMount clone;
         try {
             clone = CloneMount.open(request, System.err);
@@ -91,9 +89,9 @@ final class MountCommand implements Callable<Integer> {
             }
             stopped.countDown();
         }, "unmount"));
-        System.err.printf("mount: %s clone of %s at %s on %s: %d relation files (%d MB) below, %d ms (%s)%n",
-            clone.resumed() ? "resumed" : "new", clone.state().systemId(), clone.state().lsn(), mountPoint,
-            clone.lowerFiles(), clone.lowerBytes() >> 20, (System.nanoTime() - started) / 1_000_000, clone.timings());
+        System.err.printf("mount: %s %sclone of %s at %s on %s: %d relation files (%d MB) below, %d ms (%s)%n",
+            clone.resumed() ? "resumed" : "new", clone.state().standby() ? "standby " : "", clone.state().systemId(),
+            clone.state().lsn(), mountPoint, clone.lowerFiles(), clone.lowerBytes() >> 20, (System.nanoTime() - started) / 1_000_000, clone.timings());
         spec.commandLine().getOut().println("ready " + mountPoint + " " + clone.state().systemId() + " "
             + clone.state().lsn());
         spec.commandLine().getOut().flush();

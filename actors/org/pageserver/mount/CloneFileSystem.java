@@ -61,7 +61,12 @@ public final class CloneFileSystem extends FuseStubFS {
      * returns once the kernel lists the mount, so that what follows (PostgreSQL) sees it.
      */
     public void mountAndWait(Path mountPoint, long timeoutMillis) throws IOException {
-        String[] options = {"-o", "allow_other,hard_remove,big_writes,max_write=131072,fsname=pageserver,subtype=clone"};
+        // kernel_cache: the kernel keeps a file's cached pages across open(), as it may because
+        // nothing changes the files but writes through this mount (lower pages as of a fixed
+        // LSN never change; the upper directory is this mount's alone), so that a page read
+        // once is not fetched again by the next backend that opens the relation
+        String[] options = {"-o",
+            "allow_other,hard_remove,big_writes,max_write=131072,kernel_cache,fsname=pageserver,subtype=clone"};
         CompletableFuture<Void> ended = new CompletableFuture<>();
         Thread t = new Thread(() -> {
             try {

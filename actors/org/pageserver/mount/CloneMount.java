@@ -24,7 +24,8 @@ import org.pageserver.protocol.control.ControlFile;
  * <p>Making a clone (empty upper directory): resolve the LSN ({@code latest}: the tenant's
  * durable LSN, fixed from then on), list the relations as of it (which also checks the tenant
  * and the LSN before anything is written), unpack the minimal base backup as of it into
- * {@code data/}, and write the {@link CloneState} last. Resuming (the state file is there):
+ * {@code data/} (its standby form and {@link StandbyConfig} for a standby), and write the
+ * {@link CloneState} last. Resuming (the state file is there):
  * the recorded tenant and LSN are used; asking for another LSN or tenant is an error. An
  * upper directory with files but no state file is refused: it is not a clone's, or its
  * making was cut short (remove it and mount again).
@@ -33,9 +34,16 @@ public final class CloneMount implements AutoCloseable {
     /** How long a read waits for the pageserver to come back before the compute gets EIO. */
     static final Duration RECONNECT_FOR = Duration.ofSeconds(60);
 
-    /** What the command asks for. {@code lsn} null: the latest. */
+    /**
+     * What the command asks for. {@code lsn} null: the latest. {@code primaryConninfo}: a
+     * standby clone following the pageserver there (see {@link StandbyConfig}); null: a
+     * writable clone.
+     */
     public record Request(String url, Properties connection, SystemId systemId, Lsn lsn, Path upper, Path mountPoint,
-                          int uid, int gid) {
+                          int uid, int gid, String primaryConninfo) {
+        boolean standby() {
+            return primaryConninfo != null;
+        }
     }
 
     /** A request that cannot be served: the message says why. */
@@ -73,6 +81,10 @@ public final class CloneMount implements AutoCloseable {
                 throw new CloneException("upper directory " + r.upper() + " is a clone of system_id " + recorded.systemId()
                     + ", not " + r.systemId());
             }
+            if (recorded.standby() != r.standby()) {
+                throw new CloneException("upper directory " + r.upper() + " is " + (recorded.standby() ? "a standby clone"
+                    : "a writable clone") + "; mount it " + (recorded.standby() ? "with" : "without") + " --standby");
+            }
             if (r.lsn() != null && !r.lsn().equals(recorded.lsn())) {
                 throw new CloneException("upper directory " + r.upper() + " is a clone at LSN " + recorded.lsn()
                     + "; it cannot be mounted at " + r.lsn() + " (use --lsn " + recorded.lsn()
@@ -85,8 +97,12 @@ public final class CloneMount implements AutoCloseable {
         long t0 = System.nanoTime();
         // the FUSE binding's one-time native set-up (libfuse loaded, a callback stub generated
         // per operation) is done while the pageserver answers
-        CompletableFuture<CloneFileSystem> warmUp = CompletableFuture.supplyAsync(
-            () -> new CloneFileSystem(null, r.uid(), r.gid(), log));
+        long[] warmUpNanos = new long[1];
+        CompletableFuture<CloneFileSystem> warmUp = CompletableFuture.supplyAsync(() -> {
+            CloneFileSystem unused = new CloneFileSystem(null, r.uid(), r.gid(), log);
+            warmUpNanos[0] = System.nanoTime() - t0;
+            return unused;
+        }, CloneMount::onItsOwnThread);
         CloneState state;
         Map<RelTag, Integer> relations;
         long listingMillis;
@@ -97,7 +113,8 @@ public final class CloneMount implements AutoCloseable {
             listingMillis = (System.nanoTime() - t0) / 1_000_000;
         } else {
             try (PageServerCatalog catalog = PageServerCatalog.connect(r.url(), r.connection())) {
-                state = new CloneState(r.systemId(), r.lsn() != null ? r.lsn() : catalog.latestLsn(r.systemId()));
+                state = new CloneState(r.systemId(), r.lsn() != null ? r.lsn() : catalog.latestLsn(r.systemId()),
+                    r.standby());
                 // the listing on a connection of its own, while the backup streams on this one
                 long[] listingNanos = new long[1];
                 CompletableFuture<Map<RelTag, Integer>> listing = CompletableFuture.supplyAsync(() -> {
@@ -109,11 +126,14 @@ public final class CloneMount implements AutoCloseable {
                     } catch (SQLException e) {
                         throw new CompletionException(e);
                     }
-                });
+                }, CloneMount::onItsOwnThread);
                 long backupStarted = System.nanoTime();
-                try (InputStream tar = catalog.minimalBackup(state.systemId(), state.lsn())) {
+                try (InputStream tar = catalog.minimalBackup(state.systemId(), state.lsn(), r.standby())) {
                     BackupExtractor.extract(tar, r.upper().resolve("data"));
                     tar.transferTo(java.io.OutputStream.nullOutputStream()); // the tar's end padding: the CopyOut must end
+                    if (r.standby()) {
+                        StandbyConfig.write(r.upper().resolve("data"), r.primaryConninfo());
+                    }
                     backupMillis = (System.nanoTime() - backupStarted) / 1_000_000;
                 } finally {
                     relations = join(listing);
@@ -140,8 +160,19 @@ public final class CloneMount implements AutoCloseable {
         }
         long t2 = System.nanoTime();
         String timings = "relations and base backup " + (t1 - t0) / 1_000_000 + " ms (relations " + listingMillis
-            + " ms, base backup " + backupMillis + " ms, at once), mount " + (t2 - t1) / 1_000_000 + " ms";
+            + " ms, base backup " + backupMillis + " ms, FUSE set-up " + warmUpNanos[0] / 1_000_000
+            + " ms, at once), mount " + (t2 - t1) / 1_000_000 + " ms";
         return new CloneMount(state, recorded != null, timings, tree, source, fs, lower);
+    }
+
+    /**
+     * The set-up tasks run at once each on a thread of its own: the common pool has one thread
+     * on a 2-core machine, which would run them one after the other.
+     */
+    private static void onItsOwnThread(Runnable task) {
+        Thread t = new Thread(task, "clone-setup");
+        t.setDaemon(true);
+        t.start();
     }
 
     private static Map<RelTag, Integer> relations(Request r, CloneState state) throws SQLException {

@@ -19,8 +19,8 @@ import org.postgresql.copy.PGCopyInputStream;
 /**
  * What a clone asks the pageserver once, at mount, over an ordinary pgwire connection: the
  * tenant's newest stored LSN ({@code status}), the relation forks as of the clone's LSN with
- * their sizes ({@code relations}), and the minimal base backup ({@code basebackup ... minimal},
- * a CopyOut of a tar). Server errors (unknown system_id, an LSN below the consistent point)
+ * their sizes ({@code relations}), and the minimal base backup ({@code basebackup ... minimal}
+ * or {@code standby}, a CopyOut of a tar). Server errors (unknown system_id, an LSN below the consistent point)
  * come back as SQLExceptions carrying the server's message.
  */
 public final class PageServerCatalog implements AutoCloseable {
@@ -60,10 +60,13 @@ public final class PageServerCatalog implements AutoCloseable {
         return out;
     }
 
-    /** The minimal base backup as of {@code lsn}: a tar, read as it arrives. */
-    public InputStream minimalBackup(SystemId systemId, Lsn lsn) throws SQLException {
+    /**
+     * The minimal base backup as of {@code lsn}, or its standby form (a standby shut down in
+     * recovery at {@code lsn}, no WAL): a tar, read as it arrives.
+     */
+    public InputStream minimalBackup(SystemId systemId, Lsn lsn, boolean standby) throws SQLException {
         return new PGCopyInputStream(connection.unwrap(PGConnection.class),
-            "basebackup " + systemId + " " + lsn + " minimal");
+            "basebackup " + systemId + " " + lsn + (standby ? " standby" : " minimal"));
     }
 
     @Override

@@ -77,7 +77,14 @@ final class BaseBackups {
      * @param lsn null for the latest the tenant stores
      */
     CompletionStage<BaseBackup> prepare(SystemId id, Lsn lsn, boolean minimal) {
-        return prepareWithSize(id, lsn, minimal).thenApply(Prepared::backup);
+        // no size estimate: it lists every relation, which a clone's mount does on its own
+        // connection at the same time (the estimate is for BASE_BACKUP's progress reports)
+        return store(id).thenApplyAsync(store -> BaseBackup.prepare(store, lsn, minimal), blocking);
+    }
+
+    /** A standby backup (BaseBackup#prepareStandby), checked as {@link #prepare}. */
+    CompletionStage<BaseBackup> prepareStandby(SystemId id, Lsn lsn) {
+        return store(id).thenApplyAsync(store -> BaseBackup.prepareStandby(store, lsn), blocking);
     }
 
     /** A checked backup and about how many bytes its tar will have (for progress reports). */
@@ -206,7 +213,7 @@ final class BaseBackups {
 
     /**
      * The backups of a tenant being streamed now, as {@code status} shows them: one entry
-     * "LSN[ minimal]: N MB" each, or the empty string.
+     * "LSN[ minimal| standby]: N MB" each, or the empty string.
      */
     String running(SystemId id) {
         Set<BaseBackup> mine = running.get(id);
@@ -215,7 +222,7 @@ final class BaseBackups {
         }
         List<String> out = new ArrayList<>();
         for (BaseBackup b : mine) {
-            out.add(b.lsn() + (b.minimal() ? " minimal" : "") + ": " + (b.bytesWritten() >> 20) + " MB");
+            out.add(b.lsn() + (b.standby() ? " standby" : b.minimal() ? " minimal" : "") + ": " + (b.bytesWritten() >> 20) + " MB");
         }
         return String.join(", ", out);
     }

@@ -47,11 +47,12 @@ public sealed interface ServerCommand {
     }
 
     /**
-     * {@code basebackup <system_id> [<lsn>|latest] [minimal]}: a tar of the data directory as
-     * of that LSN (CopyOut). {@code lsn} null: the latest.
+     * {@code basebackup <system_id> [<lsn>|latest] [minimal|standby]}: a tar of the data
+     * directory as of that LSN (CopyOut). {@code lsn} null: the latest. {@code standby}: the
+     * minimal one of a standby that goes on following (BaseBackup's class comment).
      */
-    record BaseBackup(org.pageserver.protocol.SystemId systemId, org.pageserver.protocol.Lsn lsn, boolean minimal)
-        implements ServerCommand {
+    record BaseBackup(org.pageserver.protocol.SystemId systemId, org.pageserver.protocol.Lsn lsn, boolean minimal,
+                      boolean standby) implements ServerCommand {
     }
 
     /**
@@ -109,7 +110,7 @@ public sealed interface ServerCommand {
             default:
                 throw new SyntaxError("unknown command \"" + abbreviate(word)
                     + "\"; this is a pageserver: try status, callmemaybe <conninfo>, pagestream <system_id>,"
-                    + " basebackup <system_id> [<lsn>|latest] [minimal], controlfile <system_id> [<lsn>]"
+                    + " basebackup <system_id> [<lsn>|latest] [minimal|standby], controlfile <system_id> [<lsn>]"
                     + ", relations <system_id> <lsn> or detach <system_id> [delete]");
         }
     }
@@ -156,11 +157,13 @@ public sealed interface ServerCommand {
         return new ControlFile(id, args.length == 2 ? org.pageserver.backup.BaseBackup.parseLsn(args[1]) : null);
     }
 
-    static final String BASEBACKUP_USAGE = "usage: basebackup <system_id> [<lsn>|latest] [minimal]";
+    static final String BASEBACKUP_USAGE = "usage: basebackup <system_id> [<lsn>|latest] [minimal|standby]";
 
     private static BaseBackup baseBackup(String rest) {
         List<String> args = new java.util.ArrayList<>(rest.isEmpty() ? List.of() : List.of(rest.split("\\s+")));
-        boolean minimal = !args.isEmpty() && args.get(args.size() - 1).equalsIgnoreCase("minimal");
+        String form = args.isEmpty() ? "" : args.get(args.size() - 1).toLowerCase(Locale.ROOT);
+        boolean standby = form.equals("standby");
+        boolean minimal = standby || form.equals("minimal");
         if (minimal) {
             args.remove(args.size() - 1);
         }
@@ -174,7 +177,7 @@ public sealed interface ServerCommand {
             throw new SyntaxError(BASEBACKUP_USAGE + ": " + e.getMessage());
         }
         return new BaseBackup(id, args.size() == 2 ? org.pageserver.backup.BaseBackup.parseLsn(args.get(1)) : null,
-            minimal);
+            minimal, standby);
     }
 
     private static int indexOfWhitespace(String s) {

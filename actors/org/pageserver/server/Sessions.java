@@ -292,7 +292,7 @@ public final class Sessions implements PgSessionHandler {
      * before any byte.
      */
     private CompletionStage<QueryResult> baseBackup(ServerCommand.BaseBackup b) {
-        return backups.prepare(b.systemId(), b.lsn(), b.minimal())
+        return (b.standby() ? backups.prepareStandby(b.systemId(), b.lsn()) : backups.prepare(b.systemId(), b.lsn(), b.minimal()))
             .thenApply(backup -> (QueryResult) new QueryResult.CopyOut(backups.tar(b.systemId(), backup), "COPY"))
             .exceptionally(e -> {
                 org.pageserver.protocol.pgwire.PgProtocolException pe = BaseBackups.asProtocolError(e);

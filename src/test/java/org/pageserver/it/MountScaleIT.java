@@ -11,17 +11,19 @@ import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
 
 /**
- * A clone costs what it touches, not the database's size: after a stock PostgreSQL on a clone at
- * a past LSN answered a query on pgbench_branches, the upper directory holds under 5% of the
- * database. The time from the mount command's start to that first answer is printed, not
- * asserted (timings belong to benchmarks: this machine's load moves it several-fold; README has
- * the figures). The pgbench scale is {@code -Dmount.scale} (default 10; the issue's figure is
- * 100, 1.5 GB).
+ * The issue's requirement for a pgbench scale-100 database (1.5 GB): a stock PostgreSQL on a
+ * clone at a past LSN answers its first query within {@link #FIRST_QUERY_WITHIN} of the mount
+ * command's start, and after that query on pgbench_branches the upper directory holds under 5%
+ * of the database. The time is a functional requirement of the issue, so it is asserted, with
+ * the issue's bound (on a machine shared with other work it can miss by load alone; bench/clone.sh
+ * has the figures of a quiet run). The pgbench scale is {@code -Dmount.scale} (default 100).
  */
 class MountScaleIT {
+    static final Duration FIRST_QUERY_WITHIN = Duration.ofSeconds(5);
+
     @Test
-    void aCloneCopiesOnlyWhatItTouches() throws Exception {
-        int scale = Integer.getInteger("mount.scale", 10);
+    void aCloneAnswersWithinSecondsAndCopiesOnlyWhatItTouches() throws Exception {
+        int scale = Integer.getInteger("mount.scale", 100);
         try (PgCluster pg = PgCluster.builder().set("autovacuum", "off").start()) {
             Path work = pg.dir();
             try (TestPageServer ps = TestPageServer.start(work.resolve("ps"))) {
@@ -54,6 +56,8 @@ class MountScaleIT {
                         dbBytes >> 20, firstQueryMillis, mount.readyMillis, upperBytes >> 10, 100.0 * upperBytes / dbBytes,
                         java.nio.file.Files.readString(mount.stderr).trim());
                     assertTrue(upperBytes < dbBytes / 20, upperBytes + " bytes in the upper directory");
+                    assertTrue(firstQueryMillis < FIRST_QUERY_WITHIN.toMillis(), "first query after " + firstQueryMillis
+                        + " ms");
                 }
             }
         }

@@ -19,13 +19,15 @@ import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.pgwire.PgProtocolException;
 import org.pageserver.protocol.pgwire.SqlState;
 import org.pageserver.protocol.replication.ReplicationMessage;
+import org.pageserver.protocol.wal.XLogPageHeader;
 import org.pageserver.storage.TenantStore;
 import org.pageserver.tenant.DurableWal;
 
 /**
  * The copy-both stream of START_REPLICATION PHYSICAL, as PostgreSQL 15's walsender runs it
  * (WalSndLoop, XLogSendPhysical): XLogData messages carrying the WAL from the requested
- * position on, at most {@link #MAX_SEND_SIZE} bytes each, as far as the WAL is there; then it
+ * position on, at most {@link #MAX_SEND_SIZE} bytes each and ending at a WAL page boundary
+ * unless at the end of the WAL stored ({@link #pieceEnd}), as far as the WAL is there; then it
  * waits for more, no thread held, and sends a keepalive asking for a reply whenever
  * {@code keepaliveInterval} passes without new WAL. The standby's status updates and
  * hot-standby feedback are read and not acted on (the pageserver keeps all its WAL and has no
@@ -117,7 +119,7 @@ final class WalSender {
                     byte[] k = new ReplicationMessage.PrimaryKeepalive(sentPtr, ReplicationMessage.now(), true).toBytes();
                     return CompletableFuture.completedFuture(Optional.of(Pair.create(sentPtr, ByteString.fromArrayUnsafe(k))));
                 }
-                Lsn upTo = Lsn.min(end, sentPtr.plus(MAX_SEND_SIZE));
+                Lsn upTo = pieceEnd(sentPtr, end);
                 return wal.read(sentPtr, upTo).thenApply(bytes -> {
                     byte[] w = ReplicationMessage.XLogData.toBytes(sentPtr, end, ReplicationMessage.now(), bytes, 0,
                         bytes.length);
@@ -132,6 +134,26 @@ final class WalSender {
                 return List.<ByteString>of();
             })
             .merge(sent, true);
+    }
+
+    /**
+     * Where the XLogData message starting at {@code sentPtr} ends, {@code end} being how far the
+     * WAL is stored (a record boundary): there when it is within {@link #MAX_SEND_SIZE}, else
+     * {@code sentPtr + MAX_SEND_SIZE} rounded down to a WAL page boundary, as XLogSendPhysical
+     * cuts. That rounding is not cosmetic: a standby's walreceiver may flush where any message
+     * ends, and PostgreSQL 15's xlogreader (XLogDecodeNextRecord) copies the first page's part
+     * of a record that crosses into the next page from the page as read when only the record's
+     * header was needed, without reading that page again; a message ending in the middle of both
+     * a page and a record leaves it copying the bytes of that page not received yet (stale ones
+     * of a recycled segment, or zeros), and the record fails with "incorrect resource manager
+     * data checksum". A message therefore ends only at a page boundary or at a record boundary.
+     */
+    static Lsn pieceEnd(Lsn sentPtr, Lsn end) {
+        Lsn max = sentPtr.plus(MAX_SEND_SIZE);
+        if (!end.isAfter(max)) {
+            return end;
+        }
+        return new Lsn(max.value() - max.value() % XLogPageHeader.XLOG_BLCKSZ);
     }
 
     /** A message from the standby, checked and dropped; a malformed one ends the connection as PostgreSQL does. */

@@ -93,6 +93,29 @@ class WalSenderTest {
         assertEquals(BASE.value() + wal.length, next);
     }
 
+    /**
+     * A standby may read a WAL page up to where any message ended, and PostgreSQL's xlogreader
+     * does not read that page again for the part of a record crossing into the next page: a
+     * message cut short of the WAL available must end at a page boundary, never in the middle of
+     * a page (and of a record), also when the stream starts in the middle of one.
+     */
+    @Test
+    void aPieceCutShortOfTheEndAvailableEndsAtAPageBoundary() throws Exception {
+        byte[] wal = new byte[400_000];
+        Lsn start = BASE.plus(5000);
+        List<ByteString> sent = run(Source.maybe(), inMemory(wal), start, LONG, 4);
+        Lsn end = BASE.plus(wal.length);
+        for (ByteString m : sent) {
+            ReplicationMessage.XLogData w = (ReplicationMessage.XLogData) ReplicationMessage.parseStreaming(m.toArray());
+            Lsn pieceEnd = w.dataStart().plus(w.data().length);
+            assertTrue(pieceEnd.equals(end) || pieceEnd.value() % 8192 == 0,
+                "a piece from " + w.dataStart() + " ends at " + pieceEnd + ", inside a page, short of " + end);
+        }
+        ReplicationMessage.XLogData last = (ReplicationMessage.XLogData)
+            ReplicationMessage.parseStreaming(sent.get(sent.size() - 1).toArray());
+        assertEquals(end, last.dataStart().plus(last.data().length));
+    }
+
     @Test
     void whenNoWalComesAKeepaliveAsksForAReply() throws Exception {
         List<ByteString> sent = run(Source.maybe(), inMemory(new byte[0]), BASE, Duration.ofMillis(50), 2);

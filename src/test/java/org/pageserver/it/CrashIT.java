@@ -76,6 +76,7 @@ class CrashIT {
                         awaitPrimaryPast(pg, target, load, Duration.ofSeconds(60));
                     }
                     ps.kill();
+                    long rocksWal = rocksDbWalBytes(dir);
                     Lsn told = slotFlushLsn(pg, Duration.ofSeconds(30));
                     Files.move(ps.log(), dir.resolve("pageserver-" + round + ".log"));
                     ps = ServerProcess.start(dir, SERVER_OPTIONS, ps.port());
@@ -87,7 +88,8 @@ class CrashIT {
                         restartMillis.add(ps.sinceStartNanos() / 1_000_000);
                     }
                     System.out.println("CrashIT: round " + round + (duringCatchUp ? " (killed during catch-up)" : "")
-                        + ": told " + told + ", resumed from " + resumed);
+                        + ": told " + told + ", resumed from " + resumed + "; RocksDB WAL left to replay "
+                        + (rocksWal >> 10) + " kB");
                 }
                 System.out.println("CrashIT: process start to receiving WAL again, ms: " + restartMillis);
                 load.destroy();
@@ -256,6 +258,13 @@ class CrashIT {
             BufMask.heapMask(page, block);
         }
         return page;
+    }
+
+    /** The size of RocksDB's own WAL files (*.log) in the tenants' stores: what their open replays. */
+    static long rocksDbWalBytes(Path dir) throws IOException {
+        try (var files = Files.walk(dir.resolve("data").resolve("tenants"))) {
+            return files.filter(f -> f.getFileName().toString().endsWith(".log")).mapToLong(f -> f.toFile().length()).sum();
+        }
     }
 
     /** The server's logs of every start, kept under target/ for a failed run to be read. */

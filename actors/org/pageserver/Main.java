@@ -25,6 +25,12 @@ public final class Main {
         if (args.length > 0) {
             System.exit(org.pageserver.cli.Cli.run(args, System.out, System.err));
         }
+        // Unpacking and loading RocksDB's native library takes 1 to 2 s on a busy 2-core machine,
+        // and the first tenant re-attached at start would wait for it: load it while the config
+        // is read and the actor system starts (whoever needs it first then waits for this load)
+        Thread rocksdb = new Thread(org.rocksdb.RocksDB::loadLibrary, "rocksdb-load");
+        rocksdb.setDaemon(true);
+        rocksdb.start();
         Config config = ConfigFactory.load();
         Settings settings = Settings.from(config);
         ActorSystem.create(PageServer.create(settings, new ReplicationBootstrap(settings)), "pageserver", config);

@@ -18,6 +18,7 @@ import org.pageserver.redo.StorageEffects;
 import org.pageserver.redo.TablespaceRecord;
 import org.pageserver.redo.WalRedo;
 import org.pageserver.redo.XlXactPrepare;
+import org.pageserver.storage.Faults;
 import org.pageserver.storage.PageHistory;
 import org.pageserver.storage.StoreChanges;
 import org.pageserver.storage.TenantStore;
@@ -71,6 +72,7 @@ public final class BatchWriter {
      * the blocking dispatcher.
      */
     public StoreChanges write(WalBatch batch) {
+        Faults.reach(Faults.Point.BEFORE_STORE);
         copied = StoreChanges.NONE;
         TenantStore.Batch b = store.newBatch();
         StoreChanges written = StoreChanges.NONE;
@@ -102,6 +104,7 @@ public final class BatchWriter {
             }
             b.setDurableLsn(batch.durableLsn(), batch.durableLsn());
             b.commit();
+            Faults.reach(Faults.Point.MID_FLUSH);
             return written.plus(copied).plus(b.changes());
         } finally {
             b.close();

@@ -134,6 +134,7 @@ public final class Compaction {
                     }
                 }
                 b.commitUnsynced();
+                Faults.reach(Faults.Point.IMAGE);
             } catch (StorageException closed) {
                 if (stopped()) {
                     break;

@@ -131,6 +131,7 @@ public final class Retention {
                 b.delete(store.handle(TenantStore.Family.PAGE), k);
             }
             b.commitUnsynced();
+            Faults.reach(Faults.Point.RETENTION);
         }
         images += newImages.size();
         pageVersions += deletes.size();

@@ -20,17 +20,24 @@ final class ServerProcess implements AutoCloseable {
     private final Process process;
     private final int port;
     private final Path log;
+    /** System.nanoTime() just before the process was started. */
+    private final long startedNanos;
 
-    private ServerProcess(Process process, int port, Path log) {
+    private ServerProcess(Process process, int port, Path log, long startedNanos) {
         this.process = process;
         this.port = port;
         this.log = log;
+        this.startedNanos = startedNanos;
     }
 
     /** @param jvmAndConfig extra java options before -jar (-Xmx..., -Dpageserver....=...) */
     static ServerProcess start(Path dataDir, List<String> jvmAndConfig) throws IOException, InterruptedException {
+        return start(dataDir, jvmAndConfig, PgCluster.freePort());
+    }
+
+    /** As above on a given pgwire port (a restart on the same data directory keeps its port). */
+    static ServerProcess start(Path dataDir, List<String> jvmAndConfig, int port) throws IOException, InterruptedException {
         Files.createDirectories(dataDir);
-        int port = PgCluster.freePort();
         Path log = dataDir.resolve("pageserver.log");
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
             "-Dpageserver.listen=127.0.0.1:" + port, "-Dpageserver.http-listen=127.0.0.1:" + PgCluster.freePort(),
@@ -41,8 +48,9 @@ final class ServerProcess implements AutoCloseable {
         // as the README says to run it: glibc's per-thread malloc arenas otherwise hold on to
         // what RocksDB freed (tens of MB per tenant)
         pb.environment().put("MALLOC_ARENA_MAX", "2");
+        long startedNanos = System.nanoTime();
         Process p = pb.start();
-        ServerProcess s = new ServerProcess(p, port, log);
+        ServerProcess s = new ServerProcess(p, port, log, startedNanos);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
             try (Socket sock = new Socket()) {
@@ -57,6 +65,38 @@ final class ServerProcess implements AutoCloseable {
                 Thread.sleep(100);
             }
         }
+    }
+
+    int port() {
+        return port;
+    }
+
+    /** The server's output (its log), written while it runs. */
+    Path log() {
+        return log;
+    }
+
+    /** Nanoseconds since the process was started. */
+    long sinceStartNanos() {
+        return System.nanoTime() - startedNanos;
+    }
+
+    String url() {
+        return "jdbc:postgresql://127.0.0.1:" + port + "/postgres";
+    }
+
+    /** kill -9: no shutdown hook, nothing flushed. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor();
+    }
+
+    /** Waits for the process to end by itself; its exit status. */
+    int awaitExit(java.time.Duration timeout) throws InterruptedException, IOException {
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new IOException("pageserver still running after " + timeout + ": " + Files.readString(log));
+        }
+        return process.exitValue();
     }
 
     long pid() {

@@ -132,7 +132,7 @@ public final class TenantStore implements AutoCloseable {
         }
         StoreEvents events = new StoreEvents();
         DBOptions dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
-            .setKeepLogFileNum(3).setMaxTotalWalSize(256L << 20).setListeners(List.of(events));
+            .setKeepLogFileNum(3).setListeners(List.of(events));
         ColumnFamilyOptions cfOptions = new ColumnFamilyOptions().setCompressionType(CompressionType.LZ4_COMPRESSION)
             .setWriteBufferSize(32L << 20);
         memory.apply(dbOptions, cfOptions, new org.rocksdb.BlockBasedTableConfig());

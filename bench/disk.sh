@@ -12,7 +12,9 @@
 # once the first window has passed.
 # Output (OUT, default bench/results): disk-<window>.csv, disk-<window>.png (gnuplot, installed
 # with apt-get when missing) and, on stdout, a markdown table of every TABLE_EVERY-th sample.
-# Usage: bash bench/disk.sh   (DURATION=8m WINDOW=2m for a short run; KEEP=1 keeps the files)
+# Usage: bash bench/disk.sh   (DURATION=8m WINDOW=2m for a short run; KEEP=1 keeps the files;
+# PS_LOG_COPY=FILE keeps the pageserver's log; SKIP_BUILD=1 JAR=copy.jar runs a jar built before,
+# so that builds meanwhile do not replace it under the running server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${SCALE:-20}

@@ -37,11 +37,13 @@ public final class StorageMemory {
     private final Cache blockCache;
     private final WriteBufferManager writeBuffers;
     private final int backgroundJobs;
+    private final long writeBufferBytes;
 
     private StorageMemory(long blockCacheBytes, long writeBufferBytes, int backgroundJobs) {
         this.blockCache = new LRUCache(blockCacheBytes);
         this.writeBuffers = new WriteBufferManager(writeBufferBytes, blockCache);
         this.backgroundJobs = backgroundJobs;
+        this.writeBufferBytes = writeBufferBytes;
         // RocksDB runs flushes on the HIGH pool and compactions on the LOW pool of the default
         // Env, one pair of pools per process whatever the number of databases; a database
         // only ever grows them to its max_background_jobs, which every store sets to the same
@@ -73,7 +75,13 @@ public final class StorageMemory {
 
     /** Points one store's options at the shared budget. */
     void apply(DBOptions db, ColumnFamilyOptions cf, BlockBasedTableConfig table) {
-        db.setWriteBufferManager(writeBuffers).setMaxBackgroundJobs(backgroundJobs);
+        // A RocksDB log file is deleted once every family written in it is flushed. The default
+        // family gets the durable LSN in every batch and never fills a memtable, so it alone
+        // keeps every log since its last flush until the logs reach max_total_wal_size, which
+        // then flushes it (by default four times all the memtables: hundreds of MB per store).
+        // Capped at the memtable budget, the logs hold about what the memtables hold; nothing is
+        // lost, as the flush comes before the deletion.
+        db.setWriteBufferManager(writeBuffers).setMaxBackgroundJobs(backgroundJobs).setMaxTotalWalSize(writeBufferBytes);
         // index and filter blocks in the cache too, so that they are inside the budget rather than
         // held per open file outside it; level 0's stay pinned, as they are read on every get
         table.setBlockCache(blockCache).setCacheIndexAndFilterBlocks(true)

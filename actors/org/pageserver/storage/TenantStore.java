@@ -135,8 +135,7 @@ public final class TenantStore implements AutoCloseable {
         // for before it streams again; the memtables are flushed later, as usual, not during the
         // open (RocksDB's default, which wrote tens of MB of SST files before the open returned)
         DBOptions dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
-            .setKeepLogFileNum(3).setMaxTotalWalSize(256L << 20).setAvoidFlushDuringRecovery(true)
-            .setListeners(List.of(events));
+            .setKeepLogFileNum(3).setAvoidFlushDuringRecovery(true).setListeners(List.of(events));
         ColumnFamilyOptions cfOptions = new ColumnFamilyOptions().setCompressionType(CompressionType.LZ4_COMPRESSION)
             .setWriteBufferSize(32L << 20);
         memory.apply(dbOptions, cfOptions, new org.rocksdb.BlockBasedTableConfig());

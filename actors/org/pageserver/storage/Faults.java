@@ -6,7 +6,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Fault injection for crash tests: named points in the store's write paths where the process can
- * be made to die at once (Runtime.halt: no shutdown hook, nothing flushed, as kill -9), so that
+ * be made to die at once (SIGKILL sent to itself: no shutdown hook, nothing flushed), so that
  * a test sees recovery from exactly there. Off unless the system property
  * {@code pageserver.faults} arms points, a comma-separated list of {@code <point>:crash} (the
  * first time the point is reached) or {@code <point>:crash@<n>} (the n-th time), e.g.
@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class Faults {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Faults.class);
-    /** The exit status of a process halted by a fault, as a shell reports a SIGKILL. */
+    /** The exit status of a process killed by a fault, as a shell (and Process.exitValue) reports a SIGKILL. */
     public static final int EXIT_STATUS = 137;
 
     /** Where a fault can be injected. */
@@ -60,6 +60,13 @@ public final class Faults {
         AtomicInteger left = ARMED[p.ordinal()];
         if (left != null && left.decrementAndGet() == 0) {
             LOG.error("fault injected at {}: the process halts", p.label());
+            // Runtime.halt is not a kill -9: it runs the C library's exit handlers, and RocksDB's
+            // static destructors can wait there forever for a background job. A SIGKILL cannot.
+            try {
+                new ProcessBuilder("kill", "-KILL", Long.toString(ProcessHandle.current().pid())).start().waitFor();
+            } catch (java.io.IOException | InterruptedException e) {
+                // no kill(1): the next best thing
+            }
             Runtime.getRuntime().halt(EXIT_STATUS);
         }
     }

@@ -99,7 +99,11 @@ class RetentionIT {
                         }
                         byte[] ours = p.page().clone();
                         byte[] theirs = Arrays.copyOfRange(file, b * 8192, (b + 1) * 8192);
-                        if (table.endsWith("_pkey")) {
+                        if (isNew(ours) || isNew(theirs)) {
+                            // a block of a relation extended ahead of use (RelationAddExtraBlocks
+                            // under concurrent inserts) is all zeros on both sides until written:
+                            // nothing to mask, compared as it is
+                        } else if (table.endsWith("_pkey")) {
                             BufMask.btreeMask(ours);
                             BufMask.btreeMask(theirs);
                         } else {
@@ -118,6 +122,11 @@ class RetentionIT {
             assertEquals(List.of(), diffs.subList(0, Math.min(20, diffs.size())));
             assertTrue(compared > 1000, compared + " blocks compared");
         }
+    }
+
+    /** PageIsNew: pd_upper is zero. */
+    private static boolean isNew(byte[] page) {
+        return page[14] == 0 && page[15] == 0;
     }
 
     private static void assertBelowHorizon(String message, Lsn lsn, SystemId id, TestPageServer ps) throws Exception {

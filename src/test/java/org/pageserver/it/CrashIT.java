@@ -22,7 +22,6 @@ import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.pagestream.PageStreamRequest;
 import org.pageserver.protocol.pagestream.PageStreamResponse;
-import org.pageserver.redo.mask.BufMask;
 
 /**
  * Nothing acknowledged is lost to a kill -9. A pageserver process ({@link ServerProcess}) follows
@@ -231,8 +230,8 @@ class CrashIT {
                         diffs.add(f[0] + " block " + b + ": " + resp.get(b));
                         continue;
                     }
-                    byte[] mine = mask(p.page().clone(), btree, b);
-                    byte[] theirs = mask(Arrays.copyOfRange(file, b * 8192, (b + 1) * 8192), btree, b);
+                    byte[] mine = PageMasks.mask(p.page().clone(), btree, b);
+                    byte[] theirs = PageMasks.mask(Arrays.copyOfRange(file, b * 8192, (b + 1) * 8192), btree, b);
                     if (!Arrays.equals(mine, theirs)) {
                         diffs.add(f[0] + " block " + b + " differs at byte " + Arrays.mismatch(mine, theirs));
                     }
@@ -241,23 +240,6 @@ class CrashIT {
             }
         }
         return compared;
-    }
-
-    /**
-     * As wal_consistency_checking masks a page; a new page (all zeros: a relation extended whose
-     * block was not written yet) as it is, since there is nothing to mask.
-     */
-    private static byte[] mask(byte[] page, boolean btree, int block) {
-        boolean isNew = page[14] == 0 && page[15] == 0;
-        if (isNew) {
-            return page;
-        }
-        if (btree) {
-            BufMask.btreeMask(page);
-        } else {
-            BufMask.heapMask(page, block);
-        }
-        return page;
     }
 
     /** The size of RocksDB's own WAL files (*.log) in the tenants' stores: what their open replays. */

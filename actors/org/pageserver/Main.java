@@ -2,6 +2,7 @@ package org.pageserver;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.pageserver.tenant.ReplicationBootstrap;
 
@@ -33,6 +34,14 @@ public final class Main {
         rocksdb.start();
         Config config = ConfigFactory.load();
         Settings settings = Settings.from(config);
-        ActorSystem.create(PageServer.create(settings, new ReplicationBootstrap(settings)), "pageserver", config);
+        ActorSystem<PageServer.Command> system =
+            ActorSystem.create(PageServer.create(settings, new ReplicationBootstrap(settings)), "pageserver", config);
+        // the main thread outlives the system: a listener that could not bind shut it down, and the
+        // process then ends with status 1 (after SIGTERM the reason is another one, and the JVM's
+        // shutdown, already under way, ends the process)
+        system.getWhenTerminated().toCompletableFuture().join();
+        if (CoordinatedShutdown.get(system).getShutdownReason().filter(PageServer.BIND_FAILED::equals).isPresent()) {
+            System.exit(1);
+        }
     }
 }

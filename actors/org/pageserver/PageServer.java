@@ -19,10 +19,20 @@ import org.pageserver.tenant.Tenants;
 
 /**
  * The guardian of the process: the tenants, the pgwire listener and, once that is bound, the
- * HTTP listener. A listener that cannot bind ends the process with a non-zero status, since
- * nothing could reach it (or an operator who asked for it would not get it).
+ * HTTP listener. A listener that cannot bind shuts the actor system down with {@link
+ * #BIND_FAILED} as its reason, since nothing could reach it (or an operator who asked for it
+ * would not get it); {@code Main} turns that into a non-zero exit status. The process itself is
+ * not ended here: a pageserver embedded in a test JVM must fail alone.
  */
 public final class PageServer {
+
+    /** The reason the system shuts down when a listener cannot bind. */
+    public static final CoordinatedShutdown.Reason BIND_FAILED = new CoordinatedShutdown.Reason() {
+        @Override
+        public String toString() {
+            return "BindFailed";
+        }
+    };
 
     public sealed interface Command permits Bound, BindFailed, HttpBound {
     }
@@ -81,8 +91,8 @@ public final class PageServer {
                 })
                 .onMessage(BindFailed.class, m -> {
                     ctx.getLog().error("cannot listen on {}: {}", m.listener(), Errors.rootMessage(m.cause()));
-                    new Thread(() -> System.exit(1), "exit").start();
-                    return Behaviors.stopped();
+                    CoordinatedShutdown.get(ctx.getSystem()).run(BIND_FAILED);
+                    return Behaviors.same();
                 })
                 .build();
         });

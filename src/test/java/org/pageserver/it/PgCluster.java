@@ -2,7 +2,6 @@ package org.pageserver.it;
 
 import java.io.File;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -251,9 +250,7 @@ public final class PgCluster implements AutoCloseable {
     }
 
     static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
+        return TestPorts.take();
     }
 
     private void asPostgres(List<String> cmd) throws IOException, InterruptedException {

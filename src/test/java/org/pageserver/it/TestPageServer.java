@@ -62,6 +62,9 @@ public final class TestPageServer implements AutoCloseable {
                 sock.connect(new InetSocketAddress("127.0.0.1", port), 200);
                 return s;
             } catch (IOException e) {
+                if (system.getWhenTerminated().toCompletableFuture().isDone()) {
+                    throw new IOException("pageserver stopped before listening on " + port + " (see the log)", e);
+                }
                 if (System.nanoTime() > deadline) {
                     s.close();
                     throw new IOException("pageserver did not start listening on " + port, e);

@@ -1,7 +1,6 @@
 package org.pageserver.protocol.pgwire;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,14 +43,7 @@ public final class RealPostgres implements AutoCloseable {
     }
 
     public static int freePort() throws IOException {
-        while (true) {
-            try (ServerSocket s = new ServerSocket(0)) {
-                int p = s.getLocalPort();
-                if (p != 5432) {
-                    return p;
-                }
-            }
-        }
+        return org.pageserver.it.TestPorts.take();
     }
 
     /**

@@ -6,6 +6,7 @@ import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.core.metrics.StatefulMetric;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -38,6 +39,8 @@ public final class Metrics {
     private final PrometheusRegistry registry = new PrometheusRegistry();
     private final boolean readsEnabled;
     private final ConcurrentMap<SystemId, TenantMetrics> tenants = new ConcurrentHashMap<>();
+    /** The families whose first label is system_id: a detached tenant's series are removed from each. */
+    private final List<StatefulMetric<?, ?>> perTenant = new java.util.ArrayList<>();
     private final LongAdder httpAuthFailures = new LongAdder();
 
     // ingest
@@ -59,23 +62,23 @@ public final class Metrics {
         "WAL that could not be decoded or a record refused by the ingest check (ingest stops: broken)");
 
     // reads
-    final Counter getPageRequests = Counter.builder().name("pageserver_getpage_requests")
+    final Counter getPageRequests = perTenant(Counter.builder().name("pageserver_getpage_requests")
         .help("GetPage requests answered, by result").labelNames("system_id", "result").withoutExemplars()
-        .register(registry);
-    final Histogram getPageSeconds = Histogram.builder().name("pageserver_getpage_seconds")
+        .register(registry));
+    final Histogram getPageSeconds = perTenant(Histogram.builder().name("pageserver_getpage_seconds")
         .help("GetPage latency inside the server, from the request's parse to its answer").labelNames("system_id")
-        .classicOnly().classicUpperBounds(LATENCY_BUCKETS).withoutExemplars().register(registry);
-    final Histogram waitLsnSeconds = Histogram.builder().name("pageserver_wait_lsn_seconds")
+        .classicOnly().classicUpperBounds(LATENCY_BUCKETS).withoutExemplars().register(registry));
+    final Histogram waitLsnSeconds = perTenant(Histogram.builder().name("pageserver_wait_lsn_seconds")
         .help("time a read was parked waiting for WAL up to its LSN").labelNames("system_id")
-        .classicOnly().classicUpperBounds(LATENCY_BUCKETS).withoutExemplars().register(registry);
+        .classicOnly().classicUpperBounds(LATENCY_BUCKETS).withoutExemplars().register(registry));
     final Counter cacheHits = counter("pageserver_page_cache_hits", "GetPage answered from the page cache without reading the store");
     final Counter cacheMisses = counter("pageserver_page_cache_misses", "GetPage that had to read the store");
     final Counter cacheEvictions = counter("pageserver_page_cache_evictions", "pages evicted from the page cache");
     final Gauge cacheBytes = gauge("pageserver_page_cache_bytes", "bytes of pages held in the page cache");
     final Counter redoRecords = counter("pageserver_redo_records_applied", "WAL records replayed to rebuild pages");
-    final Counter redoSeconds = Counter.builder().name("pageserver_redo_seconds")
+    final Counter redoSeconds = perTenant(Counter.builder().name("pageserver_redo_seconds")
         .help("time spent replaying records to rebuild pages").labelNames("system_id").withoutExemplars()
-        .register(registry);
+        .register(registry));
     final Counter storageReads = counter("pageserver_storage_reads",
         "reads of the store for page requests (page histories, relation and database sizes)");
 
@@ -122,6 +125,22 @@ public final class Metrics {
     /** The tenant's metrics, created on first use. */
     public TenantMetrics tenant(SystemId id) {
         return tenants.computeIfAbsent(id, i -> new TenantMetrics(this, i));
+    }
+
+    /**
+     * The tenant was detached: its series leave the exposition (a tenant that comes back starts
+     * its counters from zero, a reset Prometheus expects), and its store is no longer read. A
+     * stage still holding its old {@link TenantMetrics} counts into children nobody renders.
+     */
+    public void forget(SystemId id) {
+        TenantMetrics t = tenants.remove(id);
+        if (t != null) {
+            t.detachStore();
+        }
+        String label = id.toString();
+        for (StatefulMetric<?, ?> family : perTenant) {
+            family.removeIf(labels -> labels.get(0).equals(label));
+        }
     }
 
     /** The tenants seen so far (attached, or asked about by a pagestream). */
@@ -178,10 +197,17 @@ public final class Metrics {
     }
 
     private Counter counter(String name, String help) {
-        return Counter.builder().name(name).help(help).labelNames("system_id").withoutExemplars().register(registry);
+        return perTenant(Counter.builder().name(name).help(help).labelNames("system_id").withoutExemplars()
+            .register(registry));
     }
 
     private Gauge gauge(String name, String help) {
-        return Gauge.builder().name(name).help(help).labelNames("system_id").withoutExemplars().register(registry);
+        return perTenant(Gauge.builder().name(name).help(help).labelNames("system_id").withoutExemplars()
+            .register(registry));
+    }
+
+    private <M extends StatefulMetric<?, ?>> M perTenant(M family) {
+        perTenant.add(family);
+        return family;
     }
 }

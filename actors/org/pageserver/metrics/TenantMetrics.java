@@ -107,7 +107,7 @@ public final class TenantMetrics {
     }
 
     /** The tenant was detached: its store is closed and no longer its. */
-    public void detachStore() {
+    void detachStore() {
         this.store = null;
     }
 

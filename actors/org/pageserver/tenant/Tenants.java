@@ -327,7 +327,7 @@ public final class Tenants {
         TenantMeta meta = metas.remove(id);
         Detach d = detaching.get(id);
         if (d != null) {
-            metrics.tenant(id).detachStore();
+            metrics.forget(id);
             ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> finishDetach(d, meta), blocking),
                 (r, e) -> new DetachDone(d, r, e));
         }

@@ -2,9 +2,11 @@ package org.pageserver.metrics;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.pageserver.protocol.Lsn;
@@ -30,6 +32,21 @@ class PrometheusTextTest {
 
         PrometheusText esc = PrometheusText.parse("# TYPE a gauge\na{x=\"q\\\"\\\\\\n\"} 1.5e3 1700000000\n");
         assertEquals(1500, esc.value("a", Map.of("x", "q\"\\\n")));
+    }
+
+    @Test
+    void aForgottenTenantLeavesTheExpositionAndTheOthersStay() throws Exception {
+        Metrics m = Metrics.detached();
+        m.tenant(new SystemId(42)).getPage(GetPageResult.OK, 30_000);
+        m.tenant(new SystemId(43)).getPage(GetPageResult.OK, 30_000);
+        m.forget(new SystemId(42));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        m.writeText(out);
+        PrometheusText p = PrometheusText.parse(out.toString(StandardCharsets.UTF_8));
+        assertTrue(p.samples().stream().noneMatch(s -> "42".equals(s.labels().get("system_id"))),
+            out.toString(StandardCharsets.UTF_8));
+        assertEquals(1, p.value("pageserver_getpage_requests_total", Map.of("system_id", "43", "result", "ok")));
+        assertEquals(List.of(new SystemId(43)), m.tenants().stream().map(t -> SystemId.parse(t.systemId())).toList());
     }
 
     @Test

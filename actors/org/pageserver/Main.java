@@ -2,8 +2,13 @@ package org.pageserver;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.pageserver.engine.StoreOpens;
 import org.pageserver.tenant.ReplicationBootstrap;
 
 /**
@@ -34,8 +39,19 @@ public final class Main {
         rocksdb.start();
         Config config = ConfigFactory.load();
         Settings settings = Settings.from(config);
-        ActorSystem<PageServer.Command> system =
-            ActorSystem.create(PageServer.create(settings, new ReplicationBootstrap(settings)), "pageserver", config);
+        // After a crash each store's open replays RocksDB's own WAL (seconds for tens of MB):
+        // started now, it overlaps the actor system's and the listeners' start instead of
+        // following it, on two threads of its own that end with the last open
+        ExecutorService opening = Executors.newFixedThreadPool(2, r -> {
+            Thread t = new Thread(r, "store-open");
+            t.setDaemon(true);
+            return t;
+        });
+        StoreOpens opens = StoreOpens.start(settings.dataDir(), settings.storageSync(), settings.storageMemory(), opening);
+        CompletableFuture.allOf(opens.openings().stream().map(StoreOpens.Opening::result)
+            .toArray(CompletableFuture[]::new)).whenComplete((v, e) -> opening.shutdown());
+        ActorSystem<PageServer.Command> system = ActorSystem.create(
+            PageServer.create(settings, new ReplicationBootstrap(settings), Optional.of(opens)), "pageserver", config);
         // the main thread outlives the system: a listener that could not bind shut it down, and the
         // process then ends with status 1 (after SIGTERM the reason is another one, and the JVM's
         // shutdown, already under way, ends the process)

@@ -8,6 +8,7 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.http.javadsl.ServerBinding;
+import org.pageserver.engine.StoreOpens;
 import org.pageserver.http.HttpApi;
 import org.pageserver.http.HttpAuth;
 import org.pageserver.http.HttpListener;
@@ -47,10 +48,15 @@ public final class PageServer {
     }
 
     public static Behavior<Command> create(Settings settings, Tenants.Bootstrap bootstrap) {
+        return create(settings, bootstrap, Optional.empty());
+    }
+
+    /** {@code opens}: the tenants' stores, already being opened by the process (see {@link StoreOpens}). */
+    public static Behavior<Command> create(Settings settings, Tenants.Bootstrap bootstrap, Optional<StoreOpens> opens) {
         return Behaviors.setup(ctx -> {
             Metrics metrics = Metrics.fromConfig(ctx.getSystem().settings().config());
             Optional<HttpListener.Address> http = HttpListener.Address.fromConfig(ctx.getSystem().settings().config());
-            ActorRef<Tenants.Command> tenants = ctx.spawn(Tenants.create(settings, bootstrap, metrics), "tenants");
+            ActorRef<Tenants.Command> tenants = ctx.spawn(Tenants.create(settings, bootstrap, metrics, opens), "tenants");
             Sessions sessions = new Sessions(ctx.getSystem(), tenants, settings, metrics);
             ctx.pipeToSelf(PgWireServer.start(ctx.getSystem(), settings.listenHost(), settings.listenPort(),
                     sessions.authenticator(), sessions,

@@ -79,8 +79,4 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Du
     public org.pageserver.storage.Compaction.Config compaction() {
         return new org.pageserver.storage.Compaction.Config(imageAfter, retentionWindow);
     }
-
-    public Path tenantsDir() {
-        return dataDir.resolve("tenants");
-    }
 }

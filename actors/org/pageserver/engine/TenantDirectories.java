@@ -25,9 +25,14 @@ public final class TenantDirectories {
         this.dataDir = dataDir;
     }
 
+    /** Where the attached tenants are: what start-up attaches. */
+    public Path tenantsDir() {
+        return dataDir.resolve("tenants");
+    }
+
     /** The directory of an attached tenant. */
     public Path attached(SystemId id) {
-        return dataDir.resolve("tenants").resolve(id.toString());
+        return tenantsDir().resolve(id.toString());
     }
 
     public Path detached(SystemId id) {

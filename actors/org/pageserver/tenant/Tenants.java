@@ -1,7 +1,5 @@
 package org.pageserver.tenant;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -12,7 +10,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import java.util.stream.Stream;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -22,6 +19,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.pageserver.Settings;
 import org.pageserver.Errors;
 import org.pageserver.engine.SharedPageCache;
+import org.pageserver.engine.StoreOpens;
 import org.pageserver.engine.TenantDirectories;
 import org.pageserver.metrics.Metrics;
 import org.pageserver.metrics.TenantMetrics;
@@ -125,7 +123,7 @@ public final class Tenants {
     private record ImportFailed(SystemId systemId, Throwable failure) implements Command {
     }
 
-    private record Attached(TenantStore store, TenantMeta meta) implements Command {
+    private record Attached(StoreOpens.Opened opened) implements Command {
     }
 
     private record AttachFailed(Path dir, Throwable failure) implements Command {
@@ -137,8 +135,14 @@ public final class Tenants {
     private record DetachDone(Detach request, Detached result, Throwable failure) implements Command {
     }
 
-    public static Behavior<Command> create(Settings settings, Bootstrap bootstrap, Metrics metrics) {
-        return Behaviors.setup(ctx -> new Tenants(ctx, settings, bootstrap, metrics).start());
+    /**
+     * {@code opens}: the stores' opens, when the process started them before the actor system
+     * (Main does, so that a restart waits for RocksDB's replay and the JVM's start at once);
+     * empty, they are started here.
+     */
+    public static Behavior<Command> create(Settings settings, Bootstrap bootstrap, Metrics metrics,
+                                           Optional<StoreOpens> opens) {
+        return Behaviors.setup(ctx -> new Tenants(ctx, settings, bootstrap, metrics).start(opens));
     }
 
     private final ActorContext<Command> ctx;
@@ -165,14 +169,11 @@ public final class Tenants {
         this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
     }
 
-    private Behavior<Command> start() throws IOException {
-        Files.createDirectories(settings.tenantsDir());
-        dirs.finishDeletes();
-        try (Stream<Path> dirs = Files.list(settings.tenantsDir())) {
-            for (Path dir : dirs.filter(Files::isDirectory).toList()) {
-                ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> openExisting(dir), blocking),
-                    (a, e) -> e != null ? new AttachFailed(dir, e) : a);
-            }
+    private Behavior<Command> start(Optional<StoreOpens> started) {
+        StoreOpens opens = started.orElseGet(() -> StoreOpens.start(settings.dataDir(), settings.storageSync(),
+            settings.storageMemory(), blocking));
+        for (StoreOpens.Opening o : opens.openings()) {
+            ctx.pipeToSelf(o.result(), (a, e) -> e != null ? new AttachFailed(o.dir(), e) : new Attached(a));
         }
         return Behaviors.receive(Command.class)
             .onMessage(CallMeMaybe.class, this::onCallMeMaybe)
@@ -180,7 +181,7 @@ public final class Tenants {
             .onMessage(Imported.class, this::onImported)
             .onMessage(ImportFailed.class, this::onImportFailed)
             .onMessage(Attached.class, m -> {
-                spawnTenant(m.store(), m.meta());
+                spawnTenant(m.opened().store(), m.opened().meta());
                 return Behaviors.same();
             })
             .onMessage(AttachFailed.class, m -> {
@@ -196,23 +197,6 @@ public final class Tenants {
             .onMessage(Detach.class, this::onDetach)
             .onMessage(DetachDone.class, this::onDetachDone)
             .build();
-    }
-
-    /** Blocking. A directory without metadata is an import that never finished: it is removed. */
-    private Attached openExisting(Path dir) {
-        long opening = System.nanoTime();
-        TenantStore store = TenantStore.open(dir, settings.storageSync(), settings.storageMemory());
-        long openMillis = (System.nanoTime() - opening) / 1_000_000;
-        Optional<TenantMeta> meta = store.meta();
-        if (meta.isEmpty()) {
-            store.close();
-            TenantDirectories.deleteTree(dir);
-            throw new IllegalStateException("incomplete import in " + dir + " removed");
-        }
-        // the open replays RocksDB's own WAL since the last memtable flush: what a restart after
-        // a crash waits for, so it is said
-        LOG.info("re-attaching tenant {} ({}): store opened in {} ms", meta.get().systemId(), dir, openMillis);
-        return new Attached(store, meta.get());
     }
 
     private Behavior<Command> onCallMeMaybe(CallMeMaybe m) {
@@ -293,7 +277,7 @@ public final class Tenants {
         if (dirs.isDetached(id)) {
             LOG.info("tenant {}: re-attaching its detached data", id);
             dirs.reattach(id);
-            Attached a = openExisting(dir);
+            StoreOpens.Opened a = StoreOpens.open(dir, settings.storageSync(), settings.storageMemory());
             return new Imported(id, a.store(), a.meta(), false);
         }
         LOG.info("new tenant {}: importing a base backup from {}", id, TenantSupervisor.redact(conninfo));

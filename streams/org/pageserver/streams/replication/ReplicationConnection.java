@@ -1,13 +1,12 @@
 package org.pageserver.streams.replication;
 
-import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.SocketTimeoutException;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -36,12 +35,19 @@ import org.pageserver.protocol.replication.ReplicationMessage;
  * commands IDENTIFY_SYSTEM, SHOW, CREATE_REPLICATION_SLOT, BASE_BACKUP and START_REPLICATION.
  *
  * <p>Blocking, plain TCP (a server that requires SSL is refused with a clear error); one
- * thread at a time. Authentication: trust, cleartext password, md5, SCRAM-SHA-256.
+ * thread at a time. START_REPLICATION hands the connection over to a non-blocking reader
+ * ({@link Streaming}). Authentication: trust, cleartext password, md5, SCRAM-SHA-256.
  */
 public final class ReplicationConnection implements AutoCloseable {
     /** Largest message accepted from the primary (BASE_BACKUP sends up to ~1 MB per CopyData). */
     static final int MAX_MESSAGE = 64 << 20;
 
+    /**
+     * A channel, used blocking through its socket's streams until {@link #startReplication}
+     * makes it non-blocking. The streams are unbuffered on the read side: the decoder holds
+     * every byte read, so nothing is left behind in a buffer at the hand-over.
+     */
+    private final SocketChannel channel;
     private final Socket socket;
     private final InputStream in;
     private final OutputStream out;
@@ -49,9 +55,10 @@ public final class ReplicationConnection implements AutoCloseable {
     private final byte[] readBuf = new byte[256 << 10];
     private final String where;
 
-    private ReplicationConnection(Socket socket, String where) throws IOException {
-        this.socket = socket;
-        this.in = new BufferedInputStream(socket.getInputStream(), 256 << 10);
+    private ReplicationConnection(SocketChannel channel, String where) throws IOException {
+        this.channel = channel;
+        this.socket = channel.socket();
+        this.in = socket.getInputStream();
         this.out = new BufferedOutputStream(socket.getOutputStream(), 64 << 10);
         this.where = where;
     }
@@ -65,13 +72,15 @@ public final class ReplicationConnection implements AutoCloseable {
         String where = host + ":" + conninfo.port();
         String user = conninfo.user() != null ? conninfo.user() : System.getProperty("user.name");
         String password = conninfo.password() != null ? conninfo.password() : System.getenv("PGPASSWORD");
-        Socket s = new Socket();
+        Socket s = null;
         try {
+            SocketChannel ch = SocketChannel.open();
+            s = ch.socket();
             s.setTcpNoDelay(true);
             s.setReceiveBufferSize(1 << 20);
             s.connect(new InetSocketAddress(host, conninfo.port()), (int) connectTimeout.toMillis());
             s.setSoTimeout((int) Math.max(connectTimeout.toMillis(), 1000));
-            ReplicationConnection c = new ReplicationConnection(s, where);
+            ReplicationConnection c = new ReplicationConnection(ch, where);
             c.startup(user, conninfo.dbname(), password, conninfo.applicationName());
             return c;
         } catch (IOException e) {
@@ -308,64 +317,30 @@ public final class ReplicationConnection implements AutoCloseable {
     }
 
     /**
-     * Sends START_REPLICATION and waits for CopyBothResponse; afterwards use {@link #readStreaming}
-     * and {@link #sendStatus}.
+     * The connection in streaming mode, handed over: its channel and the decoder holding
+     * whatever the primary sent after CopyBothResponse that was already read.
      */
-    public void startReplication(String slot, Lsn start, int timeline) {
+    public record Streaming(SocketChannel channel, PgFrameDecoder decoder, String where) {
+    }
+
+    /**
+     * Sends START_REPLICATION, waits for CopyBothResponse and hands the connection over for
+     * non-blocking streaming (a stream stage reads it from then on, holding no thread while the
+     * primary is quiet). This object is done with afterwards.
+     */
+    public Streaming startReplication(String slot, Lsn start, int timeline) {
         try {
             send(new FrontendMessage.Query("START_REPLICATION SLOT " + quoteIdent(slot) + " PHYSICAL " + start
                 + " TIMELINE " + timeline));
             while (true) {
                 BackendMessage m = receive();
                 if (m instanceof BackendMessage.CopyBothResponse) {
-                    return;
+                    return new Streaming(channel, decoder, where);
                 }
                 if (m instanceof BackendMessage.ErrorResponse e) {
                     throw error(e);
                 }
             }
-        } catch (IOException e) {
-            throw lost(e);
-        }
-    }
-
-    /**
-     * The next message of the stream, or null when nothing arrived within {@code timeout}
-     * (so the caller can send its status). The primary ending the stream is an error.
-     */
-    public ReplicationMessage readStreaming(Duration timeout) {
-        try {
-            socket.setSoTimeout((int) Math.max(1, timeout.toMillis()));
-            BackendMessage m;
-            try {
-                m = receive();
-            } catch (SocketTimeoutException e) {
-                return null;
-            }
-            if (m instanceof CopyData d) {
-                try {
-                    return ReplicationMessage.parseStreaming(d.data());
-                } catch (IllegalArgumentException e) {
-                    throw protocol(e.getMessage());
-                }
-            }
-            if (m instanceof BackendMessage.ErrorResponse e) {
-                throw error(e);
-            }
-            if (m instanceof CopyDone) {
-                throw new ReplicationException(SqlState.CONNECTION_FAILURE, "the primary at " + where
-                    + " ended the WAL stream (timeline switch or shutdown)");
-            }
-            throw protocol("unexpected " + m.getClass().getSimpleName() + " in the WAL stream");
-        } catch (IOException e) {
-            throw lost(e);
-        }
-    }
-
-    public void sendStatus(Lsn write, Lsn flush, Lsn apply, boolean replyRequested) {
-        try {
-            send(new CopyData(new ReplicationMessage.StandbyStatusUpdate(write, flush, apply, ReplicationMessage.now(),
-                replyRequested).toBytes()));
         } catch (IOException e) {
             throw lost(e);
         }
@@ -440,16 +415,15 @@ public final class ReplicationConnection implements AutoCloseable {
     }
 
     private ReplicationException error(BackendMessage.ErrorResponse e) {
-        return new ReplicationException(e.sqlState(), "the primary at " + where + " said: " + e.message());
+        return ReplicationException.fromPrimary(where, e);
     }
 
     private ReplicationException protocol(String what) {
-        return new ReplicationException(SqlState.PROTOCOL_VIOLATION, "replication protocol error from " + where + ": " + what);
+        return ReplicationException.protocol(where, what);
     }
 
     private ReplicationException lost(IOException e) {
-        return new ReplicationException(SqlState.CONNECTION_FAILURE, "connection to the primary at " + where + " lost: "
-            + e.getMessage(), e);
+        return ReplicationException.lost(where, e);
     }
 
     static String quoteIdent(String s) {
@@ -479,6 +453,9 @@ public final class ReplicationConnection implements AutoCloseable {
     }
 
     private static void closeQuietly(Socket s) {
+        if (s == null) {
+            return;
+        }
         try {
             s.close();
         } catch (IOException ignored) {

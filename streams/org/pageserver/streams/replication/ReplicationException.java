@@ -17,4 +17,27 @@ public final class ReplicationException extends RuntimeException {
     public String sqlState() {
         return sqlState;
     }
+
+    /** The primary's ErrorResponse, with its SQLSTATE. */
+    static ReplicationException fromPrimary(String where, org.pageserver.protocol.pgwire.BackendMessage.ErrorResponse e) {
+        return new ReplicationException(e.sqlState(), "the primary at " + where + " said: " + e.message());
+    }
+
+    /** What the primary sent breaks the protocol (08P01). */
+    static ReplicationException protocol(String where, String what) {
+        return new ReplicationException(org.pageserver.protocol.pgwire.SqlState.PROTOCOL_VIOLATION,
+            "replication protocol error from " + where + ": " + what);
+    }
+
+    /** The connection failed under us (08006). */
+    static ReplicationException lost(String where, Throwable cause) {
+        return new ReplicationException(org.pageserver.protocol.pgwire.SqlState.CONNECTION_FAILURE,
+            "connection to the primary at " + where + " lost: " + cause.getMessage(), cause);
+    }
+
+    /** The primary ended the WAL stream with CopyDone (08006). */
+    static ReplicationException streamEnded(String where) {
+        return new ReplicationException(org.pageserver.protocol.pgwire.SqlState.CONNECTION_FAILURE, "the primary at "
+            + where + " ended the WAL stream (timeline switch or shutdown)");
+    }
 }

@@ -7,7 +7,7 @@ import org.pageserver.protocol.Lsn;
  * (StandbyReplyMessage, walreceiver.c): written and flushed = durably stored, applied =
  * indexed. The flush position also advances the replication slot, so the primary keeps
  * exactly what is not stored yet. Thread-safe: the consumer of the stream calls
- * {@link #update}, the receiver's connection thread reads it.
+ * {@link #update}, the receiver's stage reads it, told by {@link #onUpdate}.
  */
 public final class WalFeedback {
     private volatile Lsn written = Lsn.INVALID;
@@ -16,6 +16,7 @@ public final class WalFeedback {
     private volatile boolean dirty;
     private boolean cancelled;
     private Runnable onCancel;
+    private volatile Runnable onUpdate = () -> { };
 
     public WalFeedback(Lsn initial) {
         written = initial;
@@ -28,6 +29,12 @@ public final class WalFeedback {
         this.flushed = flushed;
         this.applied = applied;
         this.dirty = true;
+        onUpdate.run();
+    }
+
+    /** Runs {@code hook} after every {@link #update}, on the updating thread: it must be quick. */
+    public void onUpdate(Runnable hook) {
+        onUpdate = hook;
     }
 
     public Lsn written() {
@@ -43,8 +50,8 @@ public final class WalFeedback {
     }
 
     /**
-     * The consumer is gone: the receiver stops at once, even while blocked reading a quiet
-     * connection (its socket is closed under it).
+     * The consumer is gone: the receiver stops at once, in its handshake (its socket is closed
+     * under it) or streaming.
      */
     public void cancel() {
         Runnable hook;

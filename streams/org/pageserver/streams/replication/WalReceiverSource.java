@@ -1,25 +1,35 @@
 package org.pageserver.streams.replication;
 
+import java.io.IOException;
 import java.time.Duration;
-import java.util.Optional;
-import org.apache.pekko.stream.ActorAttributes;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.stream.FanOutShape2;
+import org.apache.pekko.stream.FlowShape;
+import org.apache.pekko.stream.SourceShape;
+import org.apache.pekko.stream.javadsl.GraphDSL;
 import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.pgwire.ConnInfo;
-import org.pageserver.protocol.replication.ReplicationMessage;
+import org.pageserver.streams.tcp.TcpClient;
 
 /**
  * The WAL receiver as a stream: what walreceiver.c does, as a Pekko Streams source. On
- * materialization it connects on the blocking dispatcher, checks the timeline with
- * IDENTIFY_SYSTEM, and runs START_REPLICATION on the tenant's slot; then every XLogData becomes
- * one {@link WalChunk}. The socket is read only when downstream pulls, so a slow consumer slows
- * the primary's walsender through TCP, and the slot keeps the WAL it has not been told is
- * flushed.
+ * materialization it connects, authenticates, checks the timeline with IDENTIFY_SYSTEM and
+ * runs START_REPLICATION on the tenant's slot, blocking, on the blocking dispatcher (a few
+ * round trips); then it hands the connection to the non-blocking transport ({@link TcpClient})
+ * and the {@link WalStreamingStage}, which emits every XLogData as one {@link WalChunk} and
+ * reports the materialized {@link WalFeedback} to the primary.
  *
- * <p>Standby status updates report the materialized {@link WalFeedback}: when the primary asks
- * (keepalive with reply requested), when the positions change, and at least every
- * {@code statusInterval} even on a quiet connection. Any failure fails the stream with a
- * {@link ReplicationException}; cancelling the stream closes the connection.
+ * <p>Why the hand-over: a streaming tenant spends nearly all its time waiting for the primary.
+ * Read by a blocking socket, each waited on a thread of the blocking pool, and the pool's size
+ * bounded how many tenants could stream at all; on the shared selector thread, waiting costs
+ * nothing.
+ *
+ * <p>Any failure fails the stream with a {@link ReplicationException}; cancelling the stream
+ * (or {@link WalFeedback#cancel}, also during the handshake) closes the connection.
  */
 public final class WalReceiverSource {
     private WalReceiverSource() {
@@ -30,71 +40,53 @@ public final class WalReceiverSource {
                                                       Duration connectTimeout, Duration statusInterval,
                                                       String blockingDispatcher) {
         WalFeedback feedback = new WalFeedback(start);
-        return Source.unfoldResource(
-                () -> Session.open(conninfo, slotName, timeline, start, connectTimeout, statusInterval, feedback),
-                Session::next,
-                Session::close)
-            .withAttributes(ActorAttributes.dispatcher(blockingDispatcher))
+        return Source.<WalChunk, NotUsed>fromMaterializer((mat, attributes) -> {
+                Executor blocking = mat.system().dispatchers().lookup(blockingDispatcher);
+                CompletableFuture<ReplicationConnection.Streaming> opened = new CompletableFuture<>();
+                blocking.execute(() -> {
+                    try {
+                        opened.complete(handshake(conninfo, slotName, timeline, start, connectTimeout, feedback));
+                    } catch (RuntimeException e) {
+                        opened.completeExceptionally(e);
+                    }
+                });
+                return Source.completionStage(opened)
+                    .flatMapConcat(s -> streaming(s, feedback, statusInterval));
+            })
             .mapMaterializedValue(nu -> feedback);
     }
 
-    /** One replication connection in streaming mode. */
-    static final class Session {
-        private final ReplicationConnection conn;
-        private final Duration interval;
-        private final WalFeedback feedback;
-        private long lastStatusNanos;
-
-        private Session(ReplicationConnection conn, Duration interval, WalFeedback feedback) {
-            this.conn = conn;
-            this.interval = interval;
-            this.feedback = feedback;
-        }
-
-        static Session open(ConnInfo conninfo, String slot, int timeline, Lsn start, Duration connectTimeout,
-                            Duration interval, WalFeedback feedback) {
-            ReplicationConnection c = ReplicationConnection.open(conninfo, connectTimeout);
-            try {
-                IdentifySystem id = c.identifySystem();
-                if (id.timeline() != timeline) {
-                    throw new ReplicationException("55000", "the primary is on timeline " + id.timeline()
-                        + ", the tenant follows timeline " + timeline + ": timeline switches are not supported");
-                }
-                c.startReplication(slot, start, timeline);
-                feedback.onCancel(c::abort);
-                return new Session(c, interval, feedback);
-            } catch (RuntimeException e) {
-                c.close();
-                throw e;
+    private static ReplicationConnection.Streaming handshake(ConnInfo conninfo, String slot, int timeline, Lsn start,
+                                                             Duration connectTimeout, WalFeedback feedback) {
+        ReplicationConnection c = ReplicationConnection.open(conninfo, connectTimeout);
+        // until the stage takes over, a cancel closes the socket under a blocked read
+        feedback.onCancel(c::abort);
+        try {
+            IdentifySystem id = c.identifySystem();
+            if (id.timeline() != timeline) {
+                throw new ReplicationException("55000", "the primary is on timeline " + id.timeline()
+                    + ", the tenant follows timeline " + timeline + ": timeline switches are not supported");
             }
+            return c.startReplication(slot, start, timeline);
+        } catch (RuntimeException e) {
+            c.close();
+            throw e;
         }
+    }
 
-        Optional<WalChunk> next() {
-            while (true) {
-                if (feedback.isCancelled()) {
-                    throw new ReplicationException("57014", "WAL receiver cancelled");
-                }
-                boolean due = System.nanoTime() - lastStatusNanos >= interval.toNanos();
-                if (feedback.takeDirty() || due) {
-                    status(false);
-                }
-                ReplicationMessage m = conn.readStreaming(interval);
-                if (m instanceof ReplicationMessage.XLogData d) {
-                    return Optional.of(new WalChunk(d.dataStart(), d.data(), d.walEnd(), d.sendTime()));
-                }
-                if (m instanceof ReplicationMessage.PrimaryKeepalive k && k.replyRequested()) {
-                    status(false);
-                }
-            }
-        }
-
-        private void status(boolean replyRequested) {
-            conn.sendStatus(feedback.written(), feedback.flushed(), feedback.applied(), replyRequested);
-            lastStatusNanos = System.nanoTime();
-        }
-
-        void close() {
-            conn.close();
+    private static Source<WalChunk, NotUsed> streaming(ReplicationConnection.Streaming s, WalFeedback feedback,
+                                                       Duration statusInterval) {
+        try {
+            var connection = TcpClient.connection(s.channel());
+            return Source.fromGraph(GraphDSL.create(b -> {
+                FanOutShape2<ByteString, WalChunk, ByteString> stage = b.add(
+                    new WalStreamingStage(s.decoder(), s.where(), feedback, statusInterval));
+                FlowShape<ByteString, ByteString> socket = b.add(connection);
+                b.from(stage.out1()).via(socket).toInlet(stage.in());
+                return SourceShape.of(stage.out0());
+            }));
+        } catch (IOException e) {
+            throw ReplicationException.lost(s.where(), e);
         }
     }
 }

@@ -10,7 +10,9 @@
  * socket itself. Backpressure is kept both ways: the selector stops reading a connection whose
  * protocol has not taken its chunks, and a stage whose socket is full stops pulling.
  *
- * <p>Outgoing connections (the WAL receiver's replication client, one per tenant) are blocking
- * sockets on the blocking dispatcher ({@code ReplicationConnection}), not this transport.
+ * <p>Outgoing connections use the same stage on a selector thread of their own
+ * ({@link org.pageserver.streams.tcp.TcpClient}): the WAL receiver's replication client
+ * connects and authenticates blocking, then streams on this transport, so a tenant waiting for
+ * WAL holds no thread.
  */
 package org.pageserver.streams.tcp;

@@ -35,7 +35,7 @@ public final class ReplicationException extends RuntimeException {
             "connection to the primary at " + where + " lost: " + cause.getMessage(), cause);
     }
 
-    /** The primary ended the WAL stream with CopyDone (08006). */
+    /** The primary ended the WAL stream: CopyDone, or CommandComplete from a walsender shutting down (08006). */
     static ReplicationException streamEnded(String where) {
         return new ReplicationException(org.pageserver.protocol.pgwire.SqlState.CONNECTION_FAILURE, "the primary at "
             + where + " ended the WAL stream (timeline switch or shutdown)");

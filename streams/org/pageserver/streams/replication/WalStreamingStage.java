@@ -80,8 +80,11 @@ final class WalStreamingStage extends GraphStage<FanOutShape2<ByteString, WalChu
         /** The newest status not sent yet (the socket was not ready for it); null when none. */
         private ByteString unsentStatus;
         private long lastStatusNanos;
-        /** The primary closed the connection: fail once what was decoded before is taken. */
-        private boolean primaryClosed;
+        /**
+         * Why the stream ends (the primary's error, its CopyDone, the connection closed or
+         * lost); the stage fails with it once every chunk decoded before it is taken.
+         */
+        private ReplicationException ending;
 
         Logic() {
             super(shape);
@@ -93,16 +96,12 @@ final class WalStreamingStage extends GraphStage<FanOutShape2<ByteString, WalChu
 
                 @Override
                 public void onUpstreamFinish() {
-                    primaryClosed = true;
-                    if (decoded.isEmpty()) {
-                        failStage(ReplicationException.lost(where, new java.io.IOException(
-                            "connection closed by the primary")));
-                    }
+                    end(ReplicationException.lost(where, new java.io.IOException("connection closed by the primary")));
                 }
 
                 @Override
                 public void onUpstreamFailure(Throwable ex) {
-                    failStage(ex instanceof ReplicationException ? ex : ReplicationException.lost(where, ex));
+                    end(ex instanceof ReplicationException r ? r : ReplicationException.lost(where, ex));
                 }
             });
             setHandler(chunks, new AbstractOutHandler() {
@@ -163,16 +162,24 @@ final class WalStreamingStage extends GraphStage<FanOutShape2<ByteString, WalChu
                 PgFrame f;
                 while ((f = decoder.next()) != null) {
                     onMessage(BackendMessage.parse(f));
-                    if (isClosed(chunks)) {
-                        return;
-                    }
                 }
             } catch (PgProtocolException | IllegalArgumentException e) {
-                failStage(ReplicationException.protocol(where, e.getMessage()));
+                end(ReplicationException.protocol(where, e.getMessage()));
                 return;
             } catch (ReplicationException e) {
-                failStage(e);
+                end(e);
                 return;
+            }
+            emitDecoded();
+        }
+
+        /** Nothing more is read; the failure follows the chunks decoded before it. */
+        private void end(ReplicationException why) {
+            if (ending == null) {
+                ending = why;
+                if (!isClosed(in)) {
+                    cancel(in);
+                }
             }
             emitDecoded();
         }
@@ -187,7 +194,9 @@ final class WalStreamingStage extends GraphStage<FanOutShape2<ByteString, WalChu
                 }
             } else if (m instanceof BackendMessage.ErrorResponse e) {
                 throw ReplicationException.fromPrimary(where, e);
-            } else if (m instanceof CopyDone) {
+            } else if (m instanceof CopyDone || m instanceof BackendMessage.CommandComplete) {
+                // CopyDone: a timeline switch or a shutdown; CommandComplete alone: a walsender
+                // shutting down once all it sent was confirmed flushed (WalSndDone)
                 throw ReplicationException.streamEnded(where);
             } else if (!(m instanceof BackendMessage.NoticeResponse || m instanceof BackendMessage.ParameterStatus)) {
                 throw ReplicationException.protocol(where, "unexpected " + m.getClass().getSimpleName()
@@ -201,8 +210,8 @@ final class WalStreamingStage extends GraphStage<FanOutShape2<ByteString, WalChu
                 push(chunks, decoded.poll());
             }
             if (decoded.isEmpty()) {
-                if (primaryClosed) {
-                    failStage(ReplicationException.lost(where, new java.io.IOException("connection closed by the primary")));
+                if (ending != null) {
+                    failStage(ending);
                 } else if (!hasBeenPulled(in) && !isClosed(in)) {
                     pull(in);
                 }

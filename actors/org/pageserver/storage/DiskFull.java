@@ -13,10 +13,10 @@ import org.rocksdb.Status;
  *
  * <p>What RocksDB does then: the failed write is not applied (neither its log record nor its
  * memtable entries count), and the database stops taking writes (a "background error") while
- * reads go on. Its own recovery, through the SstFileManager every database has, polls the free
- * space every few seconds and, once there is room, flushes the memtables and takes writes
- * again. So nothing stored is damaged, and a writer only has to wait and write again what
- * failed.
+ * reads go on. Its own recovery, through the SstFileManager every database has, looks at the
+ * free space every 5 s and, once a write buffer's worth is free (32 MB, see TenantStore),
+ * flushes the memtables and takes writes again. So nothing stored is damaged, and a writer
+ * only has to wait and write again what failed.
  */
 public final class DiskFull {
     /** strerror(ENOSPC) on Linux: the JDK's IOExceptions carry it as their message or reason. */

@@ -468,7 +468,7 @@ public final class WalStream {
     }
 
     /** A duration as the configuration writes it (1s, 250ms). */
-    private static String asConfigured(java.time.Duration d) {
+    static String asConfigured(java.time.Duration d) {
         return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
     }
 

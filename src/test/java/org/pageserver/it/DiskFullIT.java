@@ -133,6 +133,65 @@ class DiskFullIT {
         }
     }
 
+    /**
+     * A restart while the disk is full: the store does not open (RocksDB writes a new log and
+     * manifest at every open), which is said once, and is opened again until it does; once the
+     * filler is deleted the tenant is attached, streams, and catches up with the primary.
+     */
+    @Test
+    void aTenantThatCannotOpenOnAFullDiskIsAttachedByItselfWhenSpaceReturns() throws Exception {
+        assumeTrue(Tmpfs.canMount(), "mounting a tmpfs needs root");
+        ListAppender<ILoggingEvent> log = new ListAppender<>();
+        log.start();
+        Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        root.addAppender(log);
+        Map<String, Object> config = Map.of("pageserver.storage.disk-full-retry", "500ms");
+        try (PgCluster pg = PgCluster.builder().start(); Tmpfs disk = Tmpfs.mount(tmp.resolve("disk"), 256)) {
+            pg.pgbench("-i", "-s", "1", "-q");
+            Path dataDir = disk.dir().resolve("ps");
+            Path filler = disk.dir().resolve("filler");
+            SystemId id;
+            int port;
+            try (TestPageServer ps = TestPageServer.start(dataDir, config)) {
+                id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+                ps.awaitDurable(pg.flushLsn(), Duration.ofSeconds(60));
+                port = ps.port();
+                disk.fill(filler);
+            }
+            // what the close gave back (RocksDB trims its preallocated log) is taken again
+            disk.fill(disk.dir().resolve("filler2"));
+            try (TestPageServer ps = TestPageServer.start(dataDir, port, config)) {
+                String tenantDir = ps.dataDir().resolve("tenants").resolve(id.toString()).toString();
+                List<String> refused = await(() -> lines(log, "cannot re-attach tenant in " + tenantDir + ": disk full"),
+                    l -> !l.isEmpty(), Duration.ofSeconds(60), "no re-attach line");
+                assertTrue(refused.get(0).matches(Pattern.quote("cannot re-attach tenant in " + tenantDir
+                    + ": disk full, retrying every 500ms: ") + ".*No space left on device"), refused.get(0));
+                // WAL to catch up on once it is attached
+                pg.pgbench("-c", "2", "-t", "200");
+                Files.delete(filler);
+                Files.delete(disk.dir().resolve("filler2"));
+                Lsn end = pg.flushLsn();
+                ps.awaitDurable(end, Duration.ofSeconds(60));
+                assertEquals("streaming", ps.statusRow()[1]);
+                assertEquals(1, lines(log, "cannot re-attach tenant in " + tenantDir).size(),
+                    "one line, however many attempts: " + lines(log, "cannot re-attach"));
+                System.out.println("DiskFullIT: re-attached after the disk was full at start, durable at " + end);
+            }
+        } finally {
+            root.detachAppender(log);
+        }
+    }
+
+    static List<String> lines(ListAppender<ILoggingEvent> log, String containing) {
+        List<String> out = new ArrayList<>();
+        for (ILoggingEvent e : List.copyOf(log.list)) {
+            if (e.getFormattedMessage().contains(containing)) {
+                out.add(e.getFormattedMessage());
+            }
+        }
+        return out;
+    }
+
     static List<String> pausedLines(ListAppender<ILoggingEvent> log) {
         List<String> out = new ArrayList<>();
         for (ILoggingEvent e : List.copyOf(log.list)) {

@@ -75,68 +75,106 @@ class DiskFullTest {
     }
 
     /**
+     * Chunks of raw WAL written to a store, each with its durable LSN, until one fails: what
+     * went in, and the failure.
+     */
+    static final class Writes {
+        static final Lsn FIRST = new Lsn(0x1000000);
+        final Random random = new Random(15);
+        final byte[] chunk = new byte[256 << 10];
+        final ByteArrayOutputStream stored = new ByteArrayOutputStream();
+        Lsn committed = FIRST;
+
+        /** Writes one chunk (new random bytes); throws what the store throws. */
+        void write(TenantStore store) {
+            random.nextBytes(chunk);
+            try (TenantStore.Batch b = store.newBatch()) {
+                b.putWal(committed, chunk);
+                b.setDurableLsn(committed.plus(chunk.length), committed.plus(chunk.length));
+                b.commit();
+            }
+            stored.write(chunk, 0, chunk.length);
+            committed = committed.plus(chunk.length);
+        }
+
+        /** Fills {@code fs} but for 2 MB, then writes until a write fails, which it returns. */
+        StorageException untilFull(TenantStore store, Tmpfs fs, Path filler) throws IOException {
+            fs.fill(filler);
+            try (var c = java.nio.channels.FileChannel.open(filler, java.nio.file.StandardOpenOption.WRITE)) {
+                c.truncate(Files.size(filler) - (2 << 20));
+            }
+            for (int i = 0; i < 200; i++) {
+                try {
+                    write(store);
+                } catch (StorageException e) {
+                    assertTrue(stored.size() > 0, "some chunks went in before");
+                    return e;
+                }
+            }
+            throw new AssertionError("the writes never filled the file system");
+        }
+
+        /** After a reopen: every chunk committed is there, and nothing else. */
+        void assertStoredIn(Path storeDir) {
+            try (TenantStore store = TenantStore.open(storeDir, true)) {
+                assertEquals(committed, store.durableLsn());
+                ByteArrayOutputStream raw = new ByteArrayOutputStream();
+                store.readWal(FIRST, committed.plus(1 << 20), (at, buf, off, len) -> raw.write(buf, off, len));
+                assertArrayEquals(stored.toByteArray(), raw.toByteArray(), "every chunk committed, no other");
+            }
+        }
+    }
+
+    /**
      * What the pause relies on, on a real full file system (a tmpfs; root only): RocksDB's write
      * fails with NoSpace and is not applied, reads go on, the probe fails while RocksDB has not
      * recovered, and once a filler file is removed RocksDB recovers by itself and writes go on,
      * with everything committed before the failure there after a reopen, and nothing of the
-     * failed write.
+     * failed write. The tmpfs leaves room for the recovery once the filler is gone: it waits for
+     * a write buffer's worth of free space (32 MB).
      */
     @Test
     void aStoreOnAFullFileSystemRefusesWritesKeepsWhatItHasAndRecoversWhenSpaceReturns() throws Exception {
         assumeTrue(Tmpfs.canMount(), "mounting a tmpfs needs root");
-        Random random = new Random(15);
-        byte[] chunk = new byte[256 << 10];
-        Path storeDir;
-        Lsn committed = new Lsn(0x1000000);
-        ByteArrayOutputStream stored = new ByteArrayOutputStream();
-        // room for RocksDB's recovery once the filler is gone: it waits for a write buffer's
-        // worth of free space (32 MB)
+        Writes writes = new Writes();
         try (Tmpfs fs = Tmpfs.mount(dir.resolve("mnt"), 96)) {
-            storeDir = fs.dir().resolve("tenant");
+            Path storeDir = fs.dir().resolve("tenant");
             try (TenantStore store = TenantStore.open(storeDir, true)) {
                 Path filler = fs.dir().resolve("filler");
-                fs.fill(filler);
-                // make room for a few chunks again, then write until the disk is full
-                try (var c = java.nio.channels.FileChannel.open(filler, java.nio.file.StandardOpenOption.WRITE)) {
-                    c.truncate(Files.size(filler) - (2 << 20));
-                }
-                StorageException full = null;
-                for (int i = 0; i < 200 && full == null; i++) {
-                    random.nextBytes(chunk);
-                    try (TenantStore.Batch b = store.newBatch()) {
-                        b.putWal(committed, chunk);
-                        b.setDurableLsn(committed.plus(chunk.length), committed.plus(chunk.length));
-                        b.commit();
-                        stored.write(chunk);
-                        committed = committed.plus(chunk.length);
-                    } catch (StorageException e) {
-                        full = e;
-                    }
-                }
-                assertTrue(full != null, "the writes never filled the file system");
+                StorageException full = writes.untilFull(store, fs, filler);
                 assertTrue(DiskFull.detail(full).orElseThrow().endsWith("No space left on device"), full.getMessage());
-                assertTrue(stored.size() > 0, "some chunks went in before");
-                assertEquals(committed, store.durableLsn(), "reads go on, and the failed write is not applied");
+                assertEquals(writes.committed, store.durableLsn(), "reads go on, and the failed write is not applied");
                 StorageException refused = assertThrows(StorageException.class, () -> DiskFull.probe(store));
                 assertTrue(DiskFull.detail(refused).isPresent(), refused.getMessage());
 
                 Files.delete(filler);
                 awaitProbeSucceeds(store, Duration.ofSeconds(30));
-                try (TenantStore.Batch b = store.newBatch()) {
-                    b.putWal(committed, chunk);
-                    b.setDurableLsn(committed.plus(chunk.length), committed.plus(chunk.length));
-                    b.commit();
-                    stored.write(chunk);
-                    committed = committed.plus(chunk.length);
-                }
+                writes.write(store);
             }
+            writes.assertStoredIn(storeDir);
+        }
+    }
+
+    /**
+     * A store closed on a full disk (a restart then) does not open while the disk is full, with
+     * an error that says so, and opens with everything committed once there is room.
+     */
+    @Test
+    void aStoreDoesNotOpenOnAFullFileSystemAndOpensWholeWhenSpaceReturns() throws Exception {
+        assumeTrue(Tmpfs.canMount(), "mounting a tmpfs needs root");
+        Writes writes = new Writes();
+        try (Tmpfs fs = Tmpfs.mount(dir.resolve("mnt"), 96)) {
+            Path storeDir = fs.dir().resolve("tenant");
+            Path filler = fs.dir().resolve("filler");
             try (TenantStore store = TenantStore.open(storeDir, true)) {
-                assertEquals(committed, store.durableLsn());
-                ByteArrayOutputStream raw = new ByteArrayOutputStream();
-                Lsn first = new Lsn(0x1000000);
-                store.readWal(first, committed.plus(1 << 20), (at, buf, off, len) -> raw.write(buf, off, len));
-                assertArrayEquals(stored.toByteArray(), raw.toByteArray(), "every chunk committed, no other");
+                writes.untilFull(store, fs, filler);
             }
+            fs.fill(fs.dir().resolve("filler2"));
+            StorageException refused = assertThrows(StorageException.class, () -> TenantStore.open(storeDir, true));
+            assertTrue(DiskFull.detail(refused).isPresent(), refused.getMessage());
+            Files.delete(filler);
+            Files.delete(fs.dir().resolve("filler2"));
+            writes.assertStoredIn(storeDir);
         }
     }
 

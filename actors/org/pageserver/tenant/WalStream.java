@@ -271,7 +271,7 @@ public final class WalStream {
             ingest.receive(c.start(), c.data());
         } catch (WalDecodeException e) {
             metrics.walRefused();
-            return broken("bad WAL, ingest stopped: " + e.getMessage(), e);
+            return broken("bad WAL, ingest stopped: " + e.getMessage(), e, true);
         }
         metrics.walReceived(c.data().length, ingest.recordsDecoded(), ingest.received(), ingest.lastRecordEnd(),
             c.serverWalEnd(), c.sendTime());
@@ -347,7 +347,7 @@ public final class WalStream {
         if (full.isPresent()) {
             return diskFull(full.get());
         }
-        return broken("storage write failed, ingest stopped: " + m.cause().getMessage(), m.cause());
+        return broken("storage write failed, ingest stopped: " + m.cause().getMessage(), m.cause(), false);
     }
 
     /**
@@ -388,7 +388,7 @@ public final class WalStream {
                     ctx.scheduleOnce(settings.diskFullRetry(), ctx.getSelf(), RetryWrites.INSTANCE);
                     return Behaviors.same();
                 }
-                return broken("storage write failed, ingest stopped: " + m.failure().getMessage(), m.failure());
+                return broken("storage write failed, ingest stopped: " + m.failure().getMessage(), m.failure(), false);
             })
             .onMessage(GetStatus.class, m -> reply(m, "disk full"))
             // what the stopped receiver still delivers: acknowledged (so that it drains) and dropped
@@ -434,10 +434,15 @@ public final class WalStream {
             .build();
     }
 
-    /** Ingest stopped for good: keep what is stored, keep answering status. */
-    private Behavior<Command> broken(String message, Throwable cause) {
+    /**
+     * Ingest stopped for good: keep what is stored, keep answering status.
+     *
+     * @param storeDecoded store the records decoded before the failure (bad WAL); never after a
+     *                     failed write, whose records would be missing under the later ones
+     */
+    private Behavior<Command> broken(String message, Throwable cause, boolean storeDecoded) {
         error = message;
-        ctx.getLog().error("tenant {} broken at {}: {}", systemId, ingest.readableUpTo(), message);
+        ctx.getLog().error("tenant {} broken at {}: {}", systemId, storeDecoded ? ingest.readableUpTo() : durable, message);
         ctx.getLog().debug("tenant {} broken", systemId, cause);
         if (killSwitch != null) {
             killSwitch.shutdown();
@@ -445,8 +450,10 @@ public final class WalStream {
         if (feedback != null) {
             feedback.cancel();
         }
-        // store the good records decoded before the bad one
-        flush();
+        if (storeDecoded) {
+            // the good records decoded before the bad one
+            flush();
+        }
         return Behaviors.receive(Command.class)
             .onMessage(BatchWritten.class, this::onWritten)
             .onMessage(BatchFailed.class, m -> {

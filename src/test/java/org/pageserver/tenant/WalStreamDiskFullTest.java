@@ -223,11 +223,14 @@ class WalStreamDiskFullTest {
         ActorRef<WalStream.Command> ws = spawn(store, new ArrayList<>(), metrics.tenant(ID),
             writers(store, new AtomicBoolean(), new AtomicBoolean(true), failures, failure));
         await(() -> status(ws).state().equals("broken"), "ingest did not stop");
+        Lsn stored = store.durableLsn();
         String error = status(ws).error();
         assertTrue(error.startsWith("storage write failed, ingest stopped: ") && error.endsWith(failure.getMessage()),
             error);
         assertEquals(0.0, sample("pageserver_disk_full"));
         assertEquals(0.0, sample("pageserver_disk_full_episodes"));
+        assertEquals(1, failures.get(), "no write after the failed one: its records would be missing under the next");
+        assertEquals(stored, status(ws).durableLsn());
     }
 
     /** Every record entry of the page store, the relations and their sizes, and the files, as of the end. */

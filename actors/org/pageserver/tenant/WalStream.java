@@ -240,10 +240,7 @@ public final class WalStream {
 
     private Behavior<Command> streaming() {
         return Behaviors.receive(Command.class)
-            .onMessage(StreamInit.class, m -> {
-                m.ackTo().tell(Ack.INSTANCE);
-                return Behaviors.same();
-            })
+            .onMessage(StreamInit.class, m -> ack(m.ackTo()))
             .onMessage(ChunkReceived.class, this::onChunk)
             .onMessage(BatchWritten.class, this::onWritten)
             .onMessage(BatchFailed.class, this::onWriteFailed)
@@ -392,22 +389,10 @@ public final class WalStream {
             })
             .onMessage(GetStatus.class, m -> reply(m, "disk full"))
             // what the stopped receiver still delivers: acknowledged (so that it drains) and dropped
-            .onMessage(StreamInit.class, m -> {
-                m.ackTo().tell(Ack.INSTANCE);
-                return Behaviors.same();
-            })
-            .onMessage(ChunkReceived.class, m -> {
-                m.ackTo().tell(Ack.INSTANCE);
-                return Behaviors.same();
-            })
-            .onMessage(StreamCompleted.class, m -> {
-                streamOpen = false;
-                return Behaviors.same();
-            })
-            .onMessage(StreamFailed.class, m -> {
-                streamOpen = false;
-                return Behaviors.same();
-            })
+            .onMessage(StreamInit.class, m -> ack(m.ackTo()))
+            .onMessage(ChunkReceived.class, m -> ack(m.ackTo()))
+            .onMessage(StreamCompleted.class, m -> streamEnded())
+            .onMessage(StreamFailed.class, m -> streamEnded())
             .onSignal(PostStop.class, this::release)
             .onSignal(PreRestart.class, this::release)
             .build();
@@ -471,6 +456,16 @@ public final class WalStream {
     /** The actor stops or restarts: the receiver's connection goes with it. */
     private Behavior<Command> release(Signal signal) {
         stopReceiving();
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> ack(ActorRef<Ack> ackTo) {
+        ackTo.tell(Ack.INSTANCE);
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> streamEnded() {
+        streamOpen = false;
         return Behaviors.same();
     }
 

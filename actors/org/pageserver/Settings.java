@@ -14,7 +14,8 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Du
                        boolean storageSync, long maxPendingBytes, String slotPrefix, Duration connectTimeout,
                        Duration statusInterval, Duration reconnectMinBackoff, Duration reconnectMaxBackoff,
                        long blockCacheBytes, Duration selectorIdleSpin, long writeBufferBytes,
-                       int backgroundJobs, Duration retentionWindow, int imageAfter, Duration compactionInterval) {
+                       int backgroundJobs, Duration retentionWindow, int imageAfter, Duration compactionInterval,
+                       Duration diskFullRetry) {
 
     /** Dispatcher for blocking work (storage, fsync, replication connections). */
     public static final String BLOCKING_DISPATCHER = "pageserver.blocking-dispatcher";
@@ -67,7 +68,8 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Du
             c.getInt("storage.background-jobs"),
             c.getDuration("retention.window"),
             c.getInt("compaction.image-after"),
-            c.getDuration("compaction.interval"));
+            c.getDuration("compaction.interval"),
+            c.getDuration("storage.disk-full-retry"));
     }
 
     /** RocksDB's memory and threads, shared by every tenant's store. */

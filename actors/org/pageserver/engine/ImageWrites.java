@@ -4,6 +4,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import org.pageserver.protocol.BufferTag;
 import org.pageserver.protocol.Lsn;
+import org.pageserver.storage.DiskFull;
 import org.pageserver.storage.TenantStore;
 
 /**
@@ -40,7 +41,12 @@ public final class ImageWrites {
                 b.commit();
             }
         }, executor).exceptionally(e -> {
-            LOG.warn("cannot store a materialized image of {} block {}: {}", key.rel(), key.blkno(), e.toString());
+            if (DiskFull.detail(e).isPresent()) {
+                // the tenant's ingest says so, once for the whole episode: not once per page read
+                LOG.debug("no materialized image of {} block {}: disk full", key.rel(), key.blkno());
+            } else {
+                LOG.warn("cannot store a materialized image of {} block {}: {}", key.rel(), key.blkno(), e.toString());
+            }
             return null;
         });
         return true;

@@ -60,6 +60,10 @@ public final class Metrics {
         "WAL streams lost (the receiver reconnects with backoff)");
     final Counter recordsRefused = counter("pageserver_wal_records_refused",
         "WAL that could not be decoded or a record refused by the ingest check (ingest stops: broken)");
+    final Gauge diskFull = gauge("pageserver_disk_full",
+        "1 while the tenant's ingest is paused because its disk is full (ENOSPC), else 0");
+    final Counter diskFullEpisodes = counter("pageserver_disk_full_episodes",
+        "times the tenant's ingest paused on a full disk (each ends when a write succeeds again)");
 
     // reads
     final Counter getPageRequests = perTenant(Counter.builder().name("pageserver_getpage_requests")

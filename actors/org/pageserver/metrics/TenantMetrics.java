@@ -34,6 +34,8 @@ public final class TenantMetrics {
     private final GaugeDataPoint lagBytes;
     private final CounterDataPoint reconnects;
     private final CounterDataPoint recordsRefused;
+    private final GaugeDataPoint diskFull;
+    private final CounterDataPoint diskFullEpisodes;
     private final DistributionDataPoint getPageSeconds;
     private final DistributionDataPoint waitLsnSeconds;
     private final CounterDataPoint cacheHits;
@@ -53,6 +55,11 @@ public final class TenantMetrics {
     private long evictionsSeen;
     private long primaryWalEndValue;
     private long durableValue;
+    /**
+     * An ingest paused on a full disk and not resumed yet. Kept here rather than in the
+     * WAL-stream actor, which a lost connection restarts: an episode outlives that.
+     */
+    private volatile boolean diskFullNow;
     /**
      * The chunks received and not yet stored durably, oldest first: {end LSN, the primary's send
      * time} (TimestampTz: µs since 2000-01-01). Owned by the WAL-stream actor.
@@ -76,6 +83,8 @@ public final class TenantMetrics {
         lagBytes = m.lagBytes.labelValues(label);
         reconnects = m.reconnects.labelValues(label);
         recordsRefused = m.recordsRefused.labelValues(label);
+        diskFull = m.diskFull.labelValues(label);
+        diskFullEpisodes = m.diskFullEpisodes.labelValues(label);
         getPageSeconds = m.getPageSeconds.labelValues(label);
         waitLsnSeconds = m.waitLsnSeconds.labelValues(label);
         cacheHits = m.cacheHits.labelValues(label);
@@ -181,6 +190,32 @@ public final class TenantMetrics {
 
     public void walRefused() {
         recordsRefused.inc();
+    }
+
+    /** A write failed on a full disk; true when this begins an episode (it was not paused already). */
+    public boolean diskFullBegan() {
+        if (diskFullNow) {
+            return false;
+        }
+        diskFullNow = true;
+        diskFull.set(1);
+        diskFullEpisodes.inc();
+        return true;
+    }
+
+    /** A write succeeded; true when this ends an episode of a full disk. */
+    public boolean diskFullEnded() {
+        if (!diskFullNow) {
+            return false;
+        }
+        diskFullNow = false;
+        diskFull.set(0);
+        return true;
+    }
+
+    /** Whether ingest is paused on a full disk. */
+    public boolean diskFull() {
+        return diskFullNow;
     }
 
     double lagSeconds() {

@@ -80,6 +80,11 @@ public final class Compaction {
         return stopped || !store.isOpen();
     }
 
+    @Override
+    public String toString() {
+        return "compaction of " + store.dir().getFileName();
+    }
+
     /** One pass. Not thread-safe: one pass of a tenant at a time ({@link CompactionPool} sees to it). */
     public Pass runOnce() {
         if (stopped() || store.meta().isEmpty()) {

@@ -68,6 +68,8 @@ public final class CompactionPool {
         private final Duration interval;
         private final AtomicBoolean running = new AtomicBoolean();
         private volatile long lastEnd = System.nanoTime();
+        /** The last pass failed on a full disk: said once, not at every pass until there is room. */
+        private boolean diskFull;
 
         private Registration(Compaction compaction, Duration interval) {
             this.compaction = compaction;
@@ -77,9 +79,22 @@ public final class CompactionPool {
         private void run() {
             try {
                 compaction.runOnce();
+                if (diskFull) {
+                    diskFull = false;
+                    LOG.info("{}: disk space available again, passes resumed", compaction);
+                }
             } catch (RuntimeException e) {
-                if (!compaction.stopped()) {
+                if (compaction.stopped()) {
+                    return;
+                }
+                java.util.Optional<String> full = DiskFull.detail(e);
+                if (full.isEmpty()) {
                     LOG.warn("compaction pass failed (retried in {}): {}", interval, e.toString(), e);
+                } else if (!diskFull) {
+                    // nothing is lost: its writes are atomic batches, redone by a later pass
+                    diskFull = true;
+                    LOG.warn("{}: disk full, passes fail until there is room (retried every {}): {}", compaction,
+                        interval, full.get());
                 }
             } finally {
                 lastEnd = System.nanoTime();

@@ -24,6 +24,7 @@ import org.pageserver.engine.TenantDirectories;
 import org.pageserver.metrics.Metrics;
 import org.pageserver.metrics.TenantMetrics;
 import org.pageserver.protocol.SystemId;
+import org.pageserver.storage.DiskFull;
 import org.pageserver.storage.TenantMeta;
 import org.pageserver.storage.TenantStore;
 
@@ -42,7 +43,7 @@ public final class Tenants {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Tenants.class);
 
     public sealed interface Command permits CallMeMaybe, GetStatus, GetTenant, Identified, Imported, ImportFailed,
-        Attached, AttachFailed, TenantStopped, Detach, DetachDone {
+        Attached, AttachFailed, Reattach, TenantStopped, Detach, DetachDone {
     }
 
     /** Start following the primary at {@code conninfo} (idempotent). */
@@ -129,6 +130,10 @@ public final class Tenants {
     private record AttachFailed(Path dir, Throwable failure) implements Command {
     }
 
+    /** Opening the store in {@code dir} again, after it failed on a full disk. */
+    private record Reattach(Path dir) implements Command {
+    }
+
     private record TenantStopped(SystemId systemId) implements Command {
     }
 
@@ -155,6 +160,8 @@ public final class Tenants {
     private final SharedPageCache pageCache;
     private final Map<SystemId, TenantMeta> metas = new HashMap<>();
     private final TenantDirectories dirs;
+    /** Tenant directories whose store did not open on a full disk, opened again until it does. */
+    private final java.util.Set<Path> waitingForSpace = new java.util.HashSet<>();
     private final Map<SystemId, List<ActorRef<CallMeMaybeReply>>> importing = new HashMap<>();
     /** Tenants being stopped or whose data is being moved or removed, and who asked. */
     private final Map<SystemId, Detach> detaching = new HashMap<>();
@@ -181,11 +188,15 @@ public final class Tenants {
             .onMessage(Imported.class, this::onImported)
             .onMessage(ImportFailed.class, this::onImportFailed)
             .onMessage(Attached.class, m -> {
+                if (waitingForSpace.remove(m.opened().store().dir())) {
+                    ctx.getLog().info("tenant in {}: disk space available again, re-attached", m.opened().store().dir());
+                }
                 spawnTenant(m.opened().store(), m.opened().meta());
                 return Behaviors.same();
             })
-            .onMessage(AttachFailed.class, m -> {
-                ctx.getLog().error("cannot re-attach tenant in {}: {}", m.dir(), m.failure().toString());
+            .onMessage(AttachFailed.class, this::onAttachFailed)
+            .onMessage(Reattach.class, m -> {
+                reattach(m.dir());
                 return Behaviors.same();
             })
             .onMessage(GetStatus.class, this::onStatus)
@@ -197,6 +208,31 @@ public final class Tenants {
             .onMessage(Detach.class, this::onDetach)
             .onMessage(DetachDone.class, this::onDetachDone)
             .build();
+    }
+
+    private void reattach(Path dir) {
+        ctx.pipeToSelf(CompletableFuture.supplyAsync(
+                () -> StoreOpens.open(dir, settings.storageSync(), settings.storageMemory()), blocking),
+            (a, e) -> e != null ? new AttachFailed(dir, e) : new Attached(a));
+    }
+
+    /**
+     * A store that does not open on a full disk (RocksDB writes a new log and manifest at every
+     * open) is opened again every pageserver.storage.disk-full-retry until it does, said once;
+     * any other failure leaves the tenant detached until the next start.
+     */
+    private Behavior<Command> onAttachFailed(AttachFailed m) {
+        Optional<String> full = DiskFull.detail(m.failure());
+        if (full.isEmpty()) {
+            ctx.getLog().error("cannot re-attach tenant in {}: {}", m.dir(), m.failure().toString());
+            return Behaviors.same();
+        }
+        if (waitingForSpace.add(m.dir())) {
+            ctx.getLog().error("cannot re-attach tenant in {}: disk full, retrying every {}: {}", m.dir(),
+                WalStream.asConfigured(settings.diskFullRetry()), full.get());
+        }
+        ctx.scheduleOnce(settings.diskFullRetry(), ctx.getSelf(), new Reattach(m.dir()));
+        return Behaviors.same();
     }
 
     private Behavior<Command> onCallMeMaybe(CallMeMaybe m) {

@@ -19,6 +19,7 @@ import org.apache.pekko.stream.typed.javadsl.ActorSink;
 import org.pageserver.engine.BatchWriter;
 import org.pageserver.engine.WalBatch;
 import org.pageserver.engine.WalIngest;
+import org.pageserver.storage.DiskFull;
 import org.pageserver.storage.StoreChanges;
 import org.pageserver.Settings;
 import org.pageserver.metrics.TenantMetrics;
@@ -42,11 +43,19 @@ import org.pageserver.streams.replication.WalFeedback;
  * its supervisor restarts it with backoff from the durable LSN: no gap, no duplicate. Bad WAL
  * stops ingest at that LSN for good (it would fail the same way again): the tenant keeps
  * serving what it has and reports the error in {@code status}.
+ *
+ * <p>A write that fails on a full disk ({@link DiskFull}) pauses ingest instead: the stream is
+ * stopped (the primary keeps the WAL from the durable LSN in the slot), reads go on from what is
+ * stored, and every {@code pageserver.storage.disk-full-retry} a probe asks whether the store
+ * takes writes again; when it does, the stream starts again from the durable LSN, with a new
+ * decoder and writer (the failed batch left the writer's relation sizes ahead of the store).
+ * A write that fails again on a full disk only pauses again: the episode, logged once and
+ * counted in the metrics, ends at the first write that succeeds.
  */
 public final class WalStream {
 
     public sealed interface Command permits GetStatus, StreamInit, ChunkReceived, StreamCompleted, StreamFailed,
-        Positions, BatchWritten, BatchFailed {
+        Positions, BatchWritten, BatchFailed, RetryWrites, Probed {
     }
 
     public record GetStatus(ActorRef<WalStatus> replyTo) implements Command {
@@ -87,6 +96,24 @@ public final class WalStream {
     private record BatchFailed(Throwable cause) implements Command {
     }
 
+    private enum RetryWrites implements Command { INSTANCE }
+
+    /** The disk-full probe's outcome: {@code failure} null when the store takes writes again. */
+    private record Probed(Throwable failure) implements Command {
+    }
+
+    /** Stores one batch durably and says what it made stale (production: {@link BatchWriter#write}). */
+    @FunctionalInterface
+    interface Writer {
+        StoreChanges write(WalBatch batch);
+    }
+
+    /** A writer for each WAL stream, which starts from what the store holds. */
+    @FunctionalInterface
+    interface Writers {
+        Writer open(TenantMeta meta);
+    }
+
     /** Raised to make the supervisor restart the stream with backoff. */
     static final class StreamLost extends RuntimeException {
         StreamLost(String message, Throwable cause) {
@@ -108,12 +135,17 @@ public final class WalStream {
     public static Behavior<Command> create(TenantStore store, Settings settings, WalSourceFactory sources,
                                            ActorRef<PageCache.Command> pageCache, ActorRef<DurableWal.Command> durableWal,
                                            TenantMetrics metrics) {
+        return create(store, settings, sources, pageCache, durableWal, metrics,
+            meta -> new BatchWriter(store, meta.startLsn(), meta.hintsLogged())::write);
+    }
+
+    static Behavior<Command> create(TenantStore store, Settings settings, WalSourceFactory sources,
+                                    ActorRef<PageCache.Command> pageCache, ActorRef<DurableWal.Command> durableWal,
+                                    TenantMetrics metrics, Writers writers) {
         return Behaviors.setup(ctx -> {
             Executor blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
-            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> store.meta().orElseThrow(), blocking)
-                    .thenApply(m -> new Positions(store.durableLsn(), store.lastRecordLsn(), m, null)),
-                (p, e) -> e != null ? new Positions(null, null, null, e) : p);
-            return new WalStream(ctx, store, settings, sources, pageCache, durableWal, blocking, metrics).starting();
+            return new WalStream(ctx, store, settings, sources, pageCache, durableWal, blocking, metrics, writers)
+                .starting();
         });
     }
 
@@ -125,25 +157,31 @@ public final class WalStream {
     private final ActorRef<DurableWal.Command> durableWal;
     private final Executor blocking;
     private final TenantMetrics metrics;
+    private final Writers writers;
 
     private org.pageserver.protocol.SystemId systemId;
     /** Set at the first WAL received from the primary: the stream is connected. */
     private boolean receiving;
     private WalIngest ingest;
     /** Used by one blocking task at a time: {@link #writing} says one is in flight. */
-    private BatchWriter writer;
+    private Writer writer;
     private WalFeedback feedback;
     private UniqueKillSwitch killSwitch;
     private Lsn durable = Lsn.INVALID;
     private Lsn watermark = Lsn.INVALID;
     private boolean writing;
+    /** The receiver stream runs: its end (StreamCompleted or StreamFailed) has not arrived yet. */
+    private boolean streamOpen;
     private ActorRef<Ack> heldAck;
     private String error;
+    /** What {@code status} says while ingest is paused on a full disk. */
+    private String diskFullError;
 
     private WalStream(ActorContext<Command> ctx, TenantStore store, Settings settings, WalSourceFactory sources,
                       ActorRef<PageCache.Command> pageCache, ActorRef<DurableWal.Command> durableWal,
-                      Executor blocking, TenantMetrics metrics) {
+                      Executor blocking, TenantMetrics metrics, Writers writers) {
         this.metrics = metrics;
+        this.writers = writers;
         this.ctx = ctx;
         this.store = store;
         this.settings = settings;
@@ -153,8 +191,11 @@ public final class WalStream {
         this.blocking = blocking;
     }
 
-    /** Reading the durable position from the store. */
+    /** Reading the durable position from the store, then streaming from it. */
     private Behavior<Command> starting() {
+        ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> store.meta().orElseThrow(), blocking)
+                .thenApply(m -> new Positions(store.durableLsn(), store.lastRecordLsn(), m, null)),
+            (p, e) -> e != null ? new Positions(null, null, null, e) : p);
         return Behaviors.receive(Command.class)
             .onMessage(Positions.class, this::onPositions)
             .onMessage(GetStatus.class, m -> reply(m, "starting"))
@@ -177,7 +218,10 @@ public final class WalStream {
         // says how far the WAL is stored
         watermark = start;
         ingest = new WalIngest(start, meta.walSegSize());
-        writer = new BatchWriter(store, meta.startLsn(), meta.hintsLogged());
+        writer = writers.open(meta);
+        receiving = false;
+        writing = false;
+        heldAck = null;
         metrics.streamStarted();
         metrics.durableAt(durable);
         pageCache.tell(new PageCache.WalWatermark(watermark));
@@ -190,20 +234,24 @@ public final class WalStream {
             .run(ctx.getSystem());
         feedback = mat.first().first();
         killSwitch = mat.first().second();
+        streamOpen = true;
         return streaming();
     }
 
     private Behavior<Command> streaming() {
         return Behaviors.receive(Command.class)
-            .onMessage(StreamInit.class, m -> {
-                m.ackTo().tell(Ack.INSTANCE);
-                return Behaviors.same();
-            })
+            .onMessage(StreamInit.class, m -> ack(m.ackTo()))
             .onMessage(ChunkReceived.class, this::onChunk)
             .onMessage(BatchWritten.class, this::onWritten)
             .onMessage(BatchFailed.class, this::onWriteFailed)
-            .onMessage(StreamCompleted.class, m -> lost(new IllegalStateException("primary ended the WAL stream")))
-            .onMessage(StreamFailed.class, m -> lost(m.cause()))
+            .onMessage(StreamCompleted.class, m -> {
+                streamOpen = false;
+                return lost(new IllegalStateException("primary ended the WAL stream"));
+            })
+            .onMessage(StreamFailed.class, m -> {
+                streamOpen = false;
+                return lost(m.cause());
+            })
             .onMessage(GetStatus.class, m -> reply(m, "streaming"))
             .onSignal(PostStop.class, this::release)
             .onSignal(PreRestart.class, this::release)
@@ -220,7 +268,7 @@ public final class WalStream {
             ingest.receive(c.start(), c.data());
         } catch (WalDecodeException e) {
             metrics.walRefused();
-            return broken("bad WAL, ingest stopped: " + e.getMessage(), e);
+            return broken("bad WAL, ingest stopped: " + e.getMessage(), e, true);
         }
         metrics.walReceived(c.data().length, ingest.recordsDecoded(), ingest.received(), ingest.lastRecordEnd(),
             c.serverWalEnd(), c.sendTime());
@@ -241,7 +289,7 @@ public final class WalStream {
         if (ingest.hasPending()) {
             WalBatch batch = ingest.takeBatch();
             writing = true;
-            BatchWriter w = writer;
+            Writer w = writer;
             ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> w.write(batch), blocking),
                 (changes, e) -> e == null ? new BatchWritten(batch, changes) : new BatchFailed(e));
         } else {
@@ -252,6 +300,10 @@ public final class WalStream {
     private Behavior<Command> onWritten(BatchWritten m) {
         writing = false;
         durable = m.batch().durableLsn();
+        if (metrics.diskFullEnded()) {
+            diskFullError = null;
+            ctx.getLog().info("tenant {}: disk space available again: ingest resumed, durable at {}", systemId, durable);
+        }
         metrics.walStored(m.batch().wal().length, m.batch().records().size(), durable);
         durableWal.tell(new DurableWal.Advanced(durable));
         if (feedback != null) {
@@ -288,7 +340,62 @@ public final class WalStream {
 
     private Behavior<Command> onWriteFailed(BatchFailed m) {
         writing = false;
-        return broken("storage write failed, ingest stopped: " + m.cause().getMessage(), m.cause());
+        java.util.Optional<String> full = DiskFull.detail(m.cause());
+        if (full.isPresent()) {
+            return diskFull(full.get());
+        }
+        return broken("storage write failed, ingest stopped: " + m.cause().getMessage(), m.cause(), false);
+    }
+
+    /**
+     * The disk is full: stop receiving (nothing past the durable LSN is acknowledged, so the
+     * primary keeps it), keep serving what is stored, and probe for room every retry interval.
+     */
+    private Behavior<Command> diskFull(String detail) {
+        stopReceiving();
+        if (heldAck != null) {
+            heldAck.tell(Ack.INSTANCE);
+            heldAck = null;
+        }
+        String retry = asConfigured(settings.diskFullRetry());
+        diskFullError = store.dir() + ": ingest paused at " + durable + ", retrying every " + retry + " (" + detail + ")";
+        if (metrics.diskFullBegan()) {
+            ctx.getLog().error("tenant {}: disk full ({}): ingest paused at {}, retrying every {}: {}", systemId,
+                store.dir(), durable, retry, detail);
+        }
+        ctx.scheduleOnce(settings.diskFullRetry(), ctx.getSelf(), RetryWrites.INSTANCE);
+        return Behaviors.receive(Command.class)
+            .onMessage(RetryWrites.class, m -> {
+                if (streamOpen) {
+                    // its last messages must not reach the next stream's ingest
+                    ctx.scheduleOnce(settings.diskFullRetry(), ctx.getSelf(), RetryWrites.INSTANCE);
+                    return Behaviors.same();
+                }
+                ctx.pipeToSelf(CompletableFuture.runAsync(() -> DiskFull.probe(store), blocking),
+                    (v, e) -> new Probed(e));
+                return Behaviors.same();
+            })
+            .onMessage(Probed.class, m -> {
+                if (m.failure() == null) {
+                    return starting();
+                }
+                java.util.Optional<String> still = DiskFull.detail(m.failure());
+                if (still.isPresent()) {
+                    ctx.getLog().debug("tenant {}: disk still full: {}", systemId, still.get());
+                    ctx.scheduleOnce(settings.diskFullRetry(), ctx.getSelf(), RetryWrites.INSTANCE);
+                    return Behaviors.same();
+                }
+                return broken("storage write failed, ingest stopped: " + m.failure().getMessage(), m.failure(), false);
+            })
+            .onMessage(GetStatus.class, m -> reply(m, "disk full"))
+            // what the stopped receiver still delivers: acknowledged (so that it drains) and dropped
+            .onMessage(StreamInit.class, m -> ack(m.ackTo()))
+            .onMessage(ChunkReceived.class, m -> ack(m.ackTo()))
+            .onMessage(StreamCompleted.class, m -> streamEnded())
+            .onMessage(StreamFailed.class, m -> streamEnded())
+            .onSignal(PostStop.class, this::release)
+            .onSignal(PreRestart.class, this::release)
+            .build();
     }
 
     /** The connection is gone: let the in-flight write finish, then fail for a restart. */
@@ -312,10 +419,15 @@ public final class WalStream {
             .build();
     }
 
-    /** Ingest stopped for good: keep what is stored, keep answering status. */
-    private Behavior<Command> broken(String message, Throwable cause) {
+    /**
+     * Ingest stopped for good: keep what is stored, keep answering status.
+     *
+     * @param storeDecoded store the records decoded before the failure (bad WAL); never after a
+     *                     failed write, whose records would be missing under the later ones
+     */
+    private Behavior<Command> broken(String message, Throwable cause, boolean storeDecoded) {
         error = message;
-        ctx.getLog().error("tenant {} broken at {}: {}", systemId, ingest.readableUpTo(), message);
+        ctx.getLog().error("tenant {} broken at {}: {}", systemId, storeDecoded ? ingest.readableUpTo() : durable, message);
         ctx.getLog().debug("tenant {} broken", systemId, cause);
         if (killSwitch != null) {
             killSwitch.shutdown();
@@ -323,8 +435,10 @@ public final class WalStream {
         if (feedback != null) {
             feedback.cancel();
         }
-        // store the good records decoded before the bad one
-        flush();
+        if (storeDecoded) {
+            // the good records decoded before the bad one
+            flush();
+        }
         return Behaviors.receive(Command.class)
             .onMessage(BatchWritten.class, this::onWritten)
             .onMessage(BatchFailed.class, m -> {
@@ -341,21 +455,44 @@ public final class WalStream {
 
     /** The actor stops or restarts: the receiver's connection goes with it. */
     private Behavior<Command> release(Signal signal) {
+        stopReceiving();
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> ack(ActorRef<Ack> ackTo) {
+        ackTo.tell(Ack.INSTANCE);
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> streamEnded() {
+        streamOpen = false;
+        return Behaviors.same();
+    }
+
+    /** A duration as the configuration writes it (1s, 250ms). */
+    static String asConfigured(java.time.Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
+    }
+
+    private void stopReceiving() {
         if (killSwitch != null) {
             killSwitch.shutdown();
         }
         if (feedback != null) {
             feedback.cancel();
         }
-        return Behaviors.same();
     }
 
+    /** While a full disk pauses ingest (retries included, until a write succeeds), the state says so. */
     private Behavior<Command> reply(GetStatus m, String state) {
+        boolean full = metrics.diskFull() && error == null;
+        String shown = full ? "disk full" : state;
+        String why = full ? diskFullError : error;
         if (ingest == null) {
-            m.replyTo().tell(new WalStatus(state, Lsn.INVALID, Lsn.INVALID, durable, 0, error));
+            m.replyTo().tell(new WalStatus(shown, Lsn.INVALID, Lsn.INVALID, durable, 0, why));
         } else {
-            m.replyTo().tell(new WalStatus(state, ingest.received(), ingest.lastRecordEnd(), durable,
-                ingest.decodeErrors(), error));
+            m.replyTo().tell(new WalStatus(shown, ingest.received(), ingest.lastRecordEnd(), durable,
+                ingest.decodeErrors(), why));
         }
         return Behaviors.same();
     }

@@ -99,7 +99,7 @@ class CrashIT {
                 Lsn end = pg.flushLsn();
                 awaitDurable(ps, end, Duration.ofSeconds(120));
                 List<String> diffs = new ArrayList<>();
-                int compared = compareAllRelations(pg, ps, id, end, diffs);
+                int compared = compareAllRelations(pg, ps.url(), id, end, diffs);
                 System.out.println("CrashIT: " + ROUNDS + " kills; at " + end + " " + compared
                     + " blocks compared, " + diffs.size() + " differ");
                 assertEquals(List.of(), diffs.subList(0, Math.min(20, diffs.size())));
@@ -197,9 +197,10 @@ class CrashIT {
     /**
      * Every block of the main fork of every permanent heap and btree relation with a file of its
      * own (not the mapped catalogs) in database postgres, read as of {@code end}, against the
-     * primary's file; appends what differs to {@code diffs}, returns the blocks compared.
+     * primary's file, from the pageserver at {@code url}; appends what differs to {@code diffs},
+     * returns the blocks compared.
      */
-    static int compareAllRelations(PgCluster pg, ServerProcess ps, SystemId id, Lsn end, List<String> diffs)
+    static int compareAllRelations(PgCluster pg, String url, SystemId id, Lsn end, List<String> diffs)
         throws Exception {
         String rows = pg.psql("select c.relname, c.relam, coalesce(nullif(c.reltablespace, 0), "
             + "(select dattablespace from pg_database where datname = current_database())), "
@@ -207,7 +208,7 @@ class CrashIT {
             + "from pg_class c where c.relfilenode <> 0 and c.relpersistence = 'p' and c.relam in (2, 403) "
             + "order by c.relname");
         int compared = 0;
-        try (PageClient c = PageClient.connect(ps.url(), "postgres", null, id)) {
+        try (PageClient c = PageClient.connect(url, "postgres", null, id)) {
             for (String row : rows.split("\n")) {
                 String[] f = row.split("\\|");
                 boolean btree = f[1].equals("403");

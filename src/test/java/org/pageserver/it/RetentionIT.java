@@ -135,7 +135,7 @@ class RetentionIT {
         }
     }
 
-    private static RelTag relation(PgCluster pg, String table) throws Exception {
+    static RelTag relation(PgCluster pg, String table) throws Exception {
         String[] r = pg.psql("select (select oid from pg_database where datname = 'postgres'), "
             + "pg_relation_filenode('" + table + "')").split("\\|");
         return new RelTag(1663, Integer.parseInt(r[0]), Integer.parseInt(r[1]), ForkNumber.MAIN);

@@ -23,7 +23,7 @@ final class TestSupport {
             base.maxPendingBytes(), base.slotPrefix(), base.connectTimeout(), base.statusInterval(),
             Duration.ofMillis(50), Duration.ofMillis(200), base.blockCacheBytes(), base.selectorIdleSpin(),
             base.writeBufferBytes(), base.backgroundJobs(),
-            base.retentionWindow(), base.imageAfter(), base.compactionInterval());
+            base.retentionWindow(), base.imageAfter(), base.compactionInterval(), Duration.ofMillis(100));
     }
 
     static byte[] page(int fill) {

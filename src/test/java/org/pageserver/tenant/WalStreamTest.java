@@ -81,6 +81,11 @@ class WalStreamTest {
 
     /** A source that serves the fixture from {@code start} up to {@code end} in odd-sized chunks, then stays open. */
     WalStream.WalSourceFactory source(long endOffset, List<Lsn> starts) {
+        return source(wal, endOffset, starts);
+    }
+
+    /** As above, of {@code wal} (the fixture's segment); {@code starts} gets every start LSN asked for. */
+    static WalStream.WalSourceFactory source(byte[] wal, long endOffset, List<Lsn> starts) {
         return (meta, start) -> {
             starts.add(start);
             List<WalChunk> chunks = new ArrayList<>();

@@ -106,7 +106,8 @@ public final class PageCache {
      */
     private enum FlushReads implements Command { INSTANCE }
 
-    private record HistoriesRead(List<PageReads.Read<GetPage>> reads) implements Command {
+    /** The reads of a storage task, answered already ({@code answered}) or failed as a whole. */
+    private record HistoriesRead(List<PageReads.Read<GetPage>> reads, boolean answered) implements Command {
     }
 
     /**
@@ -140,6 +141,8 @@ public final class PageCache {
     }
 
     private final ActorContext<Command> ctx;
+    /** Where redo workers send their pages back: usable from the read threads, unlike ctx. */
+    private final ActorRef<Command> self;
     private final TimerScheduler<Command> timers;
     private final Lsn consistentLsn;
     private final Duration waitTimeout;
@@ -167,6 +170,7 @@ public final class PageCache {
         this.metrics = metrics;
         this.hintsLogged = hintsLogged;
         this.ctx = ctx;
+        this.self = ctx.getSelf();
         this.timers = timers;
         this.consistentLsn = consistentLsn;
         this.waitTimeout = settings.waitLsnTimeout();
@@ -198,12 +202,7 @@ public final class PageCache {
             .onMessage(WalWatermark.class, this::onWatermark)
             .onMessage(WaitTimedOut.class, this::onTimeout)
             .onMessage(FlushReads.class, m -> flushReads())
-            .onMessage(HistoriesRead.class, m -> {
-                for (PageReads.Read<GetPage> r : m.reads()) {
-                    onHistory(r);
-                }
-                return Behaviors.same();
-            })
+            .onMessage(HistoriesRead.class, this::onHistoriesRead)
             .onMessage(RelSizeRead.class, this::onRelSize)
             .onMessage(Reconstructed.class, this::onReconstructed)
             .onMessage(DbSizeRead.class, m -> {
@@ -357,14 +356,41 @@ public final class PageCache {
         for (int from = 0; from < all.size(); from += PageReads.MAX_READS_PER_TASK) {
             List<PageReads.Pending<GetPage>> batch =
                 all.subList(from, Math.min(all.size(), from + PageReads.MAX_READS_PER_TASK));
-            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> storage.readAll(batch), reads),
-                (rs, e) -> e != null ? new HistoriesRead(batch.stream().map(r -> PageReads.failed(r, e)).toList())
-                    : new HistoriesRead(rs));
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> answer(storage.readAll(batch)), reads),
+                (rs, e) -> e != null
+                    ? new HistoriesRead(batch.stream().map(r -> PageReads.failed(r, e)).toList(), false)
+                    : new HistoriesRead(rs, true));
         }
         return Behaviors.same();
     }
 
-    /** Answers a read from what storage had, or sends it to the redo pool. */
+    /**
+     * On the read thread, right after the storage reads: each request is answered from what
+     * storage had, or sent to the redo pool, from here, so that the answer does not wait for its
+     * way back through this actor's mailbox (one thread hand-off less per miss). What the reads
+     * teach the cache (pages, sizes) follows as {@link HistoriesRead}, in the actor. Touches
+     * only what is safe from any thread: immutable reads and actor references.
+     */
+    private List<PageReads.Read<GetPage>> answer(List<PageReads.Read<GetPage>> rs) {
+        for (PageReads.Read<GetPage> r : rs) {
+            GetPage g = r.request();
+            PageReads.Outcome outcome = PageReads.resolve(r);
+            if (outcome instanceof PageReads.Failed f) {
+                g.replyTo().tell(new ReadFailed(f.message()));
+            } else if (outcome instanceof PageReads.Ready ready) {
+                g.replyTo().tell(new Page(ready.page(), r.lsn()));
+            } else if (outcome instanceof PageReads.Redo rd) {
+                redo.tell(new RedoWorker.Reconstruct(r.tag(), r.lsn(), rd.history(), hintsLogged, g.replyTo(), self));
+            }
+        }
+        return rs;
+    }
+
+    /**
+     * What an answered read teaches the cache: a size read as of the watermark, a page that
+     * needed no redo (a redone one comes back as {@link Reconstructed}). A read that failed as a
+     * whole (the task itself) is answered here.
+     */
     private void onHistory(PageReads.Read<GetPage> r) {
         GetPage g = r.request();
         if (r.sizeRead() != null && r.lsn().equals(watermark)) {
@@ -372,15 +398,20 @@ public final class PageCache {
             sizes.remember(g.rel(), r.sizeRead());
         }
         PageReads.Outcome outcome = PageReads.resolve(r);
-        if (outcome instanceof PageReads.Failed f) {
-            g.replyTo().tell(new ReadFailed(f.message()));
-        } else if (outcome instanceof PageReads.Ready ready) {
+        if (outcome instanceof PageReads.Ready ready) {
+            // from the cache too: the cached page is now known current at a later LSN
             remember(r.tag(), r.lsn(), ready.page());
-            g.replyTo().tell(new Page(ready.page(), r.lsn()));
-        } else if (outcome instanceof PageReads.Redo rd) {
-            redo.tell(new RedoWorker.Reconstruct(r.tag(), r.lsn(), rd.history(), hintsLogged, g.replyTo(),
-                ctx.getSelf()));
         }
+    }
+
+    private Behavior<Command> onHistoriesRead(HistoriesRead m) {
+        if (!m.answered()) {
+            answer(m.reads());
+        }
+        for (PageReads.Read<GetPage> r : m.reads()) {
+            onHistory(r);
+        }
+        return Behaviors.same();
     }
 
     private Behavior<Command> onReconstructed(Reconstructed m) {

@@ -11,6 +11,7 @@ import org.apache.pekko.actor.typed.Signal;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.japi.Pair;
+import org.apache.pekko.japi.pf.PFBuilder;
 import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.UniqueKillSwitch;
 import org.apache.pekko.stream.javadsl.Keep;
@@ -75,6 +76,10 @@ public final class WalStream {
     enum StreamCompleted implements Command { INSTANCE }
 
     record StreamFailed(Throwable cause) implements Command {
+    }
+
+    /** What the receiver stream carries: a chunk, or the failure that ended the stream. */
+    private record Received(WalChunk chunk, Throwable failure) {
     }
 
     // private, fed by pipeToSelf
@@ -183,9 +188,15 @@ public final class WalStream {
         pageCache.tell(new PageCache.WalWatermark(watermark));
         durableWal.tell(new DurableWal.Advanced(durable));
         ctx.getLog().info("tenant {} connecting: WAL stream from {}", meta.systemId(), start);
+        // The failure travels as an element, behind the chunks received before it: the sink
+        // sends a failure at once, dropping the chunks it holds until they are acknowledged.
         Pair<Pair<WalFeedback, UniqueKillSwitch>, ?> mat = sources.open(meta, start)
             .viaMat(KillSwitches.single(), Keep.both())
-            .toMat(ActorSink.actorRefWithBackpressure(ctx.getSelf(), (ActorRef<Ack> ackTo, WalChunk c) -> (Command) new ChunkReceived(c, ackTo),
+            .map(c -> new Received(c, null))
+            .recover(new PFBuilder<Throwable, Received>().match(Throwable.class, e -> new Received(null, e)).build())
+            .toMat(ActorSink.actorRefWithBackpressure(ctx.getSelf(),
+                (ActorRef<Ack> ackTo, Received r) -> r.failure() == null ? new ChunkReceived(r.chunk(), ackTo)
+                    : new StreamFailed(r.failure()),
                 StreamInit::new, Ack.INSTANCE, StreamCompleted.INSTANCE, StreamFailed::new), Keep.both())
             .run(ctx.getSystem());
         feedback = mat.first().first();

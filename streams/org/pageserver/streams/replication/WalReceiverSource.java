@@ -2,6 +2,7 @@ package org.pageserver.streams.replication;
 
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.stream.ActorAttributes;
 import org.apache.pekko.stream.javadsl.Source;
 import org.pageserver.protocol.Lsn;
@@ -19,7 +20,8 @@ import org.pageserver.protocol.replication.ReplicationMessage;
  * <p>Standby status updates report the materialized {@link WalFeedback}: when the primary asks
  * (keepalive with reply requested), when the positions change, and at least every
  * {@code statusInterval} even on a quiet connection. Any failure fails the stream with a
- * {@link ReplicationException}; cancelling the stream closes the connection.
+ * {@link ReplicationException}, after every chunk received before it; cancelling the stream
+ * closes the connection.
  */
 public final class WalReceiverSource {
     private WalReceiverSource() {
@@ -30,11 +32,19 @@ public final class WalReceiverSource {
                                                       Duration connectTimeout, Duration statusInterval,
                                                       String blockingDispatcher) {
         WalFeedback feedback = new WalFeedback(start);
+        AtomicReference<RuntimeException> lost = new AtomicReference<>();
+        // A failure crossing the async boundary to the consumer overtakes the chunks buffered
+        // there, and they are dropped: WAL received would be lost with the connection (all of
+        // it up to the shutdown checkpoint, when a primary shutting down closes the stream).
+        // So the session ends the stream normally, which comes after every chunk, and the
+        // failure is raised past the boundary.
         return Source.unfoldResource(
                 () -> Session.open(conninfo, slotName, timeline, start, connectTimeout, statusInterval, feedback),
-                Session::next,
+                session -> session.next(lost),
                 Session::close)
             .withAttributes(ActorAttributes.dispatcher(blockingDispatcher))
+            .concatLazy(Source.lazySource(() -> lost.get() == null
+                ? Source.<WalChunk>empty() : Source.<WalChunk>failed(lost.get())))
             .mapMaterializedValue(nu -> feedback);
     }
 
@@ -69,7 +79,17 @@ public final class WalReceiverSource {
             }
         }
 
-        Optional<WalChunk> next() {
+        /** The next chunk; empty once the connection failed, with the failure in {@code lost}. */
+        Optional<WalChunk> next(AtomicReference<RuntimeException> lost) {
+            try {
+                return Optional.of(receive());
+            } catch (RuntimeException e) {
+                lost.set(e);
+                return Optional.empty();
+            }
+        }
+
+        private WalChunk receive() {
             while (true) {
                 if (feedback.isCancelled()) {
                     throw new ReplicationException("57014", "WAL receiver cancelled");
@@ -80,7 +100,7 @@ public final class WalReceiverSource {
                 }
                 ReplicationMessage m = conn.readStreaming(interval);
                 if (m instanceof ReplicationMessage.XLogData d) {
-                    return Optional.of(new WalChunk(d.dataStart(), d.data(), d.walEnd(), d.sendTime()));
+                    return new WalChunk(d.dataStart(), d.data(), d.walEnd(), d.sendTime());
                 }
                 if (m instanceof ReplicationMessage.PrimaryKeepalive k && k.replyRequested()) {
                     status(false);

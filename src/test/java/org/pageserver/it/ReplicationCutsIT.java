@@ -158,25 +158,18 @@ class ReplicationCutsIT {
         }
 
         /**
-         * A logical message that starts in one segment and ends in the next, after a padding one
-         * that brings the insert position to 2 or 3 pages short of the boundary; the LSNs of its start
-         * (as pg_waldump finds it) and end. The load may slip records in between: then again.
+         * A logical message that starts in one segment and ends in the next: sized from the
+         * insert position, read in the same statement, to reach 4 kB past the next segment
+         * boundary (up to a segment of WAL, so that records the load slips in between only move
+         * it); the LSNs of its start, as pg_waldump finds it, and end.
          */
         long[] recordCrossingASegmentBoundary() throws Exception {
-            for (int attempt = 0; attempt < 10; attempt++) {
-                long pos = insertPosition();
-                long boundary = pos - pos % SEG + SEG;
-                if (boundary - pos > 4 * PAGE) {
-                    // every page it crosses takes a page header too
-                    emit((boundary - pos - 3 * PAGE) / PAGE * (PAGE - 24) - MESSAGE_OVERHEAD);
-                }
-                String[] r = pg.psql("select p, pg_logical_emit_message(false, 'p', repeat('x', (" + boundary
-                    + " - p + 4096)::int)) from (select pg_current_wal_insert_lsn() - '0/0'::pg_lsn as p) t").split("\\|");
+            for (int attempt = 0; attempt < 5; attempt++) {
+                String[] r = pg.psql("select p, pg_logical_emit_message(false, 'p', repeat('x', (" + SEG + " - p % " + SEG
+                    + " + 4096)::int)) from (select pg_current_wal_insert_lsn() - '0/0'::pg_lsn as p) t").split("\\|");
                 long from = Long.parseLong(r[0]);
+                long boundary = from - from % SEG + SEG;
                 Lsn end = Lsn.parse(r[1]);
-                if (from >= boundary) {
-                    continue;
-                }
                 awaitFlushed(end);
                 Matcher m = MESSAGE_LSN.matcher(pg.pgWaldump("-r", "LogicalMessage", "-s", new Lsn(from).toString(),
                     "-e", end.toString()));
@@ -186,7 +179,7 @@ class ReplicationCutsIT {
                     return new long[] {start, end.value()};
                 }
             }
-            throw new AssertionError("no record crossing a segment boundary in 10 attempts");
+            throw new AssertionError("no record crossing a segment boundary in 5 attempts");
         }
 
         /**
@@ -210,14 +203,6 @@ class ReplicationCutsIT {
                 }
             }
             throw new AssertionError("no record ending on a page boundary in 20 attempts");
-        }
-
-        private long insertPosition() throws Exception {
-            return Long.parseLong(pg.psql("select pg_current_wal_insert_lsn() - '0/0'::pg_lsn"));
-        }
-
-        private void emit(long bytes) throws Exception {
-            pg.psql("select pg_logical_emit_message(false, 'p', repeat('x', " + bytes + "))");
         }
 
         private void awaitFlushed(Lsn lsn) throws Exception {

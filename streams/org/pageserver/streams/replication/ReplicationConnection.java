@@ -356,6 +356,12 @@ public final class ReplicationConnection implements AutoCloseable {
                 throw new ReplicationException(SqlState.CONNECTION_FAILURE, "the primary at " + where
                     + " ended the WAL stream (timeline switch or shutdown)");
             }
+            if (m instanceof BackendMessage.CommandComplete) {
+                // WalSndDone: a walsender shutting down, once everything it sent was confirmed
+                // flushed, ends the COPY with CommandComplete alone, no CopyDone
+                throw new ReplicationException(SqlState.CONNECTION_FAILURE, "the primary at " + where
+                    + " ended the WAL stream (shutdown)");
+            }
             throw protocol("unexpected " + m.getClass().getSimpleName() + " in the WAL stream");
         } catch (IOException e) {
             throw lost(e);

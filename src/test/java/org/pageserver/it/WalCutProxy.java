@@ -106,7 +106,14 @@ final class WalCutProxy implements AutoCloseable {
     private void accept() throws IOException {
         while (!server.isClosed()) {
             Socket client = server.accept();
-            Socket upstream = new Socket(InetAddress.getLoopbackAddress(), target);
+            Socket upstream;
+            try {
+                upstream = new Socket(InetAddress.getLoopbackAddress(), target);
+            } catch (IOException primaryDown) {
+                // as the primary would refuse it: the receiver tries again
+                client.close();
+                continue;
+            }
             sockets.add(client);
             sockets.add(upstream);
             int id;

@@ -38,9 +38,10 @@ final class PrimaryPages {
 
     /**
      * Every block of the main fork of every permanent heap and btree relation with a file of its
-     * own (not the mapped catalogs) in database postgres, read as of {@code end} from the
-     * pageserver at {@code pageserverUrl}, against the primary's file; appends what differs to
-     * {@code diffs}, returns the blocks compared.
+     * own (not the mapped catalogs) in database postgres, read as of {@code end} exactly (not
+     * "latest", which would answer with newer pages) from the pageserver at
+     * {@code pageserverUrl}, against the primary's file; appends what differs to {@code diffs},
+     * returns the blocks compared.
      */
     static int compareAllRelations(PgCluster pg, String pageserverUrl, SystemId id, Lsn end, List<String> diffs)
         throws Exception {
@@ -58,14 +59,14 @@ final class PrimaryPages {
                     ForkNumber.MAIN);
                 byte[] file = Files.readAllBytes(pg.dataDir().resolve(rel.path()));
                 int n = file.length / 8192;
-                int ours = c.nblocks(rel, end, true);
+                int ours = c.nblocks(rel, end, false);
                 if (ours != n) {
                     diffs.add(f[0] + ": " + ours + " blocks, the primary " + n);
                     continue;
                 }
                 List<PageStreamRequest> reqs = new ArrayList<>();
                 for (int b = 0; b < n; b++) {
-                    reqs.add(new PageStreamRequest.GetPage(true, end, rel, b));
+                    reqs.add(new PageStreamRequest.GetPage(false, end, rel, b));
                 }
                 List<PageStreamResponse> resp = c.pipeline(reqs, 32);
                 for (int b = 0; b < n; b++) {

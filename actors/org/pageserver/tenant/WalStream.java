@@ -39,8 +39,9 @@ import org.pageserver.streams.replication.WalFeedback;
  * ends at or before it is stored: a GetPage at a flush position inside a record is answered as
  * soon as the records before that position are in, never waiting for the record that straddles it.
  *
- * <p>A failed stream (connection lost) fails this actor after any in-flight write completes, so
- * its supervisor restarts it with backoff from the durable LSN: no gap, no duplicate. Bad WAL
+ * <p>A failed stream (connection lost) fails this actor once everything received before the
+ * loss is stored, so its supervisor restarts it with backoff from the durable LSN: no gap, no
+ * duplicate. Bad WAL
  * stops ingest at that LSN for good (it would fail the same way again): the tenant keeps
  * serving what it has and reports the error in {@code status}.
  */
@@ -302,17 +303,25 @@ public final class WalStream {
         return broken("storage write failed, ingest stopped: " + m.cause().getMessage(), m.cause());
     }
 
-    /** The connection is gone: let the in-flight write finish, then fail for a restart. */
+    /**
+     * The connection is gone: everything received before is stored (a primary shut down for
+     * good after sending its last WAL leaves nowhere else to get it from), then the actor fails
+     * for a restart.
+     */
     private Behavior<Command> lost(Throwable cause) {
         metrics.reconnecting();
         ctx.getLog().warn("tenant {} reconnecting: WAL stream lost at {}: {}", systemId, ingest.received(),
             cause.toString());
+        flush();
         if (!writing) {
             throw new StreamLost("WAL stream lost", cause);
         }
         return Behaviors.receive(Command.class)
             .onMessage(BatchWritten.class, m -> {
                 onWritten(m);
+                if (writing) {
+                    return Behaviors.same();
+                }
                 throw new StreamLost("WAL stream lost", cause);
             })
             .onMessage(BatchFailed.class, this::onWriteFailed)

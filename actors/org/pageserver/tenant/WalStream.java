@@ -236,13 +236,23 @@ public final class WalStream {
         }
         metrics.walReceived(c.data().length, ingest.recordsDecoded(), ingest.received(), ingest.lastRecordEnd(),
             c.serverWalEnd(), c.sendTime());
-        if (ingest.pendingBytes() > settings.maxPendingBytes()) {
-            heldAck = m.ackTo();
-        } else {
-            m.ackTo().tell(Ack.INSTANCE);
-        }
         flush();
+        pace(m.ackTo());
         return Behaviors.same();
+    }
+
+    /**
+     * Acknowledges a chunk, unless more WAL than allowed waits for storage and the write in
+     * flight will make room. With no write in flight, the WAL pending is a record still
+     * arriving that is bigger than the limit (up to XLogRecordMaxSize): nothing can be stored
+     * before the rest of it, so the stream goes on.
+     */
+    private void pace(ActorRef<Ack> ackTo) {
+        if (writing && ingest.pendingBytes() > settings.maxPendingBytes()) {
+            heldAck = ackTo;
+        } else {
+            ackTo.tell(Ack.INSTANCE);
+        }
     }
 
     /** Starts a write if none is in flight, or advances the watermark when nothing needs storing. */
@@ -270,12 +280,13 @@ public final class WalStream {
             feedback.update(durable, durable, durable);
         }
         advanceWatermark(m.batch().receivedLsn(), m.changes());
-        if (heldAck != null && ingest.pendingBytes() <= settings.maxPendingBytes()) {
-            heldAck.tell(Ack.INSTANCE);
-            heldAck = null;
-        }
         // also after ingest broke: the good records decoded before the bad one still go in
         flush();
+        if (heldAck != null) {
+            ActorRef<Ack> held = heldAck;
+            heldAck = null;
+            pace(held);
+        }
         return Behaviors.same();
     }
 

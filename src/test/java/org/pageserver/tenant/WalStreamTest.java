@@ -305,6 +305,20 @@ class WalStreamTest {
         assertStoreDurableBecomes(LAST_RECORD_END, "the WAL received before the loss is stored");
     }
 
+    /**
+     * A record bigger than the WAL allowed to wait for storage (BIG_RECORD, 8253 bytes, with 4 kB
+     * allowed) cannot be stored before all of it arrived: the stream keeps receiving it instead
+     * of waiting for room that no write can make.
+     */
+    @Test
+    void aRecordBiggerThanTheMaxPendingBytesDoesNotStallTheStream() throws Exception {
+        TestProbe<PageCache.Command> cache = testKit.createTestProbe();
+        ActorRef<WalStream.Command> ws = testKit.spawn(WalStream.create(store, TestSupport.settings(dir,
+            Duration.ofSeconds(5), 4096), source(LAST_RECORD_END.value() - SEGMENT.value(), new ArrayList<>()),
+            cache.getRef(), durableWal()));
+        assertEquals(LAST_RECORD_END, awaitDurable(ws, LAST_RECORD_END).durableLsn());
+    }
+
     @Test
     void badWalStopsIngestAtThatLsnAndKeepsWhatWasStored() throws Exception {
         // flip a byte inside the record at BIG_RECORD: its CRC fails

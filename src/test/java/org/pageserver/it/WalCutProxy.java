@@ -121,8 +121,15 @@ final class WalCutProxy implements AutoCloseable {
                 id = connections++;
             }
             daemon(() -> drainUp(client, upstream), "wal-cut-up-" + id);
-            daemon(() -> forward(id, upstream.getInputStream(), client.getOutputStream(), client, upstream),
-                "wal-cut-down-" + id);
+            daemon(() -> {
+                try {
+                    forward(id, upstream.getInputStream(), client.getOutputStream(), client, upstream);
+                } catch (IOException reset) {
+                    // the primary's side reset (a walsender killed with unread data), or the proxy closed: so is the receiver's
+                    client.close();
+                    throw reset;
+                }
+            }, "wal-cut-down-" + id);
         }
     }
 

@@ -125,7 +125,8 @@ final class WalCutProxy implements AutoCloseable {
                 try {
                     forward(id, upstream.getInputStream(), client.getOutputStream(), client, upstream);
                 } catch (IOException reset) {
-                    // the primary's side reset (a walsender killed with unread data), or the proxy closed: so is the receiver's
+                    // the primary's side reset (a walsender killed with unread data) or closed by
+                    // the proxy: so is the receiver's
                     client.close();
                     throw reset;
                 }

@@ -60,7 +60,8 @@ class ReplicationCutsIT {
         try (Following f = Following.start(tmp)) {
             Lsn held = f.hold();
             Lsn end = f.recordEndingOnAPageBoundary();
-            System.out.println("ReplicationCutsIT: a record ends at the page boundary " + end + " (held at " + held + ")");
+            System.out.println("ReplicationCutsIT: a record ends at the page boundary " + end + " (held at " + held
+                + ")");
             f.cutAndCompare(List.of(end.plus(-8), end, end.plus(24)));
         }
     }
@@ -182,8 +183,9 @@ class ReplicationCutsIT {
          */
         long[] recordCrossingASegmentBoundary() throws Exception {
             for (int attempt = 0; attempt < 5; attempt++) {
-                String[] r = pg.psql("select p, pg_logical_emit_message(false, 'p', repeat('x', (" + SEG + " - p % " + SEG
-                    + " + 4096)::int)) from (select pg_current_wal_insert_lsn() - '0/0'::pg_lsn as p) t").split("\\|");
+                String[] r = pg.psql("select p, pg_logical_emit_message(false, 'p', repeat('x', (" + SEG + " - p % "
+                    + SEG + " + 4096)::int)) from (select pg_current_wal_insert_lsn() - '0/0'::pg_lsn as p) t")
+                    .split("\\|");
                 long from = Long.parseLong(r[0]);
                 long boundary = from - from % SEG + SEG;
                 Lsn end = Lsn.parse(r[1]);
@@ -207,10 +209,11 @@ class ReplicationCutsIT {
         Lsn recordEndingOnAPageBoundary() throws Exception {
             String offset = "(p % " + PAGE + ")";
             String nextHeader = "(case when (p - " + offset + " + " + PAGE + ") % " + SEG + " = 0 then 40 else 24 end)";
-            String room = "(case when " + offset + " = 0 then " + PAGE + " - (case when p % " + SEG + " = 0 then 40 else 24 end)"
-                + " else " + PAGE + " - " + offset + " end)";
-            String size = "(case when " + room + " >= " + (MESSAGE_OVERHEAD + 256) + " then " + room + " - " + MESSAGE_OVERHEAD
-                + " else " + room + " + " + PAGE + " - " + nextHeader + " - " + MESSAGE_OVERHEAD + " end)::int";
+            String room = "(case when " + offset + " = 0 then " + PAGE + " - (case when p % " + SEG
+                + " = 0 then 40 else 24 end) else " + PAGE + " - " + offset + " end)";
+            String size = "(case when " + room + " >= " + (MESSAGE_OVERHEAD + 256) + " then " + room + " - "
+                + MESSAGE_OVERHEAD + " else " + room + " + " + PAGE + " - " + nextHeader + " - " + MESSAGE_OVERHEAD
+                + " end)::int";
             for (int attempt = 0; attempt < 20; attempt++) {
                 Lsn end = Lsn.parse(pg.psql("select pg_logical_emit_message(false, 'p', repeat('x', " + size
                     + ")) from (select pg_current_wal_insert_lsn() - '0/0'::pg_lsn as p) t"));

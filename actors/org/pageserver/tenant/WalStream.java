@@ -11,6 +11,7 @@ import org.apache.pekko.actor.typed.Signal;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.japi.Pair;
+import org.apache.pekko.japi.pf.PFBuilder;
 import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.UniqueKillSwitch;
 import org.apache.pekko.stream.javadsl.Keep;
@@ -39,8 +40,9 @@ import org.pageserver.streams.replication.WalFeedback;
  * ends at or before it is stored: a GetPage at a flush position inside a record is answered as
  * soon as the records before that position are in, never waiting for the record that straddles it.
  *
- * <p>A failed stream (connection lost) fails this actor after any in-flight write completes, so
- * its supervisor restarts it with backoff from the durable LSN: no gap, no duplicate. Bad WAL
+ * <p>A failed stream (connection lost) fails this actor once everything received before the
+ * loss is stored, so its supervisor restarts it with backoff from the durable LSN: no gap, no
+ * duplicate. Bad WAL
  * stops ingest at that LSN for good (it would fail the same way again): the tenant keeps
  * serving what it has and reports the error in {@code status}.
  *
@@ -84,6 +86,10 @@ public final class WalStream {
     enum StreamCompleted implements Command { INSTANCE }
 
     record StreamFailed(Throwable cause) implements Command {
+    }
+
+    /** What the receiver stream carries: a chunk, or the failure that ended the stream. */
+    private record Received(WalChunk chunk, Throwable failure) {
     }
 
     // private, fed by pipeToSelf
@@ -227,9 +233,15 @@ public final class WalStream {
         pageCache.tell(new PageCache.WalWatermark(watermark));
         durableWal.tell(new DurableWal.Advanced(durable));
         ctx.getLog().info("tenant {} connecting: WAL stream from {}", meta.systemId(), start);
+        // The failure travels as an element, behind the chunks received before it: the sink
+        // sends a failure at once, dropping the chunks it holds until they are acknowledged.
         Pair<Pair<WalFeedback, UniqueKillSwitch>, ?> mat = sources.open(meta, start)
             .viaMat(KillSwitches.single(), Keep.both())
-            .toMat(ActorSink.actorRefWithBackpressure(ctx.getSelf(), (ActorRef<Ack> ackTo, WalChunk c) -> (Command) new ChunkReceived(c, ackTo),
+            .map(c -> new Received(c, null))
+            .recover(new PFBuilder<Throwable, Received>().match(Throwable.class, e -> new Received(null, e)).build())
+            .toMat(ActorSink.actorRefWithBackpressure(ctx.getSelf(),
+                (ActorRef<Ack> ackTo, Received r) -> r.failure() == null ? new ChunkReceived(r.chunk(), ackTo)
+                    : new StreamFailed(r.failure()),
                 StreamInit::new, Ack.INSTANCE, StreamCompleted.INSTANCE, StreamFailed::new), Keep.both())
             .run(ctx.getSystem());
         feedback = mat.first().first();
@@ -272,13 +284,23 @@ public final class WalStream {
         }
         metrics.walReceived(c.data().length, ingest.recordsDecoded(), ingest.received(), ingest.lastRecordEnd(),
             c.serverWalEnd(), c.sendTime());
-        if (ingest.pendingBytes() > settings.maxPendingBytes()) {
-            heldAck = m.ackTo();
-        } else {
-            m.ackTo().tell(Ack.INSTANCE);
-        }
         flush();
+        pace(m.ackTo());
         return Behaviors.same();
+    }
+
+    /**
+     * Acknowledges a chunk, unless more WAL than allowed waits for storage and the write in
+     * flight will make room. With no write in flight, the WAL pending is a record still
+     * arriving that is bigger than the limit (up to XLogRecordMaxSize): nothing can be stored
+     * before the rest of it, so the stream goes on.
+     */
+    private void pace(ActorRef<Ack> ackTo) {
+        if (writing && ingest.pendingBytes() > settings.maxPendingBytes()) {
+            heldAck = ackTo;
+        } else {
+            ackTo.tell(Ack.INSTANCE);
+        }
     }
 
     /** Starts a write if none is in flight, or advances the watermark when nothing needs storing. */
@@ -310,12 +332,13 @@ public final class WalStream {
             feedback.update(durable, durable, durable);
         }
         advanceWatermark(m.batch().receivedLsn(), m.changes());
-        if (heldAck != null && ingest.pendingBytes() <= settings.maxPendingBytes()) {
-            heldAck.tell(Ack.INSTANCE);
-            heldAck = null;
-        }
         // also after ingest broke: the good records decoded before the bad one still go in
         flush();
+        if (heldAck != null) {
+            ActorRef<Ack> held = heldAck;
+            heldAck = null;
+            pace(held);
+        }
         return Behaviors.same();
     }
 
@@ -398,17 +421,25 @@ public final class WalStream {
             .build();
     }
 
-    /** The connection is gone: let the in-flight write finish, then fail for a restart. */
+    /**
+     * The connection is gone: everything received before is stored (a primary shut down for
+     * good after sending its last WAL leaves nowhere else to get it from), then the actor fails
+     * for a restart.
+     */
     private Behavior<Command> lost(Throwable cause) {
         metrics.reconnecting();
         ctx.getLog().warn("tenant {} reconnecting: WAL stream lost at {}: {}", systemId, ingest.received(),
             cause.toString());
+        flush();
         if (!writing) {
             throw new StreamLost("WAL stream lost", cause);
         }
         return Behaviors.receive(Command.class)
             .onMessage(BatchWritten.class, m -> {
                 onWritten(m);
+                if (writing) {
+                    return Behaviors.same();
+                }
                 throw new StreamLost("WAL stream lost", cause);
             })
             .onMessage(BatchFailed.class, this::onWriteFailed)

@@ -35,9 +35,9 @@ public final class ReplicationException extends RuntimeException {
             "connection to the primary at " + where + " lost: " + cause.getMessage(), cause);
     }
 
-    /** The primary ended the WAL stream: CopyDone, or CommandComplete from a walsender shutting down (08006). */
-    static ReplicationException streamEnded(String where) {
+    /** The primary ended the WAL stream (08006); {@code why}: what its last message means. */
+    static ReplicationException streamEnded(String where, String why) {
         return new ReplicationException(org.pageserver.protocol.pgwire.SqlState.CONNECTION_FAILURE, "the primary at "
-            + where + " ended the WAL stream (timeline switch or shutdown)");
+            + where + " ended the WAL stream (" + why + ")");
     }
 }

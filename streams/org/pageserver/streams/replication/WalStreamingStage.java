@@ -194,10 +194,12 @@ final class WalStreamingStage extends GraphStage<FanOutShape2<ByteString, WalChu
                 }
             } else if (m instanceof BackendMessage.ErrorResponse e) {
                 throw ReplicationException.fromPrimary(where, e);
-            } else if (m instanceof CopyDone || m instanceof BackendMessage.CommandComplete) {
-                // CopyDone: a timeline switch or a shutdown; CommandComplete alone: a walsender
-                // shutting down once all it sent was confirmed flushed (WalSndDone)
-                throw ReplicationException.streamEnded(where);
+            } else if (m instanceof CopyDone) {
+                throw ReplicationException.streamEnded(where, "timeline switch or shutdown");
+            } else if (m instanceof BackendMessage.CommandComplete) {
+                // WalSndDone: a walsender shutting down, once everything it sent was confirmed
+                // flushed, ends the COPY with CommandComplete alone, no CopyDone
+                throw ReplicationException.streamEnded(where, "shutdown");
             } else if (!(m instanceof BackendMessage.NoticeResponse || m instanceof BackendMessage.ParameterStatus)) {
                 throw ReplicationException.protocol(where, "unexpected " + m.getClass().getSimpleName()
                     + " in the WAL stream");

@@ -8,20 +8,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.pageserver.client.PageClient;
-import org.pageserver.protocol.ForkNumber;
 import org.pageserver.protocol.Lsn;
-import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.SystemId;
-import org.pageserver.protocol.pagestream.PageStreamRequest;
-import org.pageserver.protocol.pagestream.PageStreamResponse;
 
 /**
  * Nothing acknowledged is lost to a kill -9. A pageserver process ({@link ServerProcess}) follows
@@ -94,12 +88,12 @@ class CrashIT {
                 load.destroy();
                 load.waitFor();
                 load = null;
-                quiesce(pg);
+                PrimaryPages.quiesce(pg);
                 pg.psql("checkpoint");
                 Lsn end = pg.flushLsn();
                 awaitDurable(ps, end, Duration.ofSeconds(120));
                 List<String> diffs = new ArrayList<>();
-                int compared = compareAllRelations(pg, ps.url(), id, end, diffs);
+                int compared = PrimaryPages.compareAllRelations(pg, ps.url(), id, end, diffs);
                 System.out.println("CrashIT: " + ROUNDS + " kills; at " + end + " " + compared
                     + " blocks compared, " + diffs.size() + " differ");
                 assertEquals(List.of(), diffs.subList(0, Math.min(20, diffs.size())));
@@ -112,22 +106,6 @@ class CrashIT {
                 ps.close();
                 keepLogs(dir, "CrashIT");
             }
-        }
-    }
-
-    /**
-     * Nothing writes any more: autovacuum (on during the load, for its WAL too) turned off and
-     * its workers gone, pgbench's backends ended, so the primary's files after a checkpoint are
-     * the pages as of its flush LSN.
-     */
-    static void quiesce(PgCluster pg) throws Exception {
-        pg.psql("alter system set autovacuum = off");
-        pg.psql("select pg_reload_conf()");
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (!pg.psql("select count(*) from pg_stat_activity where backend_type = 'autovacuum worker' "
-            + "or (backend_type = 'client backend' and pid <> pg_backend_pid())").equals("0")) {
-            assertTrue(System.nanoTime() < deadline, "the primary's backends did not end");
-            Thread.sleep(100);
         }
     }
 
@@ -192,55 +170,6 @@ class CrashIT {
             assertTrue(System.nanoTime() < deadline, "durable_lsn did not reach " + lsn + ": " + row);
             Thread.sleep(100);
         }
-    }
-
-    /**
-     * Every block of the main fork of every permanent heap and btree relation with a file of its
-     * own (not the mapped catalogs) in database postgres, read as of {@code end}, against the
-     * primary's file, from the pageserver at {@code url}; appends what differs to {@code diffs},
-     * returns the blocks compared.
-     */
-    static int compareAllRelations(PgCluster pg, String url, SystemId id, Lsn end, List<String> diffs)
-        throws Exception {
-        String rows = pg.psql("select c.relname, c.relam, coalesce(nullif(c.reltablespace, 0), "
-            + "(select dattablespace from pg_database where datname = current_database())), "
-            + "(select oid from pg_database where datname = current_database()), c.relfilenode "
-            + "from pg_class c where c.relfilenode <> 0 and c.relpersistence = 'p' and c.relam in (2, 403) "
-            + "order by c.relname");
-        int compared = 0;
-        try (PageClient c = PageClient.connect(url, "postgres", null, id)) {
-            for (String row : rows.split("\n")) {
-                String[] f = row.split("\\|");
-                boolean btree = f[1].equals("403");
-                RelTag rel = new RelTag(Integer.parseInt(f[2]), Integer.parseInt(f[3]), Integer.parseInt(f[4]),
-                    ForkNumber.MAIN);
-                byte[] file = Files.readAllBytes(pg.dataDir().resolve(rel.path()));
-                int n = file.length / 8192;
-                int ours = c.nblocks(rel, end, true);
-                if (ours != n) {
-                    diffs.add(f[0] + ": " + ours + " blocks, the primary " + n);
-                    continue;
-                }
-                List<PageStreamRequest> reqs = new ArrayList<>();
-                for (int b = 0; b < n; b++) {
-                    reqs.add(new PageStreamRequest.GetPage(true, end, rel, b));
-                }
-                List<PageStreamResponse> resp = c.pipeline(reqs, 32);
-                for (int b = 0; b < n; b++) {
-                    if (!(resp.get(b) instanceof PageStreamResponse.Page p)) {
-                        diffs.add(f[0] + " block " + b + ": " + resp.get(b));
-                        continue;
-                    }
-                    byte[] mine = PageMasks.mask(p.page().clone(), btree, b);
-                    byte[] theirs = PageMasks.mask(Arrays.copyOfRange(file, b * 8192, (b + 1) * 8192), btree, b);
-                    if (!Arrays.equals(mine, theirs)) {
-                        diffs.add(f[0] + " block " + b + " differs at byte " + Arrays.mismatch(mine, theirs));
-                    }
-                    compared++;
-                }
-            }
-        }
-        return compared;
     }
 
     /** The size of RocksDB's own WAL files (*.log) in the tenants' stores: what their open replays. */

@@ -115,12 +115,12 @@ class DiskFullIT {
             load.destroy();
             load.waitFor();
             load = null;
-            CrashIT.quiesce(pg);
+            PrimaryPages.quiesce(pg);
             pg.psql("checkpoint");
             Lsn end = pg.flushLsn();
             ps.awaitDurable(end, Duration.ofSeconds(120));
             List<String> diffs = new ArrayList<>();
-            int compared = CrashIT.compareAllRelations(pg, ps.url(), id, end, diffs);
+            int compared = PrimaryPages.compareAllRelations(pg, ps.url(), id, end, diffs);
             System.out.println("DiskFullIT: at " + end + " " + compared + " blocks compared, " + diffs.size() + " differ");
             assertEquals(List.of(), diffs.subList(0, Math.min(20, diffs.size())));
             assertTrue(compared > 500, compared + " blocks compared");

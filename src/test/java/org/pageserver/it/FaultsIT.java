@@ -69,12 +69,12 @@ class FaultsIT {
                 load.destroy();
                 load.waitFor();
                 load = null;
-                CrashIT.quiesce(pg);
+                PrimaryPages.quiesce(pg);
                 pg.psql("checkpoint");
                 Lsn end = pg.flushLsn();
                 CrashIT.awaitDurable(ps, end, Duration.ofSeconds(120));
                 List<String> diffs = new ArrayList<>();
-                int compared = CrashIT.compareAllRelations(pg, ps.url(), id, end, diffs);
+                int compared = PrimaryPages.compareAllRelations(pg, ps.url(), id, end, diffs);
                 System.out.println("FaultsIT: at " + end + " " + compared + " blocks compared, " + diffs.size() + " differ");
                 assertEquals(List.of(), diffs.subList(0, Math.min(20, diffs.size())));
                 assertTrue(compared > 500, compared + " blocks compared");

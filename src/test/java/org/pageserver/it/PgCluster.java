@@ -147,6 +147,16 @@ public final class PgCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * pg_ctl restart with a shutdown mode: {@code fast} (the walsenders send all the WAL up to
+     * the shutdown checkpoint first) or {@code immediate} (a crash: the start replays the WAL).
+     */
+    public void restart(String mode) throws IOException, InterruptedException {
+        asPostgres(List.of(BIN.resolve("pg_ctl").toString(), "-D", data.toString(), "-l", log.toString(), "-m", mode,
+            "-w", "-t", "60", "restart"));
+        running = true;
+    }
+
     /** An empty directory owned by postgres under the cluster's own, for a tablespace's location. */
     public Path tablespaceDirectory(String name) throws IOException, InterruptedException {
         Path d = dir.resolve(name);

@@ -16,11 +16,16 @@ final class TestSupport {
     }
 
     static Settings settings(Path dataDir, Duration waitTimeout) {
+        return settings(dataDir, waitTimeout, Settings.from(ConfigFactory.load()).maxPendingBytes());
+    }
+
+    /** With at most {@code maxPendingBytes} of WAL received and not stored before the stream waits. */
+    static Settings settings(Path dataDir, Duration waitTimeout, long maxPendingBytes) {
         Settings base = Settings.from(ConfigFactory.load());
         return new Settings(base.listenHost(), 0, base.maxConnections(), base.authTimeout(),
             base.maxMessageSize(), dataDir, waitTimeout, base.redoWorkers(), base.pageCacheBytes(),
             base.materializeAfter(), false,
-            base.maxPendingBytes(), base.slotPrefix(), base.connectTimeout(), base.statusInterval(),
+            maxPendingBytes, base.slotPrefix(), base.connectTimeout(), base.statusInterval(),
             Duration.ofMillis(50), Duration.ofMillis(200), base.blockCacheBytes(), base.selectorIdleSpin(),
             base.writeBufferBytes(), base.backgroundJobs(),
             base.retentionWindow(), base.imageAfter(), base.compactionInterval(), Duration.ofMillis(100));

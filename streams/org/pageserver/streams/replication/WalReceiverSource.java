@@ -4,9 +4,12 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.NotUsed;
+import org.apache.pekko.japi.pf.PFBuilder;
 import org.apache.pekko.stream.FanOutShape2;
 import org.apache.pekko.stream.FlowShape;
+import org.apache.pekko.stream.Graph;
 import org.apache.pekko.stream.SourceShape;
 import org.apache.pekko.stream.javadsl.GraphDSL;
 import org.apache.pekko.stream.javadsl.Source;
@@ -50,8 +53,20 @@ public final class WalReceiverSource {
                         opened.completeExceptionally(e);
                     }
                 });
+                // The streaming stage fails only after its last chunk, but a failure crossing
+                // flatMapConcat's boundary overtakes the chunk waiting there, which is dropped:
+                // WAL received would be lost with the connection. So the inner stream ends
+                // normally and its failure is raised after it, behind every chunk.
+                AtomicReference<Throwable> lost = new AtomicReference<>();
                 return Source.completionStage(opened)
-                    .flatMapConcat(s -> streaming(s, feedback, statusInterval));
+                    .flatMapConcat(s -> streaming(s, feedback, statusInterval)
+                        .recoverWithRetries(1, new PFBuilder<Throwable, Graph<SourceShape<WalChunk>, NotUsed>>()
+                            .match(Throwable.class, e -> {
+                                lost.set(e);
+                                return Source.empty();
+                            }).build()))
+                    .concatLazy(Source.lazySource(() -> lost.get() == null
+                        ? Source.<WalChunk>empty() : Source.<WalChunk>failed(lost.get())));
             })
             .mapMaterializedValue(nu -> feedback);
     }

@@ -15,7 +15,7 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Du
                        Duration statusInterval, Duration reconnectMinBackoff, Duration reconnectMaxBackoff,
                        long blockCacheBytes, Duration selectorIdleSpin, long writeBufferBytes,
                        int backgroundJobs, Duration retentionWindow, int imageAfter, Duration compactionInterval,
-                       Duration diskFullRetry) {
+                       Duration diskFullRetry, Duration receiveTimeout) {
 
     /** Dispatcher for blocking work (storage, fsync, replication connections). */
     public static final String BLOCKING_DISPATCHER = "pageserver.blocking-dispatcher";
@@ -69,7 +69,8 @@ public record Settings(String listenHost, int listenPort, int maxConnections, Du
             c.getDuration("retention.window"),
             c.getInt("compaction.image-after"),
             c.getDuration("compaction.interval"),
-            c.getDuration("storage.disk-full-retry"));
+            c.getDuration("storage.disk-full-retry"),
+            c.getDuration("wal-receiver.timeout"));
     }
 
     /** RocksDB's memory and threads, shared by every tenant's store. */

@@ -103,6 +103,7 @@ public final class ReplicationBootstrap implements Tenants.Bootstrap {
     @Override
     public WalStream.WalSourceFactory walSources() {
         return (meta, start) -> WalReceiverSource.create(ConnInfo.parse(meta.conninfo()), meta.slotName(),
-            meta.timeline(), start, settings.connectTimeout(), settings.statusInterval(), Settings.BLOCKING_DISPATCHER);
+            meta.timeline(), start, settings.connectTimeout(), settings.statusInterval(), settings.receiveTimeout(),
+            Settings.BLOCKING_DISPATCHER);
     }
 }

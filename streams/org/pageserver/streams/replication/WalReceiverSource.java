@@ -38,10 +38,13 @@ public final class WalReceiverSource {
     private WalReceiverSource() {
     }
 
-    /** Materialize once: the returned source owns one feedback object and one connection. */
+    /**
+     * Materialize once: the returned source owns one feedback object and one connection.
+     * {@code receiveTimeout}: wal_receiver_timeout (zero: none), see {@link WalStreamingStage}.
+     */
     public static Source<WalChunk, WalFeedback> create(ConnInfo conninfo, String slotName, int timeline, Lsn start,
                                                       Duration connectTimeout, Duration statusInterval,
-                                                      String blockingDispatcher) {
+                                                      Duration receiveTimeout, String blockingDispatcher) {
         WalFeedback feedback = new WalFeedback(start);
         return Source.<WalChunk, NotUsed>fromMaterializer((mat, attributes) -> {
                 Executor blocking = mat.system().dispatchers().lookup(blockingDispatcher);
@@ -59,7 +62,7 @@ public final class WalReceiverSource {
                 // normally and its failure is raised after it, behind every chunk.
                 AtomicReference<Throwable> lost = new AtomicReference<>();
                 return Source.completionStage(opened)
-                    .flatMapConcat(s -> streaming(s, feedback, statusInterval)
+                    .flatMapConcat(s -> streaming(s, feedback, statusInterval, receiveTimeout)
                         .recoverWithRetries(1, new PFBuilder<Throwable, Graph<SourceShape<WalChunk>, NotUsed>>()
                             .match(Throwable.class, e -> {
                                 lost.set(e);
@@ -90,12 +93,12 @@ public final class WalReceiverSource {
     }
 
     private static Source<WalChunk, NotUsed> streaming(ReplicationConnection.Streaming s, WalFeedback feedback,
-                                                       Duration statusInterval) {
+                                                       Duration statusInterval, Duration receiveTimeout) {
         try {
             var connection = TcpClient.connection(s.channel());
             return Source.fromGraph(GraphDSL.create(b -> {
                 FanOutShape2<ByteString, WalChunk, ByteString> stage = b.add(
-                    new WalStreamingStage(s.decoder(), s.where(), feedback, statusInterval));
+                    new WalStreamingStage(s.decoder(), s.where(), feedback, statusInterval, receiveTimeout));
                 FlowShape<ByteString, ByteString> socket = b.add(connection);
                 b.from(stage.out1()).via(socket).toInlet(stage.in());
                 return SourceShape.of(stage.out0());

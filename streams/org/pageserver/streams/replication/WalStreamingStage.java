@@ -42,6 +42,12 @@ import org.pageserver.protocol.replication.ReplicationMessage;
  * (what wal_receiver_status_interval does). Only the newest waits when the socket is full:
  * a later status says everything an earlier one did.
  *
+ * <p>A primary gone without closing the connection (a host down, a cable cut) sends nothing:
+ * as walreceiver does with wal_receiver_timeout, a connection silent for half of
+ * {@code receiveTimeout} is asked for a reply (a status with replyRequested, which a live
+ * walsender answers with a keepalive), and one silent for all of it ends the stream,
+ * "terminating walreceiver due to timeout", so that the receiver reconnects.
+ *
  * <p>Every failure fails the stage with a {@link ReplicationException}: the primary's error,
  * its CopyDone, a protocol violation, the connection lost or closed. Cancelling {@code chunks}
  * (or {@link WalFeedback#cancel}) completes the stage, which closes the connection.
@@ -56,13 +62,19 @@ final class WalStreamingStage extends GraphStage<FanOutShape2<ByteString, WalChu
     private final String where;
     private final WalFeedback feedback;
     private final Duration statusInterval;
+    private final Duration receiveTimeout;
 
-    /** @param decoder the handshake's decoder, holding what the primary sent after CopyBothResponse */
-    WalStreamingStage(PgFrameDecoder decoder, String where, WalFeedback feedback, Duration statusInterval) {
+    /**
+     * @param decoder        the handshake's decoder, holding what the primary sent after CopyBothResponse
+     * @param receiveTimeout wal_receiver_timeout; zero waits forever
+     */
+    WalStreamingStage(PgFrameDecoder decoder, String where, WalFeedback feedback, Duration statusInterval,
+                      Duration receiveTimeout) {
         this.decoder = decoder;
         this.where = where;
         this.feedback = feedback;
         this.statusInterval = statusInterval;
+        this.receiveTimeout = receiveTimeout;
     }
 
     @Override
@@ -80,6 +92,9 @@ final class WalStreamingStage extends GraphStage<FanOutShape2<ByteString, WalChu
         /** The newest status not sent yet (the socket was not ready for it); null when none. */
         private ByteString unsentStatus;
         private long lastStatusNanos;
+        /** When the primary last sent anything, and whether it was asked for a reply since. */
+        private long lastReceivedNanos = System.nanoTime();
+        private boolean pinged;
         /**
          * Why the stream ends (the primary's error, its CopyDone, the connection closed or
          * lost); the stage fails with it once every chunk decoded before it is taken.
@@ -91,6 +106,8 @@ final class WalStreamingStage extends GraphStage<FanOutShape2<ByteString, WalChu
             setHandler(in, new AbstractInHandler() {
                 @Override
                 public void onPush() {
+                    lastReceivedNanos = System.nanoTime();
+                    pinged = false;
                     onBytes(grab(in));
                 }
 
@@ -136,7 +153,9 @@ final class WalStreamingStage extends GraphStage<FanOutShape2<ByteString, WalChu
             AsyncCallback<Boolean> cancelled = createAsyncCallback(x -> completeStage());
             feedback.onUpdate(() -> positionsChanged.invoke(Boolean.TRUE));
             feedback.onCancel(() -> cancelled.invoke(Boolean.TRUE));
-            scheduleWithFixedDelay("status", statusInterval, statusInterval);
+            Duration tick = receiveTimeout.isZero() ? statusInterval
+                : java.util.Collections.min(java.util.List.of(statusInterval, receiveTimeout.dividedBy(4)));
+            scheduleWithFixedDelay("tick", tick, tick);
             // the first status at once, as walreceiver sends one on connecting
             sendStatus(false);
             onBytes(ByteString.emptyByteString());
@@ -144,7 +163,17 @@ final class WalStreamingStage extends GraphStage<FanOutShape2<ByteString, WalChu
 
         @Override
         public void onTimer(Object key) {
-            if (feedback.takeDirty() || System.nanoTime() - lastStatusNanos >= statusInterval.toNanos()) {
+            long silent = System.nanoTime() - lastReceivedNanos;
+            if (ending == null && !receiveTimeout.isZero() && silent >= receiveTimeout.toNanos()) {
+                end(new ReplicationException(org.pageserver.protocol.pgwire.SqlState.CONNECTION_FAILURE,
+                    "terminating walreceiver due to timeout: nothing from the primary at " + where + " for "
+                        + receiveTimeout.toMillis() + " ms"));
+                return;
+            }
+            if (!receiveTimeout.isZero() && !pinged && silent >= receiveTimeout.toNanos() / 2) {
+                pinged = true;
+                sendStatus(true);
+            } else if (feedback.takeDirty() || System.nanoTime() - lastStatusNanos >= statusInterval.toNanos()) {
                 sendStatus(false);
             }
         }

@@ -59,7 +59,7 @@ class WalReceiverThreadsIT {
             }
             AtomicLong received = new AtomicLong();
             WalFeedback feedback = WalReceiverSource.create(conninfo, slot, 1, from, Duration.ofSeconds(10),
-                    STATUS_INTERVAL, "two-threads")
+                    STATUS_INTERVAL, Duration.ofSeconds(60), "two-threads")
                 .toMat(Sink.foreach(c -> received.accumulateAndGet(c.end().value(), Math::max)), Keep.left())
                 .run(system);
             receivers.add(new Receiver(slot, feedback, received));

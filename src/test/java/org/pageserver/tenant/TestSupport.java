@@ -28,7 +28,8 @@ final class TestSupport {
             maxPendingBytes, base.slotPrefix(), base.connectTimeout(), base.statusInterval(),
             Duration.ofMillis(50), Duration.ofMillis(200), base.blockCacheBytes(), base.selectorIdleSpin(),
             base.writeBufferBytes(), base.backgroundJobs(),
-            base.retentionWindow(), base.imageAfter(), base.compactionInterval(), Duration.ofMillis(100));
+            base.retentionWindow(), base.imageAfter(), base.compactionInterval(), Duration.ofMillis(100),
+            base.receiveTimeout());
     }
 
     static byte[] page(int fill) {

@@ -50,13 +50,18 @@ class WalStreamingStageTest {
     }
 
     static Probes run(WalFeedback feedback) {
+        return run(feedback, INTERVAL, Duration.ofSeconds(60));
+    }
+
+    static Probes run(WalFeedback feedback, Duration statusInterval, Duration receiveTimeout) {
         var statuses = TestSink.<ByteString>probe(testKit.system().classicSystem()).preMaterialize(testKit.system());
         var graph = GraphDSL.create(TestSource.<ByteString>probe(testKit.system().classicSystem()),
             TestSink.<WalChunk>probe(testKit.system().classicSystem()),
             (a, b) -> new Probes(a, b, statuses.first()),
             (builder, src, chunkSink) -> {
                 FanOutShape2<ByteString, WalChunk, ByteString> stage = builder.add(new WalStreamingStage(
-                    PgFrameDecoder.forClient(ReplicationConnection.MAX_MESSAGE), "primary:5432", feedback, INTERVAL));
+                    PgFrameDecoder.forClient(ReplicationConnection.MAX_MESSAGE), "primary:5432", feedback, statusInterval,
+                    receiveTimeout));
                 builder.from(src).toInlet(stage.in());
                 builder.from(stage.out0()).to(chunkSink);
                 builder.from(stage.out1()).to(builder.add(statuses.second()));
@@ -140,7 +145,7 @@ class WalStreamingStageTest {
             TestSink.<WalChunk>probe(testKit.system().classicSystem()), (builder, sink) -> {
                 FanOutShape2<ByteString, WalChunk, ByteString> stage = builder.add(new WalStreamingStage(
                     PgFrameDecoder.forClient(ReplicationConnection.MAX_MESSAGE), "primary:5432",
-                    new WalFeedback(new Lsn(0x1000)), INTERVAL));
+                    new WalFeedback(new Lsn(0x1000)), INTERVAL, Duration.ofSeconds(60)));
                 builder.from(builder.add(Source.fromIterator(() -> socket))).toInlet(stage.in());
                 builder.from(stage.out0()).to(sink);
                 builder.from(stage.out1()).to(builder.add(statuses.second()));
@@ -213,6 +218,33 @@ class WalStreamingStageTest {
         ReplicationException e = assertInstanceOf(ReplicationException.class, p.chunks().expectError());
         assertEquals("08006", e.sqlState());
         assertTrue(e.getMessage().contains("connection closed by the primary"), e.getMessage());
+    }
+
+    @Test
+    void aSilentPrimaryIsAskedForAReplyThenDroppedAfterTheReceiveTimeout() {
+        Probes p = run(new WalFeedback(new Lsn(0x1000)), Duration.ofMillis(100), Duration.ofMillis(600));
+        p.chunks().request(1);
+        p.toPrimary().request(100);
+        boolean asked = false;
+        while (!asked) {
+            asked = status(p.toPrimary().expectNext(Duration.ofSeconds(3))).replyRequested();
+        }
+        ReplicationException e = assertInstanceOf(ReplicationException.class, p.chunks().expectError());
+        assertEquals("08006", e.sqlState());
+        assertTrue(e.getMessage().contains("terminating walreceiver due to timeout"), e.getMessage());
+    }
+
+    @Test
+    void aKeepaliveKeepsTheConnection() {
+        Probes p = run(new WalFeedback(new Lsn(0x1000)), Duration.ofMillis(100), Duration.ofMillis(600));
+        p.chunks().request(1);
+        p.toPrimary().request(1000);
+        byte[] keepalive = new CopyData(new ReplicationMessage.PrimaryKeepalive(new Lsn(0x1000), 0, false).toBytes())
+            .toBytes();
+        for (int i = 0; i < 8; i++) {
+            p.primary().sendNext(ByteString.fromArray(keepalive));
+            p.chunks().expectNoMessage(Duration.ofMillis(200));
+        }
     }
 
     @Test

@@ -60,9 +60,10 @@ public final class CloneMount implements AutoCloseable {
     private final PageServerSource source;
     private final CloneFileSystem fs;
     private final LowerLayer lower;
+    private final LsnPin pin;
 
     private CloneMount(CloneState state, boolean resumed, String timings, CloneTree tree, PageServerSource source,
-                       CloneFileSystem fs, LowerLayer lower) {
+                       CloneFileSystem fs, LowerLayer lower, LsnPin pin) {
         this.state = state;
         this.resumed = resumed;
         this.timings = timings;
@@ -70,6 +71,7 @@ public final class CloneMount implements AutoCloseable {
         this.source = source;
         this.fs = fs;
         this.lower = lower;
+        this.pin = pin;
     }
 
     public static CloneMount open(Request r, PrintStream log) throws IOException, SQLException, CloneException {
@@ -107,42 +109,56 @@ public final class CloneMount implements AutoCloseable {
         Map<RelTag, Integer> relations;
         long listingMillis;
         long backupMillis = 0;
-        if (recorded != null) {
-            state = recorded;
-            relations = relations(r, state);
-            listingMillis = (System.nanoTime() - t0) / 1_000_000;
-        } else {
-            try (PageServerCatalog catalog = PageServerCatalog.connect(r.url(), r.connection())) {
-                state = new CloneState(r.systemId(), r.lsn() != null ? r.lsn() : catalog.latestLsn(r.systemId()),
-                    r.standby());
-                // the listing on a connection of its own, while the backup streams on this one
-                long[] listingNanos = new long[1];
-                CompletableFuture<Map<RelTag, Integer>> listing = CompletableFuture.supplyAsync(() -> {
-                    try {
-                        long started = System.nanoTime();
-                        Map<RelTag, Integer> m = relations(r, state);
-                        listingNanos[0] = System.nanoTime() - started;
-                        return m;
-                    } catch (SQLException e) {
-                        throw new CompletionException(e);
+        // the clone's LSN pinned against retention, on a connection of its own, while the rest
+        // is fetched (a base backup pins its LSN itself while it runs)
+        CompletableFuture<LsnPin> pinning = null;
+        try {
+            if (recorded != null) {
+                state = recorded;
+                pinning = pin(r, state, log);
+                relations = relations(r, state);
+                listingMillis = (System.nanoTime() - t0) / 1_000_000;
+            } else {
+                try (PageServerCatalog catalog = PageServerCatalog.connect(r.url(), r.connection())) {
+                    state = new CloneState(r.systemId(), r.lsn() != null ? r.lsn() : catalog.latestLsn(r.systemId()),
+                        r.standby());
+                    pinning = pin(r, state, log);
+                    // the listing on a connection of its own, while the backup streams on this one
+                    long[] listingNanos = new long[1];
+                    CompletableFuture<Map<RelTag, Integer>> listing = CompletableFuture.supplyAsync(() -> {
+                        try {
+                            long started = System.nanoTime();
+                            Map<RelTag, Integer> m = relations(r, state);
+                            listingNanos[0] = System.nanoTime() - started;
+                            return m;
+                        } catch (SQLException e) {
+                            throw new CompletionException(e);
+                        }
+                    }, CloneMount::onItsOwnThread);
+                    long backupStarted = System.nanoTime();
+                    try (InputStream tar = catalog.minimalBackup(state.systemId(), state.lsn(), r.standby())) {
+                        BackupExtractor.extract(tar, r.upper().resolve("data"));
+                        tar.transferTo(java.io.OutputStream.nullOutputStream()); // the tar's end padding: the CopyOut must end
+                        if (r.standby()) {
+                            StandbyConfig.write(r.upper().resolve("data"), r.primaryConninfo());
+                        }
+                        backupMillis = (System.nanoTime() - backupStarted) / 1_000_000;
+                    } finally {
+                        relations = join(listing);
                     }
-                }, CloneMount::onItsOwnThread);
-                long backupStarted = System.nanoTime();
-                try (InputStream tar = catalog.minimalBackup(state.systemId(), state.lsn(), r.standby())) {
-                    BackupExtractor.extract(tar, r.upper().resolve("data"));
-                    tar.transferTo(java.io.OutputStream.nullOutputStream()); // the tar's end padding: the CopyOut must end
-                    if (r.standby()) {
-                        StandbyConfig.write(r.upper().resolve("data"), r.primaryConninfo());
-                    }
-                    backupMillis = (System.nanoTime() - backupStarted) / 1_000_000;
-                } finally {
-                    relations = join(listing);
+                    listingMillis = listingNanos[0] / 1_000_000;
+                    join(pinning);
+                    state.write(r.upper());
                 }
-                listingMillis = listingNanos[0] / 1_000_000;
-                state.write(r.upper());
             }
+            join(warmUp);
+        } catch (IOException | SQLException | RuntimeException e) {
+            if (pinning != null) {
+                pinning.thenAccept(LsnPin::close);
+            }
+            throw e;
         }
-        join(warmUp);
+        LsnPin pin = join(pinning);
         long t1 = System.nanoTime();
         LowerLayer lower = LowerLayer.of(relations);
         ControlFile control = ControlFile.parse(Files.readAllBytes(r.upper().resolve("data/global/pg_control")));
@@ -156,13 +172,14 @@ public final class CloneMount implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             tree.close();
             source.close();
+            pin.close();
             throw e;
         }
         long t2 = System.nanoTime();
         String timings = "relations and base backup " + (t1 - t0) / 1_000_000 + " ms (relations " + listingMillis
             + " ms, base backup " + backupMillis + " ms, FUSE set-up " + warmUpNanos[0] / 1_000_000
             + " ms, at once), mount " + (t2 - t1) / 1_000_000 + " ms";
-        return new CloneMount(state, recorded != null, timings, tree, source, fs, lower);
+        return new CloneMount(state, recorded != null, timings, tree, source, fs, lower, pin);
     }
 
     /**
@@ -173,6 +190,16 @@ public final class CloneMount implements AutoCloseable {
         Thread t = new Thread(task, "clone-setup");
         t.setDaemon(true);
         t.start();
+    }
+
+    private static CompletableFuture<LsnPin> pin(Request r, CloneState state, PrintStream log) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return LsnPin.hold(r.url(), r.connection(), state.systemId(), state.lsn(), log);
+            } catch (SQLException e) {
+                throw new CompletionException(e);
+            }
+        }, CloneMount::onItsOwnThread);
     }
 
     private static Map<RelTag, Integer> relations(Request r, CloneState state) throws SQLException {
@@ -253,6 +280,7 @@ public final class CloneMount implements AutoCloseable {
         } finally {
             tree.close();
             source.close();
+            pin.close();
         }
     }
 }

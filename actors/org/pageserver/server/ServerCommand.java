@@ -56,6 +56,14 @@ public sealed interface ServerCommand {
     }
 
     /**
+     * {@code pin <system_id> <lsn>}: holds the tenant's retention horizon at or below {@code lsn}
+     * for as long as this connection stays open: what a file-less compute reading as of that LSN
+     * keeps while it runs.
+     */
+    record Pin(org.pageserver.protocol.SystemId systemId, org.pageserver.protocol.Lsn lsn) implements ServerCommand {
+    }
+
+    /**
      * {@code SET ...}: drivers send session settings when they connect (pgjdbc:
      * extra_float_digits, application_name); they mean nothing here and are acknowledged.
      */
@@ -107,11 +115,13 @@ public sealed interface ServerCommand {
                 return relations(rest);
             case "detach":
                 return detach(rest);
+            case "pin":
+                return pin(rest);
             default:
                 throw new SyntaxError("unknown command \"" + abbreviate(word)
                     + "\"; this is a pageserver: try status, callmemaybe <conninfo>, pagestream <system_id>,"
                     + " basebackup <system_id> [<lsn>|latest] [minimal|standby], controlfile <system_id> [<lsn>]"
-                    + ", relations <system_id> <lsn> or detach <system_id> [delete]");
+                    + ", relations <system_id> <lsn>, pin <system_id> <lsn> or detach <system_id> [delete]");
         }
     }
 
@@ -123,6 +133,19 @@ public sealed interface ServerCommand {
         }
         try {
             return new Detach(org.pageserver.protocol.SystemId.parse(args[0]), args.length == 2);
+        } catch (IllegalArgumentException e) {
+            throw new SyntaxError(usage + ": " + e.getMessage());
+        }
+    }
+
+    private static Pin pin(String rest) {
+        String usage = "usage: pin <system_id> <lsn>";
+        String[] args = rest.isEmpty() ? new String[0] : rest.split("\\s+");
+        if (args.length != 2) {
+            throw new SyntaxError(usage);
+        }
+        try {
+            return new Pin(org.pageserver.protocol.SystemId.parse(args[0]), org.pageserver.protocol.Lsn.parse(args[1]));
         } catch (IllegalArgumentException e) {
             throw new SyntaxError(usage + ": " + e.getMessage());
         }

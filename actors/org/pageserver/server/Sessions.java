@@ -113,7 +113,18 @@ public final class Sessions implements PgSessionHandler {
      */
     @Override
     public PgSession open(SessionInfo info) {
-        PgSession commands = sql -> query(info, sql);
+        SessionPins pins = new SessionPins();
+        PgSession commands = new PgSession() {
+            @Override
+            public CompletionStage<QueryResult> query(String sql) {
+                return Sessions.this.query(info, sql, pins);
+            }
+
+            @Override
+            public void close() {
+                pins.close();
+            }
+        };
         StartupOptions.Replication mode = StartupOptions.replication(info.parameters().get("replication"));
         if (mode == StartupOptions.Replication.NONE) {
             return commands;
@@ -122,7 +133,7 @@ public final class Sessions implements PgSessionHandler {
             id -> mayRead(info.user(), id), info, mode, commands);
     }
 
-    private CompletionStage<QueryResult> query(SessionInfo info, String sql) {
+    private CompletionStage<QueryResult> query(SessionInfo info, String sql, SessionPins pins) {
         ServerCommand cmd;
         try {
             cmd = ServerCommand.parse(sql);
@@ -157,6 +168,13 @@ public final class Sessions implements PgSessionHandler {
                     "permission denied for tenant " + r.systemId() + " to user \"" + info.user() + "\""));
             }
             return relations(r);
+        }
+        if (cmd instanceof ServerCommand.Pin p) {
+            if (!mayRead(info.user(), p.systemId())) {
+                return done(new QueryResult.Error(SqlState.INSUFFICIENT_PRIVILEGE,
+                    "permission denied for tenant " + p.systemId() + " to user \"" + info.user() + "\""));
+            }
+            return withStore(p.systemId(), "pin", store -> pin(store, p, pins));
         }
         if (cmd instanceof ServerCommand.ControlFile c) {
             if (!mayRead(info.user(), c.systemId())) {
@@ -199,43 +217,51 @@ public final class Sessions implements PgSessionHandler {
      * point, not beyond what was stored (a listing must not change after it is given).
      */
     private CompletionStage<QueryResult> relations(ServerCommand.Relations r) {
+        return withStore(r.systemId(), "relations", store -> relationRows(store, r));
+    }
+
+    /**
+     * {@code answer} applied to the tenant's store on the blocking dispatcher; an unknown
+     * tenant is 42704, a failure of the lookup or of {@code answer} XX000 naming {@code what}.
+     */
+    private CompletionStage<QueryResult> withStore(org.pageserver.protocol.SystemId id, String what,
+                                                   java.util.function.Function<TenantStore, QueryResult> answer) {
         java.util.concurrent.Executor blocking = system.dispatchers()
             .lookup(org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(Settings.BLOCKING_DISPATCHER));
         return AskPattern.<Tenants.Command, Optional<ActorRef<TenantSupervisor.Command>>>ask(tenants,
-                m -> new Tenants.GetTenant(r.systemId(), m), STATUS_TIMEOUT, system.scheduler())
+                m -> new Tenants.GetTenant(id, m), STATUS_TIMEOUT, system.scheduler())
             .thenCompose(t -> t.isEmpty()
                 ? CompletableFuture.<QueryResult>completedFuture(new QueryResult.Error(SqlState.UNDEFINED_OBJECT,
-                    "unknown system_id " + r.systemId() + ": no such tenant (run callmemaybe first)"))
+                    "unknown system_id " + id + ": no such tenant (run callmemaybe first)"))
                 : AskPattern.<TenantSupervisor.Command, TenantStore>ask(t.get(), TenantSupervisor.GetStore::new,
                         STATUS_TIMEOUT, system.scheduler())
-                    .thenApplyAsync(store -> relationRows(store, r), blocking))
+                    .thenApplyAsync(answer, blocking))
             .exceptionally(e -> new QueryResult.Error(SqlState.INTERNAL_ERROR,
-                "relations failed: " + Errors.rootMessage(e)));
+                what + " failed: " + Errors.rootMessage(e)));
+    }
+
+    /**
+     * Pins the LSN for the connection's life once it is one a read may ask for (as the
+     * relation listing checks it); the horizon moving past it meanwhile is the same error.
+     */
+    private static QueryResult pin(TenantStore store, ServerCommand.Pin p, SessionPins pins) {
+        QueryResult.Error unreadable = unreadable(store, p.systemId(), p.lsn());
+        if (unreadable != null) {
+            return unreadable;
+        }
+        try {
+            pins.add(store.pin(p.lsn()));
+        } catch (org.pageserver.storage.BelowHorizonException e) {
+            return new QueryResult.Error(SqlState.INVALID_PARAMETER_VALUE, e.getMessage());
+        }
+        return new QueryResult.Command("PIN");
     }
 
     private static QueryResult relationRows(TenantStore store, ServerCommand.Relations r) {
-        Optional<TenantMeta> meta = store.meta();
-        if (meta.isEmpty()) {
-            return new QueryResult.Error(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE,
-                "tenant " + r.systemId() + " has no base backup imported yet");
-        }
-        Lsn durable = store.durableLsn();
-        Lsn at = r.lsn() == null ? durable : r.lsn();
-        if (!at.isValid()) {
-            return new QueryResult.Error(SqlState.INVALID_PARAMETER_VALUE, "LSN 0/0 is not a WAL position");
-        }
-        if (at.isBefore(meta.get().consistentLsn())) {
-            return new QueryResult.Error(SqlState.INVALID_PARAMETER_VALUE, "LSN " + at
-                + " is below the consistent point " + meta.get().consistentLsn() + " of tenant " + r.systemId());
-        }
-        if (at.isAfter(durable)) {
-            return new QueryResult.Error(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE, "LSN " + at
-                + " is beyond the WAL the pageserver has stored for tenant " + r.systemId() + " (up to " + durable + ")");
-        }
-        try {
-            store.checkHorizon(at);
-        } catch (org.pageserver.storage.BelowHorizonException e) {
-            return new QueryResult.Error(SqlState.INVALID_PARAMETER_VALUE, e.getMessage());
+        Lsn at = r.lsn() == null ? store.durableLsn() : r.lsn();
+        QueryResult.Error unreadable = unreadable(store, r.systemId(), at);
+        if (unreadable != null) {
+            return unreadable;
         }
         List<List<String>> rows = new ArrayList<>();
         for (Map.Entry<RelTag, Integer> e : store.relations(at).entrySet()) {
@@ -248,6 +274,36 @@ public final class Sessions implements PgSessionHandler {
                 Integer.toUnsignedString(e.getValue())));
         }
         return new QueryResult.Rows(RELATIONS_COLUMNS, rows);
+    }
+
+    /**
+     * Why a read as of {@code at} cannot be served, as GetPage@LSN refuses it: 0/0, below the
+     * consistent point, beyond what was stored, below the retention horizon; null when it can.
+     */
+    private static QueryResult.Error unreadable(TenantStore store, org.pageserver.protocol.SystemId id, Lsn at) {
+        Optional<TenantMeta> meta = store.meta();
+        if (meta.isEmpty()) {
+            return new QueryResult.Error(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "tenant " + id + " has no base backup imported yet");
+        }
+        Lsn durable = store.durableLsn();
+        if (!at.isValid()) {
+            return new QueryResult.Error(SqlState.INVALID_PARAMETER_VALUE, "LSN 0/0 is not a WAL position");
+        }
+        if (at.isBefore(meta.get().consistentLsn())) {
+            return new QueryResult.Error(SqlState.INVALID_PARAMETER_VALUE, "LSN " + at
+                + " is below the consistent point " + meta.get().consistentLsn() + " of tenant " + id);
+        }
+        if (at.isAfter(durable)) {
+            return new QueryResult.Error(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE, "LSN " + at
+                + " is beyond the WAL the pageserver has stored for tenant " + id + " (up to " + durable + ")");
+        }
+        try {
+            store.checkHorizon(at);
+        } catch (org.pageserver.storage.BelowHorizonException e) {
+            return new QueryResult.Error(SqlState.INVALID_PARAMETER_VALUE, e.getMessage());
+        }
+        return null;
     }
 
     static final List<Column> CONTROLFILE_COLUMNS = List.of(Column.text("field"), Column.text("value"));

@@ -20,6 +20,12 @@ class ServerCommandTest {
     }
 
     @Test
+    void pinNamesTheTenantAndTheLsn() {
+        assertEquals(new ServerCommand.Pin(SystemId.parse("7716598275836978816"), org.pageserver.protocol.Lsn.parse(
+            "0/3000028")), ServerCommand.parse("pin 7716598275836978816 0/3000028"));
+    }
+
+    @Test
     void basebackupStandbyIsAMinimalBackupOfAStandby() {
         ServerCommand c = ServerCommand.parse("basebackup 7716598275836978816 0/3000000 standby");
         assertTrue(c instanceof ServerCommand.BaseBackup b && b.standby() && b.minimal(), c.toString());
@@ -35,7 +41,8 @@ class ServerCommandTest {
     @ParameterizedTest
     @ValueSource(strings = {"detach", "detach x", "detach 1 2 3", "detach 7716598275836978816 remove",
         "detach -1", "basebackup 7716598275836978816 0/3000000 standby minimal",
-        "basebackup 7716598275836978816 0/3000000 clone"})
+        "basebackup 7716598275836978816 0/3000000 clone", "pin", "pin 7716598275836978816",
+        "pin 7716598275836978816 latest", "pin 7716598275836978816 0/1 0/2", "pin x 0/1"})
     void garbageIsASyntaxErrorNamingTheUsage(String query) {
         ServerCommand.SyntaxError e = assertThrows(ServerCommand.SyntaxError.class, () -> ServerCommand.parse(query));
         assertTrue(e.getMessage() != null && !e.getMessage().isBlank(), query);

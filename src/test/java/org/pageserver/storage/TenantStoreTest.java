@@ -74,6 +74,25 @@ class TenantStoreTest {
     }
 
     @Test
+    void aCleanCloseLeavesNoRocksDbLogToReplay() throws Exception {
+        try (TenantStore s = TenantStore.open(dir, true)) {
+            try (TenantStore.Batch b = s.newBatch()) {
+                b.putImage(REL, 0, lsn(100), page(1));
+                b.commit();
+            }
+        }
+        long logBytes;
+        try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(dir)) {
+            logBytes = files.filter(f -> f.getFileName().toString().endsWith(".log")).mapToLong(f -> f.toFile().length())
+                .sum();
+        }
+        assertEquals(0, logBytes, "what an open would replay");
+        try (TenantStore s = TenantStore.open(dir, true)) {
+            assertArrayEquals(page(1), s.pageHistory(REL, 0, lsn(100)).baseImage());
+        }
+    }
+
+    @Test
     void chainStopsAtARecordThatInitializesThePage() {
         try (TenantStore s = TenantStore.open(dir, true)) {
             try (TenantStore.Batch b = s.newBatch()) {

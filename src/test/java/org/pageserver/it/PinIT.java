@@ -28,6 +28,12 @@ class PinIT {
     static final Map<String, Object> SHORT_WINDOW = Map.of("pageserver.retention.window", "2s",
         "pageserver.compaction.interval", "1s");
 
+    /** A pgbench database on the primary, and the pageserver following it. */
+    static SystemId followed(PgCluster pg, TestPageServer ps) throws Exception {
+        pg.pgbench("-i", "-s", "1", "-q");
+        return SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+    }
+
     static Lsn horizon(TestPageServer ps) throws Exception {
         return Lsn.parse(ps.statusRow()[RetentionIT.STATUS_HORIZON]);
     }
@@ -36,8 +42,7 @@ class PinIT {
     void aPinHoldsTheHorizonUntilItsConnectionCloses() throws Exception {
         try (PgCluster pg = PgCluster.builder().set("autovacuum", "off").start();
              TestPageServer ps = TestPageServer.start(tmp.resolve("ps"), SHORT_WINDOW)) {
-            pg.pgbench("-i", "-s", "1", "-q");
-            SystemId id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+            SystemId id = followed(pg, ps);
             Lsn pinned = pg.flushLsn();
             ps.awaitDurable(pinned, Duration.ofSeconds(60));
             try (Connection c = DriverManager.getConnection(ps.url(), MountIT.connection());
@@ -62,8 +67,7 @@ class PinIT {
     void aMountedCloneHoldsItsLsnUntilItIsUnmounted() throws Exception {
         try (PgCluster pg = PgCluster.builder().set("autovacuum", "off").start();
              TestPageServer ps = TestPageServer.start(tmp.resolve("ps"), SHORT_WINDOW)) {
-            pg.pgbench("-i", "-s", "1", "-q");
-            SystemId id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+            SystemId id = followed(pg, ps);
             Lsn at = pg.flushLsn();
             ps.awaitDurable(at, Duration.ofSeconds(60));
             Path mp = pg.dir().resolve("clone");
@@ -84,8 +88,7 @@ class PinIT {
     void anLsnBelowTheHorizonCannotBePinned() throws Exception {
         try (PgCluster pg = PgCluster.builder().set("autovacuum", "off").start();
              TestPageServer ps = TestPageServer.start(tmp.resolve("ps"), SHORT_WINDOW)) {
-            pg.pgbench("-i", "-s", "1", "-q");
-            SystemId id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+            SystemId id = followed(pg, ps);
             Lsn early = pg.flushLsn();
             ps.awaitDurable(early, Duration.ofSeconds(60));
             pg.pgbench("-c", "2", "-T", "5");

@@ -36,6 +36,30 @@ final class PrimaryPages {
         }
     }
 
+    /** Waits until a pageserver has stored the WAL up to an LSN. */
+    interface DurableWait {
+        void await(Lsn lsn) throws Exception;
+    }
+
+    /**
+     * The end of a test that loses nothing, once its load has stopped: the primary quiesced and
+     * checkpointed, the pageserver caught up with its flush LSN, then every block compared
+     * ({@link #compareAllRelations}): none may differ, and more than 500 must have been read.
+     * Prints {@code <who>: at <lsn> N blocks compared, M differ}.
+     */
+    static void assertAllRelationsEqual(String who, PgCluster pg, String pageserverUrl, SystemId id,
+                                        DurableWait durable) throws Exception {
+        quiesce(pg);
+        pg.psql("checkpoint");
+        Lsn end = pg.flushLsn();
+        durable.await(end);
+        List<String> diffs = new ArrayList<>();
+        int compared = compareAllRelations(pg, pageserverUrl, id, end, diffs);
+        System.out.println(who + ": at " + end + " " + compared + " blocks compared, " + diffs.size() + " differ");
+        org.junit.jupiter.api.Assertions.assertEquals(List.of(), diffs.subList(0, Math.min(20, diffs.size())));
+        assertTrue(compared > 500, compared + " blocks compared");
+    }
+
     /**
      * Every block of the main fork of every permanent heap and btree relation with a file of its
      * own (not the mapped catalogs) in database postgres, read as of {@code end} exactly (not

@@ -48,9 +48,11 @@ import org.pageserver.protocol.replication.ReplicationMessage;
  * walsender answers with a keepalive), and one silent for all of it ends the stream,
  * "terminating walreceiver due to timeout", so that the receiver reconnects.
  *
- * <p>Every failure fails the stage with a {@link ReplicationException}: the primary's error,
- * its CopyDone, a protocol violation, the connection lost or closed. Cancelling {@code chunks}
- * (or {@link WalFeedback#cancel}) completes the stage, which closes the connection.
+ * <p>Whatever ends the stream fails the stage with a {@link ReplicationException}, once every
+ * chunk decoded before it has been taken: the primary's error, its CopyDone (or the lone
+ * CommandComplete of a walsender shutting down), a protocol violation, the receive timeout,
+ * the connection lost or closed. Cancelling {@code chunks} (or {@link WalFeedback#cancel})
+ * completes the stage, which closes the connection.
  */
 final class WalStreamingStage extends GraphStage<FanOutShape2<ByteString, WalChunk, ByteString>> {
     private final Inlet<ByteString> in = Inlet.create("WalStreaming.in");

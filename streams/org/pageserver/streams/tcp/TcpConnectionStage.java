@@ -38,7 +38,10 @@ import org.slf4j.LoggerFactory;
  * notices.
  *
  * <p>Closing: the connection closes once the bytes to send are complete and written (no
- * half-close); the peer closing its side completes {@code out}; a socket error fails the stage.
+ * half-close); the peer closing its side completes {@code out}; a socket error on reading fails
+ * the stage. A write that fails (the peer closed, EPIPE) ends only the sending side: what the
+ * peer sent before it went (a walsender's last CommandComplete at shutdown, say) is still read
+ * and emitted, up to its end, and then the connection closes.
  */
 final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteString>> {
 
@@ -90,6 +93,8 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
          */
         private ByteBuffer sendBuffer = EMPTY;
         private boolean sendDone;
+        /** A write failed: nothing more is sent; reading goes on up to the peer's end. */
+        private boolean sendFailed;
         private boolean closed;
 
         Logic() {
@@ -122,7 +127,7 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
                         push(out, received.poll());
                         returnCredit();
                     } else if (peerClosed) {
-                        complete(out);
+                        completeOut();
                     }
                 }
 
@@ -145,7 +150,7 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
             onPeerClosed = createAsyncCallback(d -> {
                 peerClosed = true;
                 if (received.isEmpty() && !isClosed(out)) {
-                    complete(out);
+                    completeOut();
                 }
             });
             onError = createAsyncCallback(e -> {
@@ -220,8 +225,22 @@ final class TcpConnectionStage extends GraphStage<FlowShape<ByteString, ByteStri
                 }
             } catch (IOException e) {
                 log.debug("write to {} failed: {}", remote(), e.toString());
-                closeChannel();
-                failStage(e);
+                sendFailed = true;
+                pending = null;
+                if (!isClosed(in)) {
+                    cancel(in);
+                }
+                if (isClosed(out)) {
+                    closeAndComplete();
+                }
+            }
+        }
+
+        /** Everything the peer sent was emitted; with nothing more to send either, the connection closes. */
+        private void completeOut() {
+            complete(out);
+            if (sendFailed) {
+                closeAndComplete();
             }
         }
 

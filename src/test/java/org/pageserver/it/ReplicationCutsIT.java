@@ -167,10 +167,12 @@ class ReplicationCutsIT {
             return (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
         }
 
-        /** Holds the WAL sent to the pageserver at the primary's insert position, once it got there. */
+        /**
+         * Holds the WAL sent to the pageserver at the primary's insert position (or where the
+         * stream already is, if it got past it meanwhile), once it got there.
+         */
         Lsn hold() throws Exception {
-            Lsn at = Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()"));
-            proxy.hold(at);
+            Lsn at = proxy.hold(Lsn.parse(pg.psql("select pg_current_wal_insert_lsn()")));
             proxy.awaitHeld(Duration.ofSeconds(60));
             return at;
         }

@@ -56,10 +56,15 @@ final class WalCutProxy implements AutoCloseable {
         return server.getLocalPort();
     }
 
-    /** Forwards no WAL at or past {@code lsn} until {@link #release}. */
-    synchronized void hold(Lsn lsn) {
-        holdAt = lsn.value();
+    /**
+     * Forwards no WAL at or past {@code lsn} until {@link #release}; when the WAL forwarded is
+     * already past it (the receiver follows a live primary, and got there between the caller's
+     * reading of {@code lsn} and this call), no WAL past what was forwarded. Returns the LSN held at.
+     */
+    synchronized Lsn hold(Lsn lsn) {
+        holdAt = Math.max(lsn.value(), forwarded);
         notifyAll();
+        return new Lsn(holdAt);
     }
 
     /** Waits until the WAL forwarded reached the hold LSN. */

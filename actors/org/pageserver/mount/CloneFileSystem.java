@@ -5,8 +5,12 @@ import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import jnr.ffi.Struct;
 import jnr.ffi.Pointer;
 import jnr.ffi.types.mode_t;
 import jnr.ffi.types.off_t;
@@ -31,7 +35,10 @@ import ru.serce.jnrfuse.struct.Timespec;
  * and change nothing, since the upper files belong to whoever runs the mount). Mount options:
  * {@code allow_other} (PostgreSQL runs as another user than the mount), {@code hard_remove}
  * (an unlinked open file is not renamed to .fuse_hidden, which would copy a lower file up),
- * {@code big_writes} (8 kB pages arrive whole). sync_file_range needs nothing: the kernel does
+ * {@code big_writes} (8 kB pages arrive whole). An open file stays readable and writable after
+ * its name is gone, as POSIX has it: each descriptor gets a handle ({@link OpenFile}), and
+ * libfuse is told (nullpath_ok) to call with the handle and no path for such a file instead of
+ * failing with ENOENT. sync_file_range needs nothing: the kernel does
  * not pass it to FUSE and it returns 0, so PostgreSQL neither warns nor panics. FSYNC and
  * FSYNCDIR are implemented: the compute's writes are durable in the upper directory when
  * fsync returns. Errors: ENOENT and friends as the tree gives them; an I/O failure (a block the
@@ -44,6 +51,8 @@ public final class CloneFileSystem extends FuseStubFS {
     private final int uid;
     private final int gid;
     private final java.io.PrintStream log;
+    private final Map<Long, OpenFile> handles = new ConcurrentHashMap<>();
+    private final AtomicLong nextHandle = new AtomicLong(1);
 
     /**
      * @param log where I/O failures are reported (standard error: standard output carries only
@@ -54,6 +63,24 @@ public final class CloneFileSystem extends FuseStubFS {
         this.uid = uid;
         this.gid = gid;
         this.log = log;
+        setNullpathOk();
+    }
+
+    /**
+     * Sets flag_nullpath_ok, bit 0 of the flags word of struct fuse_operations: without it
+     * libfuse answers ENOENT for an unlinked open file before asking us. jnr-fuse declares the
+     * word as padding and keeps a member's offset package-private, hence the reflection.
+     */
+    private void setNullpathOk() {
+        try {
+            java.lang.reflect.Method offset = Class.forName("jnr.ffi.Struct$Member").getDeclaredMethod("offset");
+            offset.setAccessible(true);
+            long at = (Long) offset.invoke(fuseOperations.flag_nullpath_ok);
+            Pointer memory = Struct.getMemory(fuseOperations);
+            memory.putByte(at, (byte) (memory.getByte(at) | 1));
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("jnr-fuse's struct fuse_operations has no flags word where expected", e);
+        }
     }
 
     /**
@@ -172,6 +199,45 @@ public final class CloneFileSystem extends FuseStubFS {
     }
 
     @Override
+    public int fgetattr(String path, FileStat stat, FuseFileInfo fi) {
+        if (path != null) {
+            return getattr(path, stat);
+        }
+        try {
+            stat.st_mode.set(FileStat.S_IFREG | 0600);
+            stat.st_uid.set(uid);
+            stat.st_gid.set(gid);
+            stat.st_nlink.set(0);
+            long size = handle(fi).size();
+            stat.st_size.set(size);
+            stat.st_blksize.set(CloneTree.BLCKSZ);
+            stat.st_blocks.set((size + 511) / 512);
+            return 0;
+        } catch (IOException | FsException e) {
+            return fail("fgetattr", "(unlinked)", e);
+        }
+    }
+
+    private OpenFile handle(FuseFileInfo fi) throws FsException {
+        OpenFile f = handles.get(fi.fh.get());
+        if (f == null) {
+            throw new FsException(FsException.EIO, "no open file for handle " + fi.fh.get());
+        }
+        return f;
+    }
+
+    private int opened(String op, String path, FuseFileInfo fi) {
+        try {
+            long h = nextHandle.getAndIncrement();
+            handles.put(h, tree.open(path));
+            fi.fh.set(h);
+            return 0;
+        } catch (IOException | FsException e) {
+            return fail(op, path, e);
+        }
+    }
+
+    @Override
     public int readdir(String path, Pointer buf, FuseFillDir filter, @off_t long offset, FuseFileInfo fi) {
         try {
             List<String> names = tree.list(path);
@@ -188,34 +254,38 @@ public final class CloneFileSystem extends FuseStubFS {
 
     @Override
     public int open(String path, FuseFileInfo fi) {
-        try {
-            tree.attributes(path);
-            return 0;
-        } catch (IOException | FsException e) {
-            return fail("open", path, e);
-        }
+        return opened("open", path, fi);
     }
 
     @Override
     public int opendir(String path, FuseFileInfo fi) {
-        return open(path, fi);
+        return exists(path);
+    }
+
+    private int exists(String path) {
+        try {
+            tree.attributes(path);
+            return 0;
+        } catch (IOException | FsException e) {
+            return fail("lookup", path, e);
+        }
     }
 
     @Override
     public int create(String path, @mode_t long mode, FuseFileInfo fi) {
         try {
             tree.create(path);
-            return 0;
         } catch (IOException | FsException e) {
             return fail("create", path, e);
         }
+        return opened("create", path, fi);
     }
 
     @Override
     public int read(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
         try {
             byte[] b = new byte[(int) size];
-            int n = tree.read(path, offset, b, (int) size);
+            int n = path == null ? handle(fi).read(offset, b, (int) size) : tree.read(path, offset, b, (int) size);
             buf.put(0, b, 0, n);
             return n;
         } catch (IOException | FsException e) {
@@ -228,7 +298,11 @@ public final class CloneFileSystem extends FuseStubFS {
         try {
             byte[] b = new byte[(int) size];
             buf.get(0, b, 0, (int) size);
-            tree.write(path, offset, b, (int) size);
+            if (path == null) {
+                handle(fi).write(offset, b, (int) size);
+            } else {
+                tree.write(path, offset, b, (int) size);
+            }
             return (int) size;
         } catch (IOException | FsException e) {
             return fail("write", path, e);
@@ -247,7 +321,15 @@ public final class CloneFileSystem extends FuseStubFS {
 
     @Override
     public int ftruncate(String path, @off_t long size, FuseFileInfo fi) {
-        return truncate(path, size);
+        if (path != null) {
+            return truncate(path, size);
+        }
+        try {
+            handle(fi).truncate(size);
+            return 0;
+        } catch (IOException | FsException e) {
+            return fail("ftruncate", "(unlinked)", e);
+        }
     }
 
     @Override
@@ -316,16 +398,25 @@ public final class CloneFileSystem extends FuseStubFS {
     @Override
     public int fsync(String path, int isdatasync, FuseFileInfo fi) {
         try {
-            tree.fsync(path);
+            if (path == null) {
+                handle(fi).force();
+            } else {
+                tree.fsync(path);
+            }
             return 0;
         } catch (IOException | FsException e) {
-            return fail("fsync", path, e);
+            return fail("fsync", path == null ? "(unlinked)" : path, e);
         }
     }
 
     @Override
     public int fsyncdir(String path, FuseFileInfo fi) {
-        return fsync(path, 0, fi);
+        try {
+            tree.fsync(path);
+            return 0;
+        } catch (IOException | FsException e) {
+            return fail("fsyncdir", path, e);
+        }
     }
 
     @Override
@@ -335,6 +426,14 @@ public final class CloneFileSystem extends FuseStubFS {
 
     @Override
     public int release(String path, FuseFileInfo fi) {
+        OpenFile f = handles.remove(fi.fh.get());
+        if (f != null) {
+            try {
+                f.close();
+            } catch (IOException e) {
+                return fail("release", path, e);
+            }
+        }
         return 0;
     }
 
@@ -346,22 +445,22 @@ public final class CloneFileSystem extends FuseStubFS {
     /** chmod, chown, utimens: accepted, no effect (see the class comment). */
     @Override
     public int chmod(String path, @mode_t long mode) {
-        return open(path, null);
+        return exists(path);
     }
 
     @Override
     public int chown(String path, long uid, long gid) {
-        return open(path, null);
+        return exists(path);
     }
 
     @Override
     public int utimens(String path, Timespec[] timespec) {
-        return open(path, null);
+        return exists(path);
     }
 
     @Override
     public int access(String path, int mask) {
-        return open(path, null);
+        return exists(path);
     }
 
     @Override

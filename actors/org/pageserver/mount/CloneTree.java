@@ -180,6 +180,28 @@ public final class CloneTree implements AutoCloseable {
         }
     }
 
+    /**
+     * What a descriptor opened now keeps of the file, for calls after its name is gone: a
+     * channel of its own for a file only in the upper layer, the segment for one only in the
+     * lower layer, nothing for a copy-on-write file or a directory.
+     */
+    public OpenFile open(String path) throws IOException, FsException {
+        String p = relative(path);
+        lock.readLock().lock();
+        try {
+            Node n = existing(p);
+            if (n.kind != Kind.FILE) {
+                return OpenFile.none();
+            }
+            if (n.lower == null) {
+                return OpenFile.upper(FileChannel.open(n.upper, StandardOpenOption.READ, StandardOpenOption.WRITE));
+            }
+            return n.upper == null ? OpenFile.lower(n.lower, blocks) : OpenFile.none();
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
     /** Reads up to {@code len} bytes at {@code offset}; returns the count (0 at or past the end). */
     public int read(String path, long offset, byte[] dst, int len) throws IOException, FsException {
         String p = relative(path);

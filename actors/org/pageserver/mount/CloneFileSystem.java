@@ -123,6 +123,30 @@ public final class CloneFileSystem extends FuseStubFS {
         }
     }
 
+    /**
+     * Unmounts and returns once the kernel no longer lists the mount: jnr-fuse starts
+     * {@code fusermount -u -z} and does not wait for it, so that right after its umount the
+     * mount point was still busy (a test's directory cleanup failed on it).
+     */
+    @Override
+    public void umount() {
+        Path mp = mountPoint;
+        super.umount();
+        if (mp == null) {
+            return;
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        try {
+            while (isMounted(mp) && System.nanoTime() < deadline) {
+                Thread.sleep(5); // no notification for a mount going away either
+            }
+        } catch (IOException e) {
+            log.println("mount: cannot read /proc/self/mountinfo after unmounting " + mp + ": " + e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** Whether /proc/self/mountinfo lists a fuse mount at {@code mountPoint}. */
     public static boolean isMounted(Path mountPoint) throws IOException {
         String mp = mountPoint.toAbsolutePath().normalize().toString();

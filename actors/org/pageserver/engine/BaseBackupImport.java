@@ -9,6 +9,7 @@ import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.SlruKind;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.control.ControlFile;
+import org.pageserver.storage.StoreBatch;
 import org.pageserver.storage.TenantStore;
 
 /**
@@ -39,7 +40,7 @@ public final class BaseBackupImport {
     private final TenantStore store;
     private final SystemId expectedSystemId;
     private Lsn startLsn;
-    private TenantStore.Batch batch;
+    private StoreBatch batch;
 
     private final Map<RelTag, Long> relBlocks = new HashMap<>();
     private ControlFile controlFile;

@@ -20,6 +20,7 @@ import org.pageserver.redo.WalRedo;
 import org.pageserver.redo.XlXactPrepare;
 import org.pageserver.storage.Faults;
 import org.pageserver.storage.PageHistory;
+import org.pageserver.storage.StoreBatch;
 import org.pageserver.storage.StoreChanges;
 import org.pageserver.storage.TenantStore;
 import org.pageserver.storage.WalStateFiles;
@@ -74,7 +75,7 @@ public final class BatchWriter {
     public StoreChanges write(WalBatch batch) {
         Faults.reach(Faults.Point.BEFORE_STORE);
         copied = StoreChanges.NONE;
-        TenantStore.Batch b = store.newBatch();
+        StoreBatch b = store.newBatch();
         StoreChanges written = StoreChanges.NONE;
         try {
             for (WalRecord r : batch.records()) {
@@ -120,7 +121,7 @@ public final class BatchWriter {
      * is gone from this record on. Returns the batch to go on with (large copies are
      * written in parts).
      */
-    private TenantStore.Batch applyDatabase(TenantStore.Batch b, WalRecord r, DatabaseRecord db) {
+    private StoreBatch applyDatabase(StoreBatch b, WalRecord r, DatabaseRecord db) {
         Lsn at = r.endLsn();
         if (db instanceof DatabaseRecord.FileCopy c) {
             for (Map.Entry<RelTag, Integer> e : store.relations(at).entrySet()) {
@@ -192,7 +193,7 @@ public final class BatchWriter {
         return b;
     }
 
-    private void index(TenantStore.Batch b, WalRecord r) {
+    private void index(StoreBatch b, WalRecord r) {
         for (BlockRef ref : r.blocks()) {
             boolean startsChain = ref.willInit() || (ref.hasImage() && ref.applyImage());
             b.putRecord(ref.rel(), ref.blkno(), r.startLsn(), r.endLsn(), new PageChange.RegisteredBlock(ref.blockId()),
@@ -219,7 +220,7 @@ public final class BatchWriter {
      * location (a directory for an in-place tablespace) and the version directory inside it. DROP: both gone, with anything still
      * recorded below them (PostgreSQL drops only an empty tablespace).
      */
-    private void applyTablespace(TenantStore.Batch b, WalRecord r, TablespaceRecord ts) {
+    private void applyTablespace(StoreBatch b, WalRecord r, TablespaceRecord ts) {
         Lsn at = r.endLsn();
         String link = TablespaceRecord.linkPath(ts.tablespaceId());
         if (ts instanceof TablespaceRecord.Create c) {
@@ -251,7 +252,7 @@ public final class BatchWriter {
      * commit_ts SLRU exists, which follows track_commit_timestamp as PostgreSQL's
      * CommitTsParameterChange does (DeactivateCommitTs removes every segment).
      */
-    private void indexSlru(TenantStore.Batch b, WalRecord r) {
+    private void indexSlru(StoreBatch b, WalRecord r) {
         RelTag commitTs = SlruKind.COMMIT_TS.rel();
         Integer ckptXid = SlruRedo.checkpointNextXid(r);
         if (ckptXid != null) {
@@ -295,7 +296,7 @@ public final class BatchWriter {
      * record until the COMMIT PREPARED or ABORT PREPARED that finishes it (PostgreSQL
      * writes those files only at a checkpoint, from the same bytes).
      */
-    private void indexControlState(TenantStore.Batch b, WalRecord r) {
+    private void indexControlState(StoreBatch b, WalRecord r) {
         if (SlruRedo.checkpointNextXid(r) != null) {
             byte[] v = new byte[8 + r.mainData().length];
             java.nio.ByteBuffer.wrap(v).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(r.startLsn().value());
@@ -324,7 +325,7 @@ public final class BatchWriter {
     }
 
     /** Relation files created, truncated and dropped, versioned at the record's LSN. */
-    private void applyStorageEffects(TenantStore.Batch b, WalRecord r, StorageEffects fx) {
+    private void applyStorageEffects(StoreBatch b, WalRecord r, StorageEffects fx) {
         for (RelTag rel : fx.created()) {
             if (relSize(rel) < 0) {
                 b.putRelSize(rel, r.endLsn(), 0);
@@ -350,7 +351,7 @@ public final class BatchWriter {
     }
 
     /** A block past the end extends the relation (as smgrextend in redo does). */
-    private void extend(TenantStore.Batch b, RelTag rel, int blkno, WalRecord r) {
+    private void extend(StoreBatch b, RelTag rel, int blkno, WalRecord r) {
         int size = relSize(rel);
         long needed = Integer.toUnsignedLong(blkno) + 1;
         if (size < 0 || needed > Integer.toUnsignedLong(size)) {

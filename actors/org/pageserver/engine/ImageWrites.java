@@ -5,6 +5,7 @@ import java.util.concurrent.Executor;
 import org.pageserver.protocol.BufferTag;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.storage.DiskFull;
+import org.pageserver.storage.StoreBatch;
 import org.pageserver.storage.TenantStore;
 
 /**
@@ -36,7 +37,7 @@ public final class ImageWrites {
             return false;
         }
         CompletableFuture.runAsync(() -> {
-            try (TenantStore.Batch b = store.newBatch()) {
+            try (StoreBatch b = store.newBatch()) {
                 b.putImage(key.rel(), key.blkno(), lastRecordEnd, page);
                 b.commit();
             }

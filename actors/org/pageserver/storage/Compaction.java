@@ -122,7 +122,7 @@ public final class Compaction {
         int failed = 0;
         for (int i = 0; i < chosen.size() && !stopped(); i += IMAGES_PER_BATCH) {
             List<Map.Entry<BufferTag, Integer>> part = chosen.subList(i, Math.min(chosen.size(), i + IMAGES_PER_BATCH));
-            try (TenantStore.Batch b = store.newBatch()) {
+            try (StoreBatch b = store.newBatch()) {
                 for (Map.Entry<BufferTag, Integer> e : part) {
                     BufferTag tag = e.getKey();
                     PageHistory h = store.pageHistory(tag.rel(), tag.blkno(), durable);

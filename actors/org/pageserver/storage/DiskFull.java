@@ -59,7 +59,7 @@ public final class DiskFull {
     public static void probe(TenantStore store) {
         Lsn durable = store.durableLsn();
         Lsn lastRecord = store.lastRecordLsn();
-        try (TenantStore.Batch b = store.newBatch()) {
+        try (StoreBatch b = store.newBatch()) {
             b.setDurableLsn(durable, lastRecord);
             b.commit();
         }

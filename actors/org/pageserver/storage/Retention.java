@@ -123,7 +123,7 @@ public final class Retention {
             }
             store.checkIteratorStatus(it);
         }
-        try (TenantStore.Batch b = store.newBatch()) {
+        try (StoreBatch b = store.newBatch()) {
             for (Object[] img : newImages) {
                 b.putImage((RelTag) img[0], (int) img[1], horizon, (byte[]) img[2]);
             }
@@ -194,7 +194,7 @@ public final class Retention {
         return store.whileOpen(() -> {
             long removed = 0;
             List<byte[]> older = new ArrayList<>();
-            try (RocksIterator it = store.iterator(family); TenantStore.Batch b = store.newBatch()) {
+            try (RocksIterator it = store.iterator(family); StoreBatch b = store.newBatch()) {
                 byte[] currentPrefix = null;
                 byte[] newestAtOrBefore = null;
                 byte[] newestValue = null;
@@ -224,7 +224,7 @@ public final class Retention {
         });
     }
 
-    private long flushVersions(TenantStore.Batch b, TenantStore.Family family, List<byte[]> older, byte[] newest,
+    private long flushVersions(StoreBatch b, TenantStore.Family family, List<byte[]> older, byte[] newest,
                                byte[] newestValue) {
         if (newest != null && newestValue.length == 0) {
             older.add(newest); // a drop or a removal: reads find nothing without it as well
@@ -262,7 +262,7 @@ public final class Retention {
                 if (!it.isValid() || Arrays.equals(it.key(), firstKept)) {
                     return false;
                 }
-                try (TenantStore.Batch b = store.newBatch()) {
+                try (StoreBatch b = store.newBatch()) {
                     b.deleteRange(store.handle(TenantStore.Family.WAL), Keys.wal(0), firstKept);
                     b.commitUnsynced();
                 }

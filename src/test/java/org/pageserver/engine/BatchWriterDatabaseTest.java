@@ -22,6 +22,7 @@ import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.wal.RmgrId;
 import org.pageserver.protocol.wal.WalRecord;
 import org.pageserver.storage.PageHistory;
+import org.pageserver.storage.StoreBatch;
 import org.pageserver.storage.TenantStore;
 
 /**
@@ -48,7 +49,7 @@ class BatchWriterDatabaseTest {
     void setUp() {
         store = TenantStore.open(dir, false);
         writer = new BatchWriter(store, BASE, false);
-        try (TenantStore.Batch b = store.newBatch()) {
+        try (StoreBatch b = store.newBatch()) {
             b.putRelSize(srcMain, BASE, 3);
             b.putRelSize(srcVm, BASE, 1);
             b.putRelSize(otherDb, BASE, 1);

@@ -23,6 +23,7 @@ import org.pageserver.redo.RedoException;
 import org.pageserver.redo.SlruRedo;
 import org.pageserver.redo.WalRedo;
 import org.pageserver.storage.PageHistory;
+import org.pageserver.storage.StoreBatch;
 import org.pageserver.storage.TenantStore;
 
 /**
@@ -256,7 +257,7 @@ public final class RedoBenchmark {
         System.out.println("block " + best + ": " + chain.size() + " records in the WAL");
         try (TenantStore store = TenantStore.open(storeDir, false)) {
             Pages pages = new Pages(base);
-            try (TenantStore.Batch b = store.newBatch()) {
+            try (StoreBatch b = store.newBatch()) {
                 b.putImage(best.rel(), best.blkno(), start, pages.get(best).clone());
                 for (WalRecord r : chain) {
                     for (BlockRef ref : r.blocks()) {

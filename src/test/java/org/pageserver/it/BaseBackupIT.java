@@ -38,6 +38,7 @@ import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.page.PageChecksum;
 import org.pageserver.storage.TenantMeta;
 import org.pageserver.redo.PageChange;
+import org.pageserver.storage.StoreBatch;
 import org.pageserver.storage.TenantStore;
 
 /**
@@ -401,7 +402,7 @@ class BaseBackupIT {
      */
     @Test
     void aPageThatCannotBeRebuiltFailsTheBackupBeforePgControl() throws Exception {
-        try (TenantStore.Batch b = store.newBatch()) {
+        try (StoreBatch b = store.newBatch()) {
             b.putRecord(doomed, 0, withDoomed.plus(-8), withDoomed, new PageChange.RegisteredBlock(0), false,
                 new byte[] {1, 2, 3});
             b.commit();

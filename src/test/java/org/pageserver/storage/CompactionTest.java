@@ -68,7 +68,7 @@ class CompactionTest {
 
     /** One ingest batch: a toy record on each block given, ending at {@code end}, and the durable LSN moved there. */
     static void ingest(TenantStore s, long end, Random rnd, int... blocks) {
-        try (TenantStore.Batch b = s.newBatch()) {
+        try (StoreBatch b = s.newBatch()) {
             for (int blk : blocks) {
                 byte[] raw = {(byte) rnd.nextInt(32), (byte) rnd.nextInt(256), (byte) rnd.nextInt(256)};
                 b.putRecord(REL, blk, lsn(end - 8), lsn(end), new PageChange.RegisteredBlock(0), false, raw);

@@ -64,7 +64,7 @@ class DiskFullTest {
     @Test
     void theProbeRewritesTheDurableLsnAsItIs() {
         try (TenantStore s = TenantStore.open(dir, true)) {
-            try (TenantStore.Batch b = s.newBatch()) {
+            try (StoreBatch b = s.newBatch()) {
                 b.setDurableLsn(new Lsn(0x3000), new Lsn(0x2F00));
                 b.commit();
             }
@@ -88,7 +88,7 @@ class DiskFullTest {
         /** Writes one chunk (new random bytes); throws what the store throws. */
         void write(TenantStore store) {
             random.nextBytes(chunk);
-            try (TenantStore.Batch b = store.newBatch()) {
+            try (StoreBatch b = store.newBatch()) {
                 b.putWal(committed, chunk);
                 b.setDurableLsn(committed.plus(chunk.length), committed.plus(chunk.length));
                 b.commit();

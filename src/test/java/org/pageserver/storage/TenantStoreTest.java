@@ -39,7 +39,7 @@ class TenantStoreTest {
     @Test
     void historyIsNewestImageAtOrBeforeLsnPlusLaterRecords() {
         try (TenantStore s = TenantStore.open(dir, true)) {
-            try (TenantStore.Batch b = s.newBatch()) {
+            try (StoreBatch b = s.newBatch()) {
                 b.putImage(REL, 0, lsn(100), page(1));
                 b.putRecord(REL, 0, lsn(100), lsn(200), new PageChange.RegisteredBlock(0), false, new byte[] {2});
                 b.putRecord(REL, 0, lsn(200), lsn(300), new PageChange.RegisteredBlock(0), false, new byte[] {3});
@@ -76,7 +76,7 @@ class TenantStoreTest {
     @Test
     void aCleanCloseLeavesNoRocksDbLogToReplay() throws Exception {
         try (TenantStore s = TenantStore.open(dir, true)) {
-            try (TenantStore.Batch b = s.newBatch()) {
+            try (StoreBatch b = s.newBatch()) {
                 b.putImage(REL, 0, lsn(100), page(1));
                 b.commit();
             }
@@ -95,7 +95,7 @@ class TenantStoreTest {
     @Test
     void chainStopsAtARecordThatInitializesThePage() {
         try (TenantStore s = TenantStore.open(dir, true)) {
-            try (TenantStore.Batch b = s.newBatch()) {
+            try (StoreBatch b = s.newBatch()) {
                 b.putRecord(REL, 3, lsn(10), lsn(20), new PageChange.RegisteredBlock(0), false, new byte[] {1});
                 b.putRecord(REL, 3, lsn(20), lsn(30), new PageChange.RegisteredBlock(0), true, new byte[] {2});
                 b.putRecord(REL, 3, lsn(30), lsn(40), new PageChange.RegisteredBlock(0), false, new byte[] {3});
@@ -111,7 +111,7 @@ class TenantStoreTest {
     @Test
     void relationSizesAreVersioned() {
         try (TenantStore s = TenantStore.open(dir, true)) {
-            try (TenantStore.Batch b = s.newBatch()) {
+            try (StoreBatch b = s.newBatch()) {
                 b.putRelSize(REL, lsn(100), 1);
                 b.putRelSize(REL, lsn(200), 5);
                 b.dropRel(REL, lsn(300));
@@ -133,7 +133,7 @@ class TenantStoreTest {
         RelTag later = new RelTag(1663, 5, 16386, ForkNumber.MAIN);
         RelTag vm = REL.withFork(ForkNumber.VISIBILITYMAP);
         try (TenantStore s = TenantStore.open(dir, true)) {
-            try (TenantStore.Batch b = s.newBatch()) {
+            try (StoreBatch b = s.newBatch()) {
                 for (int i = 1; i <= 1000; i++) {
                     b.putRelSize(REL, lsn(i * 10L), i);
                 }
@@ -152,7 +152,7 @@ class TenantStoreTest {
     @Test
     void filesAreVersionedAndEmptyDiffersFromRemoved() {
         try (TenantStore s = TenantStore.open(dir, true)) {
-            try (TenantStore.Batch b = s.newBatch()) {
+            try (StoreBatch b = s.newBatch()) {
                 b.putFile("pg_xact/0000", lsn(10), new byte[] {1, 2});
                 b.putFile("pg_xact/0000", lsn(20), new byte[] {3});
                 b.putFile("pg_xact/00001", lsn(10), new byte[0]);
@@ -173,7 +173,7 @@ class TenantStoreTest {
     @Test
     void tablespaceLinksAreVersionedApartFromFiles() {
         try (TenantStore s = TenantStore.open(dir, true)) {
-            try (TenantStore.Batch b = s.newBatch()) {
+            try (StoreBatch b = s.newBatch()) {
                 b.putSymlink("pg_tblspc/16390", lsn(10), "/srv/ts1");
                 b.putFile("pg_tblspc/16390/PG_15_202209061/", lsn(10), new byte[0]);
                 b.putSymlink("pg_tblspc/16391", lsn(20), "/srv/ts2");
@@ -203,7 +203,7 @@ class TenantStoreTest {
     @Test
     void rawWalIsReadBackTrimmedToTheRange() {
         try (TenantStore s = TenantStore.open(dir, true)) {
-            try (TenantStore.Batch b = s.newBatch()) {
+            try (StoreBatch b = s.newBatch()) {
                 b.putWal(lsn(1000), new byte[] {0, 1, 2, 3});
                 b.putWal(lsn(1004), new byte[] {4, 5, 6});
                 b.putWal(lsn(1007), new byte[] {7, 8});
@@ -219,7 +219,7 @@ class TenantStoreTest {
     @Test
     void rawWalBeforeWhatIsKeptIsAnErrorNotAGap() {
         try (TenantStore s = TenantStore.open(dir, true)) {
-            try (TenantStore.Batch b = s.newBatch()) {
+            try (StoreBatch b = s.newBatch()) {
                 b.putWal(lsn(1000), new byte[] {0, 1, 2, 3});
                 b.commit();
             }
@@ -236,7 +236,7 @@ class TenantStoreTest {
         try (TenantStore s = TenantStore.open(dir, true)) {
             assertTrue(s.meta().isEmpty());
             s.putMeta(meta);
-            try (TenantStore.Batch b = s.newBatch()) {
+            try (StoreBatch b = s.newBatch()) {
                 b.putImage(REL, 0, lsn(5), page(5));
                 b.setDurableLsn(lsn(0x2000000), lsn(0x1FFFFF8));
                 b.commit();
@@ -261,7 +261,7 @@ class TenantStoreTest {
     @Test
     void closeWaitsForABatchBeingFilledOnAnotherThread() throws Exception {
         TenantStore s = TenantStore.open(dir, true);
-        TenantStore.Batch b = s.newBatch();
+        StoreBatch b = s.newBatch();
         b.putImage(REL, 0, lsn(1), page(1));
         Thread closer = new Thread(s::close);
         closer.start();

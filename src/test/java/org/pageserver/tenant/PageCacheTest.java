@@ -21,6 +21,7 @@ import org.pageserver.Settings;
 import org.pageserver.protocol.ForkNumber;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
+import org.pageserver.storage.StoreBatch;
 import org.pageserver.storage.TenantStore;
 
 /** GetPage waiters park until the watermark passes their LSN, and time out clearly. */
@@ -39,7 +40,7 @@ class PageCacheTest {
     @BeforeEach
     void setUp() {
         store = TenantStore.open(dir, false);
-        try (TenantStore.Batch b = store.newBatch()) {
+        try (StoreBatch b = store.newBatch()) {
             b.putImage(REL, 0, Lsn.parse("0/8000"), TestSupport.page(7));
             b.putRelSize(REL, Lsn.parse("0/8000"), 1);
             b.commit();
@@ -61,7 +62,7 @@ class PageCacheTest {
     void aBurstOfMissesIsReadInBatchesAndEveryRequestGetsItsOwnPage() {
         // 40 blocks, more than one storage task takes; each block's page is filled with its number
         RelTag big = new RelTag(1663, 5, 16385, ForkNumber.MAIN);
-        try (TenantStore.Batch b = store.newBatch()) {
+        try (StoreBatch b = store.newBatch()) {
             for (int blk = 0; blk < 40; blk++) {
                 b.putImage(big, blk, Lsn.parse("0/8000"), TestSupport.page(blk + 1));
             }
@@ -163,7 +164,7 @@ class PageCacheTest {
         assertEquals(1, sizes.expectMessageClass(PageCache.RelSize.class).nblocks());
 
         org.pageserver.storage.StoreChanges changes;
-        try (TenantStore.Batch b = store.newBatch()) {
+        try (StoreBatch b = store.newBatch()) {
             b.putImage(REL, 0, Lsn.parse("0/21000"), TestSupport.page(8));
             b.putImage(REL, 1, Lsn.parse("0/21000"), TestSupport.page(9));
             b.putRelSize(REL, Lsn.parse("0/21000"), 2);
@@ -187,7 +188,7 @@ class PageCacheTest {
         cache.tell(new PageCache.GetPage(REL, 0, Lsn.parse("0/20000"), true, probe.getRef()));
         assertArrayEquals(TestSupport.page(8), probe.expectMessageClass(PageCache.Page.class).image());
 
-        try (TenantStore.Batch b = store.newBatch()) {
+        try (StoreBatch b = store.newBatch()) {
             b.dropRel(REL, Lsn.parse("0/23000"));
             b.commit();
             changes = b.changes();
@@ -206,7 +207,7 @@ class PageCacheTest {
     @Test
     void dbSizeNeverCountsTheSlruPseudoRelations() {
         RelTag shared = new RelTag(RelTag.GLOBALTABLESPACE_OID, 0, 1262, ForkNumber.MAIN);
-        try (TenantStore.Batch b = store.newBatch()) {
+        try (StoreBatch b = store.newBatch()) {
             b.putRelSize(shared, Lsn.parse("0/8000"), 3);
             for (org.pageserver.protocol.SlruKind k : org.pageserver.protocol.SlruKind.values()) {
                 b.putRelSize(k.rel(), Lsn.parse("0/8000"), 40);

@@ -1,12 +1,10 @@
 package org.pageserver.storage;
 
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.OptionalInt;
 import java.util.TreeMap;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
-import org.pageserver.redo.PageChange;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksIterator;
 
@@ -91,9 +89,9 @@ final class PageReads {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 byte[] k = it.key();
                 if (Keys.pageKindOf(k) == Keys.KIND_RECORD) {
-                    long start = ByteBuffer.wrap(it.value(), 2, 8).order(ByteOrder.BIG_ENDIAN).getLong();
-                    sink.accept(Keys.relOf(k), Keys.blknoOf(k), new Lsn(start), new Lsn(Keys.pageLsnOf(k)),
-                        PageChange.fromByte(it.value()[1]));
+                    byte[] v = it.value();
+                    sink.accept(Keys.relOf(k), Keys.blknoOf(k), PageVersions.recordStart(v),
+                        new Lsn(Keys.pageLsnOf(k)), PageVersions.recordChange(v));
                 }
             }
             db.checkIterator(it);

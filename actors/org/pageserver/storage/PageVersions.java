@@ -22,7 +22,7 @@ import org.rocksdb.RocksIterator;
  * each image stepped over costs RocksDB a data block to decompress).
  */
 public final class PageVersions implements AutoCloseable {
-    static final byte FLAG_STARTS_CHAIN = 1;
+    private static final byte FLAG_STARTS_CHAIN = 1;
 
     private final RocksIterator it;
     private final Lsn lsn;
@@ -83,12 +83,34 @@ public final class PageVersions implements AutoCloseable {
         return new PageHistory(null, since.isValid() ? since : Lsn.INVALID, oldestFirst(newestFirst));
     }
 
-    /** A record's stored value: flags, the PageChange byte, the start LSN (u64), the raw record. */
+    /**
+     * A record's stored value (its key holds the end LSN): a flags byte (FLAG_STARTS_CHAIN), the
+     * {@link PageChange} byte, the start LSN (u64), the raw record.
+     */
+    static byte[] recordValue(Lsn start, PageChange change, boolean startsChain, byte[] raw) {
+        byte[] v = new byte[10 + raw.length];
+        v[0] = startsChain ? FLAG_STARTS_CHAIN : 0;
+        v[1] = change.toByte();
+        ByteBuffer.wrap(v, 2, 8).order(ByteOrder.BIG_ENDIAN).putLong(start.value());
+        System.arraycopy(raw, 0, v, 10, raw.length);
+        return v;
+    }
+
+    /** The start LSN of a {@link #recordValue}. */
+    static Lsn recordStart(byte[] v) {
+        return new Lsn(ByteBuffer.wrap(v, 2, 8).order(ByteOrder.BIG_ENDIAN).getLong());
+    }
+
+    /** The {@link PageChange} of a {@link #recordValue}. */
+    static PageChange recordChange(byte[] v) {
+        return PageChange.fromByte(v[1]);
+    }
+
+    /** A stored record from its end LSN and its {@link #recordValue}. */
     static PageHistory.StoredRecord record(Lsn end, byte[] v) {
         boolean starts = (v[0] & FLAG_STARTS_CHAIN) != 0;
-        long start = ByteBuffer.wrap(v, 2, 8).order(ByteOrder.BIG_ENDIAN).getLong();
         byte[] raw = Arrays.copyOfRange(v, 10, v.length);
-        return new PageHistory.StoredRecord(new Lsn(start), end, PageChange.fromByte(v[1]), starts, raw);
+        return new PageHistory.StoredRecord(recordStart(v), end, recordChange(v), starts, raw);
     }
 
     private static List<PageHistory.StoredRecord> oldestFirst(List<PageHistory.StoredRecord> newestFirst) {

@@ -1,7 +1,6 @@
 package org.pageserver.storage;
 
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -58,17 +57,13 @@ public final class StoreBatch implements AutoCloseable {
     }
 
     /**
-     * A WAL record, stored under one page it changes, keyed by its end LSN. The value: a flags
-     * byte (FLAG_STARTS_CHAIN), the {@link PageChange} byte, the start LSN (u64), the raw record.
+     * A WAL record, stored under one page it changes, keyed by its end LSN (the value:
+     * {@link PageVersions#recordValue}).
      */
     public StoreBatch putRecord(RelTag rel, int blkno, Lsn start, Lsn end, PageChange change, boolean startsChain,
                                 byte[] raw) {
-        byte[] v = new byte[10 + raw.length];
-        v[0] = startsChain ? PageVersions.FLAG_STARTS_CHAIN : 0;
-        v[1] = change.toByte();
-        ByteBuffer.wrap(v, 2, 8).order(ByteOrder.BIG_ENDIAN).putLong(start.value());
-        System.arraycopy(raw, 0, v, 10, raw.length);
-        put(db.page, Keys.page(rel, blkno, end.value(), Keys.KIND_RECORD), v);
+        put(db.page, Keys.page(rel, blkno, end.value(), Keys.KIND_RECORD),
+            PageVersions.recordValue(start, change, startsChain, raw));
         BufferTag tag = new BufferTag(rel, blkno);
         pagesChanged.add(tag);
         recordsAdded.merge(tag, 1, Integer::sum);

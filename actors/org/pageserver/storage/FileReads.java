@@ -1,6 +1,8 @@
 package org.pageserver.storage;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.TreeMap;
 import org.pageserver.protocol.Lsn;
@@ -23,12 +25,24 @@ final class FileReads {
 
     private final StoreDb db;
 
+    /** A file version's value: {@code kind}, then {@code content}. */
+    static byte[] value(byte kind, byte[] content) {
+        byte[] v = new byte[content.length + 1];
+        v[0] = kind;
+        System.arraycopy(content, 0, v, 1, content.length);
+        return v;
+    }
+
     FileReads(StoreDb db) {
         this.db = db;
     }
 
+    Optional<byte[]> file(String path, Lsn lsn) {
+        return version(path, lsn, FILE_REGULAR);
+    }
+
     /** The content of the newest version of {@code path} at or before {@code lsn}, if it is of {@code kind}. */
-    Optional<byte[]> version(String path, Lsn lsn, byte kind) {
+    private Optional<byte[]> version(String path, Lsn lsn, byte kind) {
         byte[] prefix = Keys.filePrefix(path);
         try (RocksIterator it = db.db.newIterator(db.file)) {
             it.seekForPrev(Keys.file(path, lsn.value()));
@@ -48,6 +62,10 @@ final class FileReads {
 
     Optional<String> symlink(String path, Lsn lsn) {
         return version(path, lsn, FILE_SYMLINK).map(t -> new String(t, StandardCharsets.UTF_8));
+    }
+
+    List<String> files(Lsn lsn) {
+        return new ArrayList<>(versions(lsn, FILE_REGULAR).keySet());
     }
 
     TreeMap<String, String> symlinks(Lsn lsn) {
@@ -73,7 +91,7 @@ final class FileReads {
      * The newest version at or before {@code lsn} of every path whose newest version is of
      * {@code kind}, as stored (the kind byte first).
      */
-    TreeMap<String, byte[]> versions(Lsn lsn, byte kind) {
+    private TreeMap<String, byte[]> versions(Lsn lsn, byte kind) {
         TreeMap<String, byte[]> out = new TreeMap<>();
         try (RocksIterator it = db.db.newIterator(db.file)) {
             it.seekToFirst();

@@ -92,7 +92,7 @@ public final class StoreBatch implements AutoCloseable {
     /** A version of a non-relation file; null content records its removal. */
     public StoreBatch putFile(String path, Lsn lsn, byte[] content) {
         put(db.file, Keys.file(path, lsn.value()),
-            content == null ? new byte[0] : tagged(FileReads.FILE_REGULAR, content));
+            content == null ? new byte[0] : FileReads.value(FileReads.FILE_REGULAR, content));
         return this;
     }
 
@@ -102,7 +102,7 @@ public final class StoreBatch implements AutoCloseable {
      */
     public StoreBatch putSymlink(String path, Lsn lsn, String target) {
         put(db.file, Keys.file(path, lsn.value()),
-            tagged(FileReads.FILE_SYMLINK, target.getBytes(StandardCharsets.UTF_8)));
+            FileReads.value(FileReads.FILE_SYMLINK, target.getBytes(StandardCharsets.UTF_8)));
         return this;
     }
 
@@ -193,13 +193,5 @@ public final class StoreBatch implements AutoCloseable {
             wb.close();
             release.run();
         }
-    }
-
-    /** A file version's value: its kind ({@link FileReads#FILE_REGULAR} or FILE_SYMLINK), then its content. */
-    private static byte[] tagged(byte kind, byte[] content) {
-        byte[] v = new byte[content.length + 1];
-        v[0] = kind;
-        System.arraycopy(content, 0, v, 1, content.length);
-        return v;
     }
 }

@@ -34,7 +34,7 @@ final class StoreDb {
     private final DBOptions dbOptions;
     private final ColumnFamilyOptions cfOptions;
     private final ColumnFamilyOptions pageOptions;
-    final List<ColumnFamilyHandle> handles;
+    private final List<ColumnFamilyHandle> handles;
     final ColumnFamilyHandle meta;
     final ColumnFamilyHandle page;
     final ColumnFamilyHandle relsize;

@@ -3,7 +3,6 @@ package org.pageserver.storage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -308,7 +307,7 @@ public final class TenantStore implements AutoCloseable {
 
     /** A non-relation file's content as of {@code lsn}, if it exists then (and is not a symlink). */
     public Optional<byte[]> file(String path, Lsn lsn) {
-        return guarded(lsn, () -> files.version(path, lsn, FileReads.FILE_REGULAR));
+        return guarded(lsn, () -> files.file(path, lsn));
     }
 
     /** A symbolic link's target as of {@code lsn}, if the link exists then. */
@@ -318,7 +317,7 @@ public final class TenantStore implements AutoCloseable {
 
     /** Paths of every non-relation file (and directory, ending in /) that exists as of {@code lsn}; no symlinks. */
     public List<String> files(Lsn lsn) {
-        return guarded(lsn, () -> new ArrayList<>(files.versions(lsn, FileReads.FILE_REGULAR).keySet()));
+        return guarded(lsn, () -> files.files(lsn));
     }
 
     /** Every symbolic link that exists as of {@code lsn}: path to target. */

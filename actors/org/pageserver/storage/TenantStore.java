@@ -39,14 +39,14 @@ import org.rocksdb.RocksIterator;
  * <p>This class is the store's entry point and its lifecycle: it keeps the native handles
  * ({@link StoreDb}, which opens them) alive while any read or write uses them, checks the
  * horizon, and hands out write batches ({@link StoreBatch}). The walks over the keys are in
- * {@link PageReads} and {@link FileReads}.
+ * {@link RelationReads} and {@link FileReads}.
  *
  * All methods block on disk I/O: callers run them on the blocking dispatcher. The class is
  * thread-safe (RocksDB is); one writer per tenant (the WAL-stream actor) keeps writes ordered.
  */
 public final class TenantStore implements AutoCloseable {
     private final StoreDb db;
-    private final PageReads pages;
+    private final RelationReads relations;
     private final FileReads files;
     /** Readers and writers share it; close() takes it exclusively, so no native handle is used after close. */
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
@@ -59,7 +59,7 @@ public final class TenantStore implements AutoCloseable {
 
     private TenantStore(StoreDb db) {
         this.db = db;
-        this.pages = new PageReads(db);
+        this.relations = new RelationReads(db);
         this.files = new FileReads(db);
         this.horizon = new Horizon(StoreMeta.horizon(db));
     }
@@ -251,7 +251,7 @@ public final class TenantStore implements AutoCloseable {
      * chain (initializes the page or carries an applicable image).
      */
     public PageHistory pageHistory(RelTag rel, int blkno, Lsn lsn) {
-        return guarded(lsn, () -> pages.history(rel, blkno, Lsn.INVALID, lsn));
+        return guarded(lsn, () -> relations.history(rel, blkno, Lsn.INVALID, lsn));
     }
 
     /**
@@ -261,7 +261,7 @@ public final class TenantStore implements AutoCloseable {
      * the page as of {@code since} (the caller has it cached).
      */
     public PageHistory pageHistorySince(RelTag rel, int blkno, Lsn since, Lsn lsn) {
-        return guarded(lsn, () -> pages.history(rel, blkno, since, lsn));
+        return guarded(lsn, () -> relations.history(rel, blkno, since, lsn));
     }
 
     /**
@@ -274,7 +274,7 @@ public final class TenantStore implements AutoCloseable {
         holdOpen();
         try {
             checkHorizon(lsn);
-            return pages.versions(lsn, lock.readLock()::unlock);
+            return relations.versions(lsn, lock.readLock()::unlock);
         } catch (RuntimeException e) {
             lock.readLock().unlock();
             throw e;
@@ -283,12 +283,12 @@ public final class TenantStore implements AutoCloseable {
 
     /** Number of blocks of the relation as of {@code lsn}; empty when it does not exist then. */
     public OptionalInt relSize(RelTag rel, Lsn lsn) {
-        return guarded(lsn, () -> pages.relSize(rel, lsn));
+        return guarded(lsn, () -> relations.relSize(rel, lsn));
     }
 
     /** Every relation fork that exists as of {@code lsn}, with its size, in key order. */
     public TreeMap<RelTag, Integer> relations(Lsn lsn) {
-        return guarded(lsn, () -> pages.relations(lsn));
+        return guarded(lsn, () -> relations.relations(lsn));
     }
 
     /** Receives one stored WAL record entry. */
@@ -300,7 +300,7 @@ public final class TenantStore implements AutoCloseable {
     /** Every WAL record entry of the page store, in key order: for checks and diagnostics. */
     public void forEachRecordEntry(RecordEntrySink sink) {
         guarded(() -> {
-            pages.forEachRecordEntry(sink);
+            relations.forEachRecordEntry(sink);
             return null;
         });
     }

@@ -13,10 +13,10 @@ import org.rocksdb.RocksIterator;
  * the relation list, as of an LSN. Only the walks over the keys: {@link TenantStore}, which
  * publishes these reads, holds the store open and checks the retention horizon around them.
  */
-final class PageReads {
+final class RelationReads {
     private final StoreDb db;
 
-    PageReads(StoreDb db) {
+    RelationReads(StoreDb db) {
         this.db = db;
     }
 

@@ -51,11 +51,24 @@ public final class PageServer {
         return create(settings, bootstrap, Optional.empty());
     }
 
+    /**
+     * The reason the system shuts down after a start check ({@code pageserver.start-check}): the
+     * listeners bound, nothing else to do. {@code Main} exits with status 0.
+     */
+    public static final CoordinatedShutdown.Reason START_CHECKED = new CoordinatedShutdown.Reason() {
+        @Override
+        public String toString() {
+            return "StartChecked";
+        }
+    };
+
     /** {@code opens}: the tenants' stores, already being opened by the process (see {@link StoreOpens}). */
     public static Behavior<Command> create(Settings settings, Tenants.Bootstrap bootstrap, Optional<StoreOpens> opens) {
         return Behaviors.setup(ctx -> {
             Metrics metrics = Metrics.fromConfig(ctx.getSystem().settings().config());
             Optional<HttpListener.Address> http = HttpListener.Address.fromConfig(ctx.getSystem().settings().config());
+            com.typesafe.config.Config config = ctx.getSystem().settings().config();
+            boolean startCheck = config.hasPath("pageserver.start-check") && config.getBoolean("pageserver.start-check");
             ActorRef<Tenants.Command> tenants = ctx.spawn(Tenants.create(settings, bootstrap, metrics, opens), "tenants");
             Sessions sessions = new Sessions(ctx.getSystem(), tenants, settings, metrics);
             ctx.pipeToSelf(PgWireServer.start(ctx.getSystem(), settings.listenHost(), settings.listenPort(),
@@ -88,11 +101,16 @@ public final class PageServer {
                         HttpListener.Address a = http.get();
                         ctx.pipeToSelf(HttpListener.bind(ctx.getSystem(), a, api),
                             (b, e) -> e != null ? new BindFailed("http " + a.host() + ":" + a.port(), e) : new HttpBound(b));
+                    } else if (startCheck) {
+                        startChecked(ctx);
                     }
                     return Behaviors.same();
                 })
                 .onMessage(HttpBound.class, m -> {
                     ctx.getLog().info("HTTP listening on {} (/metrics, /v1/...)", m.binding().localAddress());
+                    if (startCheck) {
+                        startChecked(ctx);
+                    }
                     return Behaviors.same();
                 })
                 .onMessage(BindFailed.class, m -> {
@@ -102,5 +120,10 @@ public final class PageServer {
                 })
                 .build();
         });
+    }
+
+    private static void startChecked(org.apache.pekko.actor.typed.javadsl.ActorContext<Command> ctx) {
+        ctx.getLog().info("start check passed: every listener bound; stopping");
+        CoordinatedShutdown.get(ctx.getSystem()).run(START_CHECKED);
     }
 }

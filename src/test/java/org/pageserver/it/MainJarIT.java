@@ -76,4 +76,38 @@ class MainJarIT {
             assertTrue(Files.readString(log).contains("cannot listen"), Files.readString(log));
         }
     }
+
+    @Test
+    void aStartCheckBindsTheListenersAndExitsWithStatusZero() throws Exception {
+        Path log = tmp.resolve("check.log");
+        Process p = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-Dpageserver.start-check=true", "-Dpageserver.listen=127.0.0.1:0", "-Dpageserver.http-listen=127.0.0.1:0",
+            "-Dpageserver.data-dir=" + tmp.resolve("data"), "-jar", JAR.toString()))
+            .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "stops by itself");
+        assertEquals(0, p.exitValue(), Files.readString(log));
+        assertTrue(Files.readString(log).contains("start check passed"), Files.readString(log));
+    }
+
+    /**
+     * scripts/pageserver runs the jar with the archive the build made: classes come from it
+     * (-Xshare:on makes a JVM that cannot map it fail instead of going on without it).
+     */
+    @Test
+    void theLauncherLoadsClassesFromTheBuildsArchive() throws Exception {
+        Path log = tmp.resolve("launcher.log");
+        ProcessBuilder pb = new ProcessBuilder(List.of("bash", "scripts/pageserver", "-Xshare:on", "-Xlog:class+load=info",
+            "-Dpageserver.start-check=true", "-Dpageserver.listen=127.0.0.1:0", "-Dpageserver.http-listen=off",
+            "-Dpageserver.data-dir=" + tmp.resolve("data")))
+            .redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().put("JAVA", Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        Process p = pb.start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "stops by itself");
+        String out = Files.readString(log);
+        assertEquals(0, p.exitValue(), out.substring(Math.max(0, out.length() - 4000)));
+        assertTrue(out.contains("org.pageserver.PageServer source: shared objects file (top)"),
+            "the pageserver's own classes come from the dynamic archive");
+        assertTrue(out.contains("org.apache.pekko.actor.typed.ActorSystem source: shared objects file (top)"),
+            "and Pekko's");
+    }
 }

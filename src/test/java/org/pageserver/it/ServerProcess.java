@@ -10,12 +10,13 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The pageserver as operators run it, {@code MALLOC_ARENA_MAX=2 java -jar target/pageserver.jar},
- * in a child process of its own: what its memory and threads are is then measured on that
- * process alone.
+ * The pageserver as operators run it, {@code scripts/pageserver} (java -jar with the build's
+ * class-data-sharing archive and MALLOC_ARENA_MAX=2), in a child process of its own: what its
+ * memory and threads are is then measured on that process alone. The script execs java, so the
+ * process is the server's.
  */
 final class ServerProcess implements AutoCloseable {
-    static final Path JAR = Path.of("target/pageserver.jar");
+    static final Path LAUNCHER = Path.of("scripts/pageserver");
 
     private final Process process;
     private final int port;
@@ -39,15 +40,12 @@ final class ServerProcess implements AutoCloseable {
     static ServerProcess start(Path dataDir, List<String> jvmAndConfig, int port) throws IOException, InterruptedException {
         Files.createDirectories(dataDir);
         Path log = dataDir.resolve("pageserver.log");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "-Dpageserver.listen=127.0.0.1:" + port, "-Dpageserver.http-listen=127.0.0.1:" + PgCluster.freePort(),
+        List<String> cmd = new ArrayList<>(List.of("bash", LAUNCHER.toString(), "-Dpageserver.listen=127.0.0.1:" + port, "-Dpageserver.http-listen=127.0.0.1:" + PgCluster.freePort(),
             "-Dpageserver.data-dir=" + dataDir.resolve("data")));
         cmd.addAll(jvmAndConfig);
-        cmd.addAll(List.of("-jar", JAR.toString()));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
-        // as the README says to run it: glibc's per-thread malloc arenas otherwise hold on to
-        // what RocksDB freed (tens of MB per tenant)
-        pb.environment().put("MALLOC_ARENA_MAX", "2");
+        // the JVM the tests run on, not whichever java is first on the PATH
+        pb.environment().put("JAVA", Path.of(System.getProperty("java.home"), "bin", "java").toString());
         long startedNanos = System.nanoTime();
         Process p = pb.start();
         ServerProcess s = new ServerProcess(p, port, log, startedNanos);

@@ -45,7 +45,7 @@ SB=(psql -X -At -h 127.0.0.1 -p "$SBPORT" -U postgres -d postgres)
 start_standby() { "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$B/standby" -l "$B/standby.log" start >/dev/null; }
 stop_standby() { "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$B/standby" -m fast -w stop >/dev/null; }
 
-# The pageserver with its defaults (pageserver.storage.sync = true).
+# The pageserver with its defaults (pageserver.storage.sync = true), started by scripts/pageserver.
 PSPORT=$(free_port)
 JVM=(-Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.http-listen="127.0.0.1:$(free_port)" -Dpageserver.data-dir="$B/ps")
 STARTS=0
@@ -54,7 +54,8 @@ start_pageserver() {
   STARTS=$((STARTS + 1))
   # JFR=1: each pageserver start records a profile to /tmp/catchup-<n>.jfr
   [ "${JFR:-0}" = 1 ] && jfr=("-XX:StartFlightRecording=filename=/tmp/catchup-$STARTS.jfr,settings=profile")
-  java "${JVM[@]}" "${jfr[@]}" -jar target/pageserver.jar >>"$B/ps.log" 2>&1 &
+  # as operators run it: the launcher (its class-data-sharing archive), which execs java
+  bash scripts/pageserver "${JVM[@]}" "${jfr[@]}" >>"$B/ps.log" 2>&1 &
   PS_PID=$!
 }
 stop_pageserver() { kill -TERM "$PS_PID"; wait "$PS_PID" 2>/dev/null || true; PS_PID=""; }

@@ -32,7 +32,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code basebackup}: a data directory as of an LSN, from the pgwire command of the same name,
  * into a directory (extracted as it arrives: directories 0700, files 0600, as PostgreSQL wants
- * them) or a tar file. On a terminal a progress line shows the bytes received and the rate.
+ * them) or a tar file, as of {@code --lsn} or, with {@code --latest} or neither, the newest LSN.
+ * On a terminal a progress line shows the bytes received and the rate.
  */
 @Command(name = "basebackup", mixinStandardHelpOptions = true,
     description = "A data directory as of an LSN, on which a stock PostgreSQL 15 starts without replay.")
@@ -60,9 +61,7 @@ final class BaseBackupCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (lsn.lsn == null && !lsn.latest) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "give --lsn X/Y or --latest");
-        }
+        // neither --lsn nor --latest: the latest, as the pgwire command without an LSN
         if (lsn.lsn != null && lsn.latest) {
             throw new CommandLine.ParameterException(spec.commandLine(), "give --lsn X/Y or --latest, not both");
         }

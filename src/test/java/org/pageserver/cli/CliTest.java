@@ -22,10 +22,13 @@ class CliTest {
 
     @Test
     void everySubcommandHasHelp() {
-        for (String c : List.of("status", "callmemaybe", "getpage", "nblocks", "exists", "dbsize", "scram-secret")) {
+        // every subcommand the CLI declares, not a list kept by hand
+        java.util.Set<String> commands = new picocli.CommandLine(new Cli()).getSubcommands().keySet();
+        assertTrue(commands.containsAll(List.of("basebackup", "controlfile", "mount", "getpage", "status")), commands.toString());
+        for (String c : commands) {
             Run r = cli(c, "--help");
             assertEquals(0, r.status(), c);
-            assertTrue(r.out().startsWith("Usage: pageserver " + c), r.out());
+            assertTrue(r.out().contains("Usage: pageserver " + c), r.out());
         }
         assertTrue(cli("--help").out().contains("getpage"));
     }

@@ -242,6 +242,10 @@ class BaseBackupCommandsIT {
         assertEquals(0, cli("basebackup", "--port", String.valueOf(ps.port()), "--system-id", id.toString(), "--latest",
             "--minimal", "-f", tar.toString()));
         assertTrue(entries(tar).containsKey("global/pg_control"));
+        Path latest = work.resolve("cli-latest.tar");
+        assertEquals(0, cli("basebackup", "--port", String.valueOf(ps.port()), "--system-id", id.toString(), "--minimal",
+            "-f", latest.toString()), "neither --lsn nor --latest: the latest");
+        assertTrue(entries(latest).containsKey("global/pg_control"));
         assertEquals(2, cli("basebackup", "--port", String.valueOf(ps.port()), "--system-id", id.toString(), "--latest",
             "-D", target.toString()), "a directory that is not empty");
         assertEquals(1, cli("basebackup", "--port", String.valueOf(ps.port()), "--system-id", id.toString(), "--lsn",

@@ -12,25 +12,32 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.pageserver.client.PageClient;
 import org.pageserver.mount.CloneFileSystem;
+import org.pageserver.mount.PageServerCatalog;
 import org.pageserver.protocol.ForkNumber;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.SystemId;
+import org.pageserver.protocol.pagestream.PageStreamRequest;
+import org.pageserver.protocol.pagestream.PageStreamResponse;
 
 /**
  * The mount command end to end: a stock PostgreSQL 15 started on a clone of a pageserver
  * tenant at a past LSN has the primary's data as of that LSN, takes writes, survives its own
  * restart and a remount of the same upper directory, and nothing it writes reaches the
- * pageserver or the primary.
+ * pageserver, the primary or another clone at the same LSN.
  */
 class MountCloneIT {
     static final Path JAR = Path.of("target/pageserver.jar");
@@ -135,6 +142,47 @@ class MountCloneIT {
             return helper.run(List.of("psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
                 String.valueOf(port), "-U", "postgres", "-d", "postgres", "-c", sql), false).trim();
         }
+
+        /** pgbench's default read-write transaction, without vacuum first (-n). */
+        void pgbench(String... args) throws Exception {
+            List<String> cmd = new ArrayList<>(List.of(PgCluster.BIN.resolve("pgbench").toString(), "-n", "-h",
+                "127.0.0.1", "-p", String.valueOf(port), "-U", "postgres"));
+            cmd.addAll(List.of(args));
+            cmd.add("postgres");
+            helper.run(cmd, false);
+        }
+    }
+
+    /**
+     * A SHA-256 of every page of every relation fork the pageserver lists as of {@code at}
+     * (catalogs and every database included), each read by GetPage at {@code at} exactly.
+     */
+    static Map<RelTag, String> pageDigests(String url, SystemId id, Lsn at) throws Exception {
+        Map<RelTag, Integer> relations;
+        try (PageServerCatalog catalog = PageServerCatalog.connect(url, MountIT.connection())) {
+            relations = catalog.relations(id, at);
+        }
+        Map<RelTag, String> out = new TreeMap<>(Comparator.comparing(RelTag::toString));
+        long blocks = 0;
+        try (PageClient c = PageClient.connect(url, "postgres", null, id)) {
+            for (Map.Entry<RelTag, Integer> r : relations.entrySet()) {
+                List<PageStreamRequest> reqs = new ArrayList<>();
+                for (int b = 0; b < r.getValue(); b++) {
+                    reqs.add(new PageStreamRequest.GetPage(false, at, r.getKey(), b));
+                }
+                MessageDigest sha = MessageDigest.getInstance("SHA-256");
+                for (PageStreamResponse resp : c.pipeline(reqs, 32)) {
+                    if (!(resp instanceof PageStreamResponse.Page p)) {
+                        throw new AssertionError(r.getKey() + " at " + at + ": " + resp);
+                    }
+                    sha.update(p.page());
+                }
+                out.put(r.getKey(), r.getValue() + ":" + HexFormat.of().formatHex(sha.digest()));
+                blocks += r.getValue();
+            }
+        }
+        System.out.printf("MountCloneIT: %d relation forks, %d pages read at %s%n", out.size(), blocks, at);
+        return out;
     }
 
     /** Three clones at three past LSNs mounted and running at once, each the primary as of its LSN. */
@@ -190,6 +238,12 @@ class MountCloneIT {
         return at.plus(8).toString();
     }
 
+    /**
+     * One clone at a past LSN through its life: pgbench read-write, a restart of its PostgreSQL,
+     * a remount, pgbench again, kill -9 of the mount after an immediate stop and crash recovery
+     * on the remount. Then a second clone at the same LSN is the primary as of it, and every page
+     * of every relation fork the pageserver has at that LSN reads as before the first clone ran.
+     */
     @Test
     void aStockPostgresOnACloneAtAPastLsn() throws Exception {
         try (PgCluster pg = PgCluster.builder().set("autovacuum", "off").start()) {
@@ -210,6 +264,7 @@ class MountCloneIT {
                 try (PageClient c = PageClient.connect(ps.url(), "postgres", null, id)) {
                     accounts0 = c.getPage(accounts, 0, at, false);
                 }
+                Map<RelTag, String> pagesAtL = pageDigests(ps.url(), id, at);
 
                 Path mp = work.resolve("clone");
                 Path upper = work.resolve("upper");
@@ -217,6 +272,7 @@ class MountCloneIT {
                 String[] args = {"--port", String.valueOf(ps.port()), "--system-id", id.toString(), "--lsn", at.toString(),
                     "--upper", upper.toString(), "--owner", "postgres", mp.toString()};
                 Compute compute = new Compute(pg, mp);
+                Map<String, String> rewritten;
                 try (MountProcess mount = new MountProcess(work, args)) {
                     assertEquals("ready " + mp + " " + id + " " + at, mount.ready);
                     long startMillis = compute.start();
@@ -229,8 +285,7 @@ class MountCloneIT {
                     compute.psql("insert into clone_only select g, md5(g::text) from generate_series(1, 5000) g");
                     compute.psql("update pgbench_accounts set abalance = abalance + 1 where aid <= 1000");
                     compute.psql("delete from pgbench_history");
-                    compute.helper.run(List.of(PgCluster.BIN.resolve("pgbench").toString(), "-n", "-c", "2", "-t", "200",
-                        "-h", "127.0.0.1", "-p", String.valueOf(compute.port), "-U", "postgres", "postgres"), false);
+                    compute.pgbench("-c", "2", "-t", "200");
                     compute.psql("vacuum");
                     compute.psql("checkpoint");
                     Map<String, String> written = checksums(compute::psql);
@@ -247,6 +302,10 @@ class MountCloneIT {
                         compute.start();
                         assertEquals(written, checksums(compute::psql), "after a remount");
                         assertEquals("5000", compute.psql("select count(*) from clone_only"));
+                        compute.pgbench("-c", "2", "-t", "200");
+                        // 400 transactions before the remount (after the history was emptied), 400 after
+                        assertEquals("800", compute.psql("select count(*) from pgbench_history"), "pgbench after a remount");
+                        rewritten = checksums(compute::psql);
                         compute.psql("insert into clone_only values (5001, 'before a crash')");
                         compute.stopImmediate();
                         again.process.destroyForcibly().waitFor(60, TimeUnit.SECONDS); // kill -9
@@ -256,7 +315,24 @@ class MountCloneIT {
                         compute.start();
                         assertEquals("before a crash", compute.psql("select v from clone_only where id = 5001"),
                             "crash recovery on the clone from its own WAL");
+                        assertEquals(rewritten, checksums(compute::psql), "the second pgbench after crash recovery");
                         compute.stop();
+                    }
+                }
+
+                // a second clone at the same LSN, made after the first one's writes
+                Path mp2 = work.resolve("clone2");
+                pg.run(List.of("mkdir", mp2.toString()), true);
+                Compute second = new Compute(pg, mp2);
+                try (MountProcess mount2 = new MountProcess(work, "--port", String.valueOf(ps.port()), "--system-id",
+                    id.toString(), "--lsn", at.toString(), "--upper", work.resolve("upper2").toString(), "--owner",
+                    "postgres", mp2.toString())) {
+                    second.start();
+                    try {
+                        assertEquals(expected, checksums(second::psql), "a second clone at " + at);
+                        assertEquals("", second.psql("select relname from pg_class where relname = 'clone_only'"));
+                    } finally {
+                        second.stop();
                     }
                 }
                 String log = Files.readString(compute.log);
@@ -270,6 +346,16 @@ class MountCloneIT {
                 try (PageClient c = PageClient.connect(ps.url(), "postgres", null, id)) {
                     assertArrayEquals(accounts0, c.getPage(accounts, 0, at, false), "the pageserver's pages are unchanged");
                 }
+                Map<RelTag, String> afterClones = pageDigests(ps.url(), id, at);
+                List<String> changed = new ArrayList<>();
+                for (RelTag rel : pagesAtL.keySet()) {
+                    if (!pagesAtL.get(rel).equals(afterClones.get(rel))) {
+                        changed.add(rel + " " + pagesAtL.get(rel) + " now " + afterClones.get(rel));
+                    }
+                }
+                afterClones.keySet().stream().filter(rel -> !pagesAtL.containsKey(rel)).forEach(rel -> changed.add(rel + " new"));
+                assertEquals(List.of(), changed.subList(0, Math.min(10, changed.size())),
+                    changed.size() + " relation forks at " + at + " changed by the clones' writes");
                 long upperBytes;
                 try (var s = Files.walk(upper.resolve("data"))) {
                     upperBytes = s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();

@@ -43,7 +43,7 @@ public final class Cli {
             if (e instanceof CommandLine.ParameterException pe) {
                 throw pe;
             }
-            command.getErr().println("error: " + (e instanceof SQLException || e instanceof IllegalArgumentException
+            command.getErr().println(errorLine(e instanceof SQLException || e instanceof IllegalArgumentException
                 || e instanceof java.io.IOException ? e.getMessage() : e.toString()));
             return SERVER_ERROR;
         });
@@ -55,6 +55,21 @@ public final class Cli {
             return USAGE;
         });
         return cl;
+    }
+
+    /**
+     * "error: " and the message; a server's message loses its own severity word (pgjdbc's
+     * "ERROR: " or "FATAL: "), which would say it twice.
+     */
+    static String errorLine(String message) {
+        String m = String.valueOf(message);
+        for (String severity : new String[] {"ERROR: ", "FATAL: "}) {
+            if (m.startsWith(severity)) {
+                m = m.substring(severity.length()).stripLeading();
+                break;
+            }
+        }
+        return "error: " + m;
     }
 
     /** The version in the jar's manifest (the pom's), when run from the jar. */

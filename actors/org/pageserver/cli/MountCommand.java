@@ -76,7 +76,7 @@ final class MountCommand implements Callable<Integer> {
         try {
             clone = CloneMount.open(request, System.err);
         } catch (CloneMount.CloneException e) {
-            spec.commandLine().getErr().println("error: " + e.getMessage());
+            spec.commandLine().getErr().println(Cli.errorLine(e.getMessage()));
             return Cli.SERVER_ERROR;
         }
         CountDownLatch stopped = new CountDownLatch(1);

@@ -76,6 +76,13 @@ class CliTest {
     }
 
     @Test
+    void aServersErrorIsPrintedWithItsSeverityOnce() {
+        assertEquals("error: LSN 0/10 is below the consistent point", Cli.errorLine("ERROR: LSN 0/10 is below the consistent point"));
+        assertEquals("error: too many connections", Cli.errorLine("FATAL: too many connections"));
+        assertEquals("error: Connection refused", Cli.errorLine("Connection refused"));
+    }
+
+    @Test
     void scramSecretNeedsNoServer() {
         Run r = cli("scram-secret", "pw");
         assertEquals(0, r.status());

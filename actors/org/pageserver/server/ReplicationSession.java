@@ -52,11 +52,12 @@ import org.pageserver.tenant.Tenants;
  * <p>IDENTIFY_SYSTEM and SHOW (wal_segment_size, data_directory_mode: what pg_basebackup and
  * pg_receivewal ask) are answered from the tenant; READ_REPLICATION_SLOT finds no slot (the
  * pageserver has none but this connection's temporary ones). BASE_BACKUP sends the tenant's
- * data directory as of the LSN ({@link #baseBackup}), on a timeline of its own; START_REPLICATION
- * PHYSICAL streams its WAL as a walsender does ({@link #startReplication}, {@link WalSender});
- * TIMELINE_HISTORY finds only the history files of the backups being sent; temporary physical
- * slots can be made (pg_basebackup -X stream makes one), no other. On a {@code replication=database} connection other queries are
- * the ordinary commands; on a physical one they are refused, as a walsender refuses SQL.
+ * data directory as of the LSN ({@link #baseBackup}), on a timeline of its own;
+ * START_REPLICATION PHYSICAL streams its WAL as a walsender does ({@link #startReplication},
+ * {@link WalSender}); TIMELINE_HISTORY finds only the history files of the backups being sent;
+ * temporary physical slots can be made (pg_basebackup -X stream makes one), no other. On a
+ * {@code replication=database} connection other queries are the ordinary commands; on a
+ * physical one they are refused, as a walsender refuses SQL.
  */
 final class ReplicationSession implements PgSession {
 
@@ -289,9 +290,9 @@ final class ReplicationSession implements PgSession {
      * which starts without replay; the only WAL it needs is the shutdown checkpoint record it
      * holds, on the backup's own timeline (the tenant's plus one), so that record's start and
      * end on that timeline are the positions reported and the manifest's WAL range (what
-     * pg_verifybackup reads, in the segment base.tar holds), no checkpoint is made on any primary (CHECKPOINT, WAIT are moot), and WAL (-X fetch)
-     * adds nothing. What cannot be honoured is refused before
-     * any byte: a server-side target or compression (pg_basebackup compresses on its side with
+     * pg_verifybackup reads, in the segment base.tar holds), no checkpoint is made on any
+     * primary (CHECKPOINT, WAIT are moot), and WAL (-X fetch) adds nothing. What cannot be
+     * honoured is refused before any byte: a server-side target or compression (pg_basebackup compresses on its side with
      * -z), MAX_RATE.
      */
     private CompletionStage<QueryResult> baseBackup(BaseBackupOptions o) {

@@ -25,6 +25,7 @@ import org.pageserver.protocol.SlruKind;
 import org.pageserver.protocol.control.ControlFile;
 import org.pageserver.protocol.page.PageChecksum;
 import org.pageserver.protocol.pgwire.SqlState;
+import org.pageserver.protocol.wal.TimeLineHistory;
 import org.pageserver.protocol.wal.WalDecodeException;
 import org.pageserver.protocol.wal.XLogPageHeader;
 import org.pageserver.redo.RedoException;
@@ -60,8 +61,9 @@ import org.pageserver.engine.PageRebuild;
  *       data checksums set when the cluster has them. Unlogged relations get their init fork
  *       and a main fork that is a copy of it, what ResetUnloggedRelations makes (PostgreSQL
  *       does not reset them after a clean shutdown), and nothing else;</li>
- *   <li>{@code pg_wal/<segment>}: the segment after L's, holding only a shutdown checkpoint
- *       record ({@link ShutdownState});</li>
+ *   <li>{@code pg_wal/<N+1>.history} and {@code pg_wal/<segment>}: the segment after L's,
+ *       holding only a shutdown checkpoint record, on a new timeline N+1 forked from the
+ *       primary's N at the start of that segment ({@link ShutdownState});</li>
  *   <li>global/pg_control, last: "shut down" at that record. A cut-off tar never starts.</li>
  * </ol>
  *
@@ -75,9 +77,9 @@ import org.pageserver.engine.PageRebuild;
  * and pg_control (what makes the server start at L without replay).
  *
  * <p>A {@code standby} backup is a minimal one for a compute that goes on following the
- * primary: no WAL at all, and the pg_control of a standby shut down in recovery at L
- * ({@link StandbyState}), whose walreceiver streams the primary's WAL from the redo pointer of
- * the primary's last checkpoint at or before L.
+ * primary: no WAL and no history file, and the pg_control of a standby shut down in recovery
+ * at L on the primary's timeline ({@link StandbyState}), whose walreceiver streams the
+ * primary's WAL from the redo pointer of the primary's last checkpoint at or before L.
  */
 public final class BaseBackup {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BaseBackup.class);
@@ -227,6 +229,14 @@ public final class BaseBackup {
         return shutdown.wal().firstPage(shutdown.checkPoint());
     }
 
+    /**
+     * The history file of the backup's timeline, forked from the primary's at
+     * {@link #walSegmentStart()}; a standby backup, on the primary's timeline, holds none.
+     */
+    public TimeLineHistory timeLineHistory() {
+        return shutdown.history();
+    }
+
     /** Where the WAL of the backup ends: the end of that record. */
     public Lsn walEnd() {
         return walStart().plus(org.pageserver.protocol.wal.ShutdownCheckpointWal.RECORD_LENGTH);
@@ -300,6 +310,7 @@ public final class BaseBackup {
             long slruDone = System.nanoTime();
             long blocks = minimal ? 0 : writeRelations(t);
             if (standby == null) {
+                t.file("pg_wal/" + shutdown.history().fileName(), shutdown.history().bytes());
                 byte[] firstPage = walFirstPage();
                 t.begin("pg_wal/" + shutdown.wal().fileName(), meta.walSegSize());
                 t.write(firstPage);

@@ -9,6 +9,7 @@ import org.pageserver.protocol.control.ControlFile;
 import org.pageserver.protocol.control.ControlFileException;
 import org.pageserver.protocol.pgwire.SqlState;
 import org.pageserver.protocol.wal.ShutdownCheckpointWal;
+import org.pageserver.protocol.wal.TimeLineHistory;
 import org.pageserver.protocol.wal.WalDecodeException;
 import org.pageserver.protocol.wal.WalDecoder;
 import org.pageserver.redo.CheckPointTracker;
@@ -29,11 +30,19 @@ import org.pageserver.storage.WalStateFiles;
  *       {@link WalStateFiles#CHECKPOINT}, or pg_control's own) over every record from its redo
  *       pointer to L ({@link CheckPointTracker}), read from the raw WAL the store keeps;</li>
  *   <li>the checkpoint record sits at the start of the segment after L's, its own redo
- *       pointer; state "shut down", no minimum recovery point, no backup in progress; the
- *       primary's timeline (pg_resetwal keeps it too).</li>
+ *       pointer; state "shut down", no minimum recovery point, no backup in progress;</li>
+ *   <li>a new timeline N+1, N being the primary's, as a promotion at L would leave it: the
+ *       segment is named and its page header written for N+1, the checkpoint has
+ *       ThisTimeLineID N+1 and PrevTimeLineID N (what CreateCheckPoint writes at the end of
+ *       recovery), and {@code history} is the file {@code pg_wal/<N+1>.history} whose
+ *       switchpoint is the start of that segment: the primary's WAL is the history up to there.
+ *       The server writes its WAL on N+1 from there on, in segments whose names no segment of
+ *       the primary has (pg_resetwal keeps the old timeline; a restored server on it would
+ *       write the primary's next segment names with other content).</li>
  * </ul>
  */
-record ShutdownState(ControlFile controlFile, ControlFile.CheckPoint checkPoint, ShutdownCheckpointWal wal) {
+record ShutdownState(ControlFile controlFile, ControlFile.CheckPoint checkPoint, ShutdownCheckpointWal wal,
+                     TimeLineHistory history) {
     /** FirstNormalUnloggedLSN (xlogdefs.h): where the fake LSNs of unlogged relations start. */
     static final Lsn FIRST_NORMAL_UNLOGGED_LSN = new Lsn(1000);
 
@@ -46,9 +55,12 @@ record ShutdownState(ControlFile controlFile, ControlFile.CheckPoint checkPoint,
 
         ControlFile.Parameters parameters = parametersAt(store, imported, lsn);
         long segNo = lsn.segmentNumber(meta.walSegSize()) + 1;
-        ShutdownCheckpointWal wal = new ShutdownCheckpointWal(imported.systemIdentifier(), meta.timeline(),
+        int timeline = meta.timeline() + 1;
+        ShutdownCheckpointWal wal = new ShutdownCheckpointWal(imported.systemIdentifier(), timeline,
             meta.walSegSize(), segNo);
-        ControlFile.CheckPoint cp = tracker.shutdownCheckPoint(wal.recordLsn(), meta.timeline(), nowSeconds);
+        TimeLineHistory history = new TimeLineHistory(timeline, meta.timeline(), wal.segmentStart(),
+            "base backup at LSN " + lsn);
+        ControlFile.CheckPoint cp = tracker.shutdownCheckPoint(wal.recordLsn(), timeline, meta.timeline(), nowSeconds);
         ControlFile control = imported.withState(ControlFile.DbState.SHUTDOWNED)
             .withCheckPoint(wal.recordLsn(), cp)
             .withTime(nowSeconds)
@@ -56,7 +68,7 @@ record ShutdownState(ControlFile controlFile, ControlFile.CheckPoint checkPoint,
             .withoutBackupPoints()
             .withUnloggedLsn(Lsn.max(imported.unloggedLsn(), FIRST_NORMAL_UNLOGGED_LSN))
             .withParameters(parameters);
-        return new ShutdownState(control, cp, wal);
+        return new ShutdownState(control, cp, wal, history);
     }
 
     /** A checkpoint record of the primary: where it starts and what it holds. */

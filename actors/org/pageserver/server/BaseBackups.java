@@ -29,6 +29,7 @@ import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.SystemId;
 import org.pageserver.protocol.pgwire.PgProtocolException;
 import org.pageserver.protocol.pgwire.SqlState;
+import org.pageserver.protocol.wal.TimeLineHistory;
 import org.pageserver.storage.TenantStore;
 import org.pageserver.tenant.TenantSupervisor;
 import org.pageserver.tenant.Tenants;
@@ -161,12 +162,13 @@ final class BaseBackups {
 
     /**
      * The WAL of a base backup sent by BASE_BACKUP: its segment (the one after L's) holds only
-     * its shutdown checkpoint record, which the tar holds too, and which is not the primary's
-     * WAL of that segment. {@code requested} is the {@code lsn} option of the connection that
-     * asked for the backup (null: the latest); {@code seq} orders the backups.
+     * its shutdown checkpoint record, on the backup's own timeline (the tenant's plus one,
+     * {@code history} its history file), which the tar holds too. {@code requested} is the
+     * {@code lsn} option of the connection that asked for the backup (null: the latest);
+     * {@code seq} orders the backups.
      */
-    record BackupWal(SystemId systemId, Lsn requested, int timeline, Lsn segmentStart, Lsn walEnd, byte[] firstPage,
-                     long seq) {
+    record BackupWal(SystemId systemId, Lsn requested, int timeline, TimeLineHistory history, Lsn segmentStart,
+                     Lsn walEnd, byte[] firstPage, long seq) {
         boolean holds(Lsn position) {
             return !position.isBefore(segmentStart) && !position.isAfter(walEnd);
         }
@@ -175,7 +177,8 @@ final class BaseBackups {
     /** The backup's WAL, offered to START_REPLICATION while {@code connection} stays open (replacing its previous one). */
     void offerWal(Object connection, SystemId id, Lsn requested, BaseBackup backup) {
         backupWal.put(connection, new BackupWal(id, requested, backup.controlFile().checkPointCopy().thisTimeLineId(),
-            backup.walSegmentStart(), backup.walEnd(), backup.walFirstPage(), backupWalSeq.incrementAndGet()));
+            backup.timeLineHistory(), backup.walSegmentStart(), backup.walEnd(), backup.walFirstPage(),
+            backupWalSeq.incrementAndGet()));
     }
 
     /** The connection is gone: its backup's WAL with it. */
@@ -188,11 +191,23 @@ final class BaseBackups {
      * on the same timeline, whose segment holds {@code position} up to its end: what
      * pg_basebackup -X stream's second connection asks for while the backup runs.
      */
-    Optional<BackupWal> walOf(SystemId id, Lsn requested, int timeline, Lsn position) {
+    Optional<BackupWal> walOf(SystemId id, Lsn requested, long timeline, Lsn position) {
+        return newest(id, requested, w -> Integer.toUnsignedLong(w.timeline()) == timeline && w.holds(position));
+    }
+
+    /**
+     * The newest backup of the tenant being sent to a connection with the same {@code lsn}
+     * option: whose timeline pg_basebackup -X stream's second connection follows.
+     */
+    Optional<BackupWal> offered(SystemId id, Lsn requested) {
+        return newest(id, requested, w -> true);
+    }
+
+    private Optional<BackupWal> newest(SystemId id, Lsn requested, java.util.function.Predicate<BackupWal> matching) {
         BackupWal found = null;
         for (BackupWal w : backupWal.values()) {
-            if (w.systemId().equals(id) && java.util.Objects.equals(w.requested(), requested) && w.timeline() == timeline
-                && w.holds(position) && (found == null || w.seq() > found.seq())) {
+            if (w.systemId().equals(id) && java.util.Objects.equals(w.requested(), requested) && matching.test(w)
+                && (found == null || w.seq() > found.seq())) {
                 found = w;
             }
         }

@@ -52,11 +52,12 @@ import org.pageserver.tenant.Tenants;
  * <p>IDENTIFY_SYSTEM and SHOW (wal_segment_size, data_directory_mode: what pg_basebackup and
  * pg_receivewal ask) are answered from the tenant; READ_REPLICATION_SLOT finds no slot (the
  * pageserver has none but this connection's temporary ones). BASE_BACKUP sends the tenant's
- * data directory as of the LSN ({@link #baseBackup}); START_REPLICATION PHYSICAL streams its
- * WAL as a walsender does ({@link #startReplication}, {@link WalSender}); TIMELINE_HISTORY
- * finds no history file; temporary physical slots can be made (pg_basebackup -X stream makes
- * one), no other. On a {@code replication=database} connection other queries are
- * the ordinary commands; on a physical one they are refused, as a walsender refuses SQL.
+ * data directory as of the LSN ({@link #baseBackup}), on a timeline of its own;
+ * START_REPLICATION PHYSICAL streams its WAL as a walsender does ({@link #startReplication},
+ * {@link WalSender}); TIMELINE_HISTORY finds only the history files of the backups being sent;
+ * temporary physical slots can be made (pg_basebackup -X stream makes one), no other. On a
+ * {@code replication=database} connection other queries are the ordinary commands; on a
+ * physical one they are refused, as a walsender refuses SQL.
  */
 final class ReplicationSession implements PgSession {
 
@@ -149,10 +150,7 @@ final class ReplicationSession implements PgSession {
             return done(new QueryResult.Rows(READ_REPLICATION_SLOT_COLUMNS, List.of(Arrays.asList(type, null, null))));
         }
         if (c instanceof ReplicationCommand.TimelineHistory t) {
-            // PostgreSQL has no history file for timeline 1; the pageserver keeps none for any
-            return done(new QueryResult.Error(SqlState.UNDEFINED_FILE,
-                String.format("could not open file \"pg_wal/%08X.history\": No such file or directory", t.timeline()),
-                "the pageserver keeps no timeline history files: it follows its primary's current timeline only"));
+            return timelineHistory(t.timeline());
         }
         if (c instanceof ReplicationCommand.CreateReplicationSlot create) {
             return createSlot(create);
@@ -167,6 +165,25 @@ final class ReplicationSession implements PgSession {
             return baseBackup(b.options());
         }
         return startReplication((ReplicationCommand.StartReplication) c);
+    }
+
+    static final List<Column> TIMELINE_HISTORY_COLUMNS = List.of(Column.text("filename"), Column.text("content"));
+
+    /**
+     * TIMELINE_HISTORY: the history file of the timeline of a backup being sent to a connection
+     * with the same options (pg_basebackup -X stream asks for it before streaming that
+     * backup's WAL, see {@link #identifySystem}); of no other timeline: PostgreSQL has no
+     * history file for timeline 1, and the pageserver keeps none of its primary's.
+     */
+    private CompletionStage<QueryResult> timelineHistory(long timeline) {
+        return tenant().thenApply(status -> backups.offered(status.systemId(), lsn)
+            .filter(w -> Integer.toUnsignedLong(w.timeline()) == timeline)
+            .map(w -> (QueryResult) new QueryResult.Rows(TIMELINE_HISTORY_COLUMNS,
+                List.of(List.of(w.history().fileName(), w.history().content())), "TIMELINE_HISTORY"))
+            .orElseGet(() -> new QueryResult.Error(SqlState.UNDEFINED_FILE,
+                String.format("could not open file \"pg_wal/%08X.history\": No such file or directory", timeline),
+                "the pageserver keeps no timeline history files but those of the base backups it is sending: "
+                    + "it follows its primary's current timeline only")));
     }
 
     static final List<Column> CREATE_REPLICATION_SLOT_COLUMNS = List.of(Column.text("slot_name"),
@@ -200,9 +217,10 @@ final class ReplicationSession implements PgSession {
      * a slot must exist (only this connection's temporary slot does), the timeline must be the
      * tenant's (it has no history of others), the position within the WAL kept (58P01 as for a
      * removed segment otherwise); a position beyond what is stored waits for it. The WAL is the
-     * tenant's stored WAL, except from the WAL segment of a base backup this pageserver is
-     * sending on another connection of the same options ({@link BaseBackups#walOf}): that is
-     * the backup's own WAL, its shutdown checkpoint, which pg_basebackup -X stream fetches.
+     * tenant's stored WAL, except on the timeline of a base backup this pageserver is sending
+     * on another connection of the same options, from its WAL segment
+     * ({@link BaseBackups#walOf}): that is the backup's own WAL, its shutdown checkpoint on the
+     * backup's new timeline, which pg_basebackup -X stream fetches.
      */
     private CompletionStage<QueryResult> startReplication(ReplicationCommand.StartReplication c) {
         if (c.slot() != null && (c.logical() || !temporarySlots.contains(c.slot()))) {
@@ -211,13 +229,14 @@ final class ReplicationSession implements PgSession {
         return tenant().thenCompose(status -> supervisor(status.systemId())).thenCompose(t ->
             AskPattern.<TenantSupervisor.Command, TenantSupervisor.Identity>ask(t, TenantSupervisor.GetIdentity::new,
                 timeout, system.scheduler()).thenCompose(id -> {
+                    Optional<BaseBackups.BackupWal> own = c.timeline() == 0 ? Optional.empty()
+                        : backups.walOf(id.systemId(), lsn, c.timeline(), c.start());
+                    if (own.isPresent()) {
+                        return done(copyBoth(WalSender.backup(system, own.get()), c.start()));
+                    }
                     if (c.timeline() != 0 && c.timeline() != Integer.toUnsignedLong(id.timeline())) {
                         return done(new QueryResult.Error(SqlState.INTERNAL_ERROR,
                             "requested timeline " + c.timeline() + " is not in this server's history"));
-                    }
-                    Optional<BaseBackups.BackupWal> own = backups.walOf(id.systemId(), lsn, id.timeline(), c.start());
-                    if (own.isPresent()) {
-                        return done(copyBoth(WalSender.backup(system, own.get()), c.start()));
                     }
                     return storedWal(t, id, c.start());
                 }));
@@ -269,10 +288,11 @@ final class ReplicationSession implements PgSession {
      * backup_manifest unless MANIFEST 'no'), the end position. The backup is the pageserver's:
      * the tenant's data directory as of the LSN of the connection's options (else its latest),
      * which starts without replay; the only WAL it needs is the shutdown checkpoint record it
-     * holds, so that record's start and end are the positions reported and the manifest's WAL
-     * range, no checkpoint is made on any primary (CHECKPOINT, WAIT are moot), and WAL (-X fetch)
-     * adds nothing. What cannot be honoured is refused before
-     * any byte: a server-side target or compression (pg_basebackup compresses on its side with
+     * holds, on the backup's own timeline (the tenant's plus one), so that record's start and
+     * end on that timeline are the positions reported and the manifest's WAL range (what
+     * pg_verifybackup reads, in the segment base.tar holds), no checkpoint is made on any
+     * primary (CHECKPOINT, WAIT are moot), and WAL (-X fetch) adds nothing. What cannot be
+     * honoured is refused before any byte: a server-side target or compression (pg_basebackup compresses on its side with
      * -z), MAX_RATE.
      */
     private CompletionStage<QueryResult> baseBackup(BaseBackupOptions o) {
@@ -356,13 +376,29 @@ final class ReplicationSession implements PgSession {
             }));
     }
 
+    /**
+     * IDENTIFY_SYSTEM: the tenant's system identifier and timeline, the {@code lsn} option or
+     * the tenant's last record, the database.
+     *
+     * <p>pg_basebackup -X stream's second connection is told the timeline of the backup it
+     * streams the WAL of instead: a writable backup is on a timeline of its own, the tenant's
+     * plus one, which the BASE_BACKUP start position names, and pg_basebackup refuses to stream
+     * a timeline above the one IDENTIFY_SYSTEM answers. That connection is the one that made a
+     * temporary slot before asking (pg_basebackup makes one first unless --no-slot) while a
+     * backup is being sent to a connection with the same options. A standby's walreceiver asks
+     * IDENTIFY_SYSTEM before it makes any slot, so a standby is never told of a backup's
+     * timeline (it would fetch its history file and take it for a promotion of its primary).
+     */
     private CompletionStage<QueryResult> identifySystem() {
+        boolean madeSlot = !temporarySlots.isEmpty();
         return tenant().thenCompose(status -> identity(status.systemId()).thenApply(id -> {
             Lsn pos = lsn != null ? lsn : status.lastRecordLsn().isValid() ? status.lastRecordLsn()
                 : status.consistentLsn();
+            int timeline = !madeSlot ? id.timeline()
+                : backups.offered(id.systemId(), lsn).map(BaseBackups.BackupWal::timeline).orElse(id.timeline());
             String dbname = mode == StartupOptions.Replication.DATABASE ? info.database() : null;
             return (QueryResult) new QueryResult.Rows(IDENTIFY_SYSTEM_COLUMNS, List.of(Arrays.asList(id.systemId().toString(),
-                Integer.toString(id.timeline()), pos.toString(), dbname)));
+                Integer.toUnsignedString(timeline), pos.toString(), dbname)));
         }));
     }
 

@@ -238,10 +238,12 @@ public final class CheckPointTracker {
     /**
      * The checkpoint a clean shutdown at this point would write, as the record at {@code location}
      * (its own redo pointer) on {@code timeline}, at {@code time}: no transaction is running
-     * (oldestActiveXid 0), prepared ones are in pg_twophase.
+     * (oldestActiveXid 0), prepared ones are in pg_twophase. {@code prevTimeline} is the
+     * timeline forked from when this is the first checkpoint of a new timeline (as
+     * CreateCheckPoint writes an end-of-recovery checkpoint), else {@code timeline} itself.
      */
-    public CheckPoint shutdownCheckPoint(Lsn location, int timeline, long time) {
-        return new CheckPoint(location, timeline, timeline, seed.fullPageWrites(), nextXid, nextOid, nextMulti,
+    public CheckPoint shutdownCheckPoint(Lsn location, int timeline, int prevTimeline, long time) {
+        return new CheckPoint(location, timeline, prevTimeline, seed.fullPageWrites(), nextXid, nextOid, nextMulti,
             nextMultiOffset, oldestXid, oldestXidDb, oldestMulti, oldestMultiDb, time, oldestCommitTsXid,
             newestCommitTsXid, Xid.INVALID);
     }

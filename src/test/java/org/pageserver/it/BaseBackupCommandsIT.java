@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -31,6 +32,7 @@ import org.pageserver.protocol.ForkNumber;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.SystemId;
+import org.pageserver.protocol.control.ControlFile;
 import org.postgresql.PGConnection;
 import org.postgresql.util.PSQLException;
 
@@ -214,6 +216,68 @@ class BaseBackupCommandsIT {
         String verified = run(Map.of(), PgCluster.BIN.resolve("pg_verifybackup").toString(), target.toString());
         assertTrue(verified.contains("backup successfully verified"), verified);
         assertEquals(accountsAt, accountsOf(tarOf(target)));
+    }
+
+    /**
+     * The backup is on a timeline of its own, the primary's plus one: pg_basebackup is told so
+     * by BASE_BACKUP (it prints the start position with -X fetch, which adds no WAL here), the
+     * manifest's WAL range is on it, and pg_wal holds its history file and its segment named
+     * for it.
+     */
+    @Test
+    void pgBasebackupGetsTheBackupsNewTimeline() throws Exception {
+        int n = Integer.parseInt(pg.psql("select timeline_id from pg_control_checkpoint()"));
+        Path target = dir("newtimeline").resolve("data");
+        String out = run(Map.of("PGOPTIONS", "-c system_id=" + id + " -c lsn=" + at),
+            PgCluster.BIN.resolve("pg_basebackup").toString(), "-h", "127.0.0.1", "-p", String.valueOf(ps.port()), "-U",
+            "postgres", "-X", "fetch", "--verbose", "-D", target.toString());
+        assertTrue(out.matches("(?s).*write-ahead log start point: [0-9A-F]+/[0-9A-F]+ on timeline " + (n + 1) + "\n.*"),
+            out);
+        assertTrue(Files.readString(target.resolve("backup_manifest")).contains("{ \"Timeline\": " + (n + 1) + ","));
+        List<String> wal;
+        try (var files = Files.list(target.resolve("pg_wal"))) {
+            wal = files.map(f -> f.getFileName().toString()).filter(f -> !f.equals("archive_status")).sorted().toList();
+        }
+        assertEquals(2, wal.size(), wal.toString());
+        assertEquals(String.format("%08X.history", n + 1), wal.get(0));
+        assertTrue(wal.get(1).startsWith(String.format("%08X", n + 1)), wal.toString());
+    }
+
+    /** controlfile shows pg_control as the backup holds it: on timeline N+1, forked from N. */
+    @Test
+    void controlfileShowsTheBackupsNewTimeline() throws Exception {
+        int n = Integer.parseInt(pg.psql("select timeline_id from pg_control_checkpoint()"));
+        Map<String, String> fields = new TreeMap<>();
+        try (Connection c = connect(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("controlfile " + id + " " + at)) {
+            while (rs.next()) {
+                fields.put(rs.getString(1), rs.getString(2));
+            }
+        }
+        assertEquals(String.valueOf(n + 1), fields.get("Latest checkpoint's TimeLineID"), fields.toString());
+        assertEquals(String.valueOf(n), fields.get("Latest checkpoint's PrevTimeLineID"), fields.toString());
+    }
+
+    /** A standby follows the primary's timeline: its backup stays on it, with no history file. */
+    @Test
+    void aStandbyBackupStaysOnThePrimarysTimeline() throws Exception {
+        int n = Integer.parseInt(pg.psql("select timeline_id from pg_control_checkpoint()"));
+        Path tar = work.resolve("standby.tar");
+        try (Connection c = connect(); var out = Files.newOutputStream(tar)) {
+            c.unwrap(PGConnection.class).getCopyAPI().copyOut("basebackup " + id + " " + at + " standby", out);
+        }
+        assertTrue(entries(tar).keySet().stream().noneMatch(e -> e.startsWith("pg_wal/") && !e.endsWith("/")),
+            entries(tar).keySet().toString());
+        byte[] control = null;
+        try (TarArchiveInputStream in = new TarArchiveInputStream(Files.newInputStream(tar))) {
+            for (TarArchiveEntry e = in.getNextEntry(); e != null; e = in.getNextEntry()) {
+                if (e.getName().equals("global/pg_control")) {
+                    control = in.readAllBytes();
+                }
+            }
+        }
+        ControlFile pgControl = ControlFile.parse(control);
+        assertEquals(n, pgControl.checkPointCopy().thisTimeLineId());
     }
 
     @Test

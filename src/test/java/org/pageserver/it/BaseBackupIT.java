@@ -345,6 +345,44 @@ class BaseBackupIT {
         return r.psql("select count(*) from pgbench_history where xmin = '" + xid + "'::xid").equals("1");
     }
 
+    /**
+     * A backup starts on timeline N+1, N the primary's, as a promotion at L would leave it: the
+     * checkpoint says so, the history file forks N+1 from N at the start of the backup's WAL
+     * segment, and what the restored server writes goes to segments named for N+1, never a
+     * name of the primary's.
+     */
+    @Test
+    void aRestoredBackupWritesItsWalOnANewTimeline() throws Exception {
+        Lsn at = moments.get(0).lsn();
+        int n = meta.timeline();
+        Path tar = backup(at, false, "timeline");
+        String segmentStart = new Lsn((at.segmentNumber(meta.walSegSize()) + 1) * meta.walSegSize()).toString();
+        assertEquals(n + "\t" + segmentStart + "\tbase backup at LSN " + at + "\n",
+            new String(entry(tar, String.format("pg_wal/%08X.history", n + 1)), java.nio.charset.StandardCharsets.UTF_8));
+        restored(tar, r -> {
+            assertEquals((n + 1) + "|" + n, r.psql("select timeline_id || '|' || prev_timeline_id from pg_control_checkpoint()"));
+            r.psql("create table on_new_timeline as select g from generate_series(1, 10000) g");
+            r.psql("select pg_switch_wal()");
+            String prefix = String.format("%08X", n + 1);
+            assertTrue(r.psql("select pg_walfile_name(pg_current_wal_lsn())").startsWith(prefix));
+            for (String f : r.psql("select name from pg_ls_waldir() order by name").split("\n")) {
+                assertTrue(f.startsWith(prefix), f + " is not named for timeline " + (n + 1));
+            }
+        });
+    }
+
+    /** The content of one entry of a tar. */
+    static byte[] entry(Path tar, String name) throws IOException {
+        try (InputStream in = Files.newInputStream(tar); TarArchiveInputStream t = new TarArchiveInputStream(in)) {
+            for (TarArchiveEntry e = t.getNextEntry(); e != null; e = t.getNextEntry()) {
+                if (e.getName().equals(name)) {
+                    return t.readAllBytes();
+                }
+            }
+        }
+        throw new AssertionError(name + " is not in " + tar);
+    }
+
     @Test
     void anLsnInsideACommitRecordStopsBeforeIt() throws Exception {
         List<Commit> commits = commits(moments.get(0).lsn(), moments.get(1).lsn());
@@ -502,7 +540,7 @@ class BaseBackupIT {
         for (String p : files) {
             assertTrue(p.matches("PG_VERSION|postgresql(\\.auto)?\\.conf|pg_hba\\.conf|pg_ident\\.conf|"
                 + "(global|base/\\d+)/(pg_filenode\\.map|PG_VERSION)|pg_(xact|multixact/(offsets|members)|commit_ts)/[0-9A-F]{4,}|"
-                + "pg_wal/[0-9A-F]{24}|global/pg_control|pg_logical/replorigin_checkpoint"), p);
+                + "pg_wal/[0-9A-F]{24}|pg_wal/[0-9A-F]{8}\\.history|global/pg_control|pg_logical/replorigin_checkpoint"), p);
         }
     }
 

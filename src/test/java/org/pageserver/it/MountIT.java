@@ -239,6 +239,50 @@ class MountIT {
         return new Run(status, out.toString(), err.toString());
     }
 
+    /**
+     * A writable clone is on a timeline of its own, the primary's plus one, forked where its WAL
+     * begins: its history file is in the upper directory and every WAL segment it writes is
+     * named for that timeline, none for the primary's.
+     */
+    @Test
+    void aWritableCloneWritesItsWalOnANewTimeline() throws Exception {
+        try (PgCluster pg = PgCluster.builder().set("autovacuum", "off").start()) {
+            Path work = pg.dir();
+            try (TestPageServer ps = TestPageServer.start(work.resolve("ps"))) {
+                pg.pgbench("-i", "-s", "1", "-q");
+                SystemId id = SystemId.parse(ps.psql("callmemaybe " + pg.conninfo()));
+                int n = Integer.parseInt(pg.psql("select timeline_id from pg_control_checkpoint()"));
+                Lsn at = pg.flushLsn();
+                ps.awaitDurable(at, Duration.ofSeconds(60));
+                Path mp = work.resolve("clone");
+                Path upper = work.resolve("upper");
+                pg.run(List.of("mkdir", mp.toString()), true);
+                MountCloneIT.Compute clone = new MountCloneIT.Compute(pg, mp);
+                try (MountCloneIT.MountProcess mount = new MountCloneIT.MountProcess(work, "--port",
+                    String.valueOf(ps.port()), "--system-id", id.toString(), "--lsn", at.toString(), "--upper",
+                    upper.toString(), "--owner", "postgres", mp.toString())) {
+                    assertEquals("ready " + mp + " " + id + " " + at, mount.ready);
+                    clone.start();
+                    try {
+                        assertEquals((n + 1) + "|" + n,
+                            clone.psql("select timeline_id || '|' || prev_timeline_id from pg_control_checkpoint()"));
+                        Lsn switchpoint = new Lsn((at.segmentNumber(16 << 20) + 1) * (16 << 20));
+                        assertEquals(n + "\t" + switchpoint + "\tbase backup at LSN " + at,
+                            clone.psql(String.format("select pg_read_file('pg_wal/%08X.history')", n + 1)).strip());
+                        clone.psql("insert into pgbench_history select 1, 1, 1, g, now() from generate_series(1, 20000) g");
+                        clone.psql("select pg_switch_wal()");
+                        clone.psql("insert into pgbench_history values (1, 1, 1, 1, now())");
+                        String prefix = String.format("%08X", n + 1);
+                        List<String> wal = List.of(clone.psql("select name from pg_ls_waldir() order by name").split("\n"));
+                        assertTrue(wal.size() >= 3 && wal.stream().allMatch(f -> f.startsWith(prefix)), wal.toString());
+                    } finally {
+                        clone.stop();
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void badRequestsAreRefusedBeforeAnythingIsWritten() throws Exception {
         try (PgCluster pg = PgCluster.builder().set("autovacuum", "off").start();

@@ -52,6 +52,11 @@ class MountStandbyIT {
 
                         pg.pgbench("-c", "2", "-t", "1000");
                         assertEquals(MountCloneIT.checksums(pg::psql), followed(pg, standby), "after the load");
+                        // a standby follows the primary's timeline: no timeline of its own, no history file
+                        String timeline = pg.psql("select timeline_id from pg_control_checkpoint()");
+                        assertEquals(timeline, standby.psql("select received_tli from pg_stat_wal_receiver"));
+                        assertEquals(timeline, standby.psql("select timeline_id from pg_control_checkpoint()"));
+                        assertEquals("0", standby.psql("select count(*) from pg_ls_waldir() where name like '%.history'"));
 
                         standby.stop();
                         pg.pgbench("-c", "2", "-t", "300");

@@ -113,6 +113,54 @@ class ReplicationCommandsIT {
         assertTrue(again.err().contains("ERROR:  replication slot \"t\" does not exist"), again.err());
     }
 
+    /**
+     * While a BASE_BACKUP is being sent, a connection with the same options that made a
+     * temporary slot first (pg_basebackup -X stream's WAL connection) is told the backup's
+     * timeline, the tenant's plus one, and gets its history file; one that made none (a
+     * standby's walreceiver) is told the tenant's timeline.
+     */
+    @Test
+    void onlyAConnectionWithATemporarySlotIsToldARunningBackupsTimeline() throws Exception {
+        int n = Integer.parseInt(pg.psql("select timeline_id from pg_control_checkpoint()"));
+        String options = "-c system_id=" + systemId;
+        ProcessBuilder pb = new ProcessBuilder("psql", "-X", "-At",
+            "host=127.0.0.1 port=" + ps.port() + " user=postgres dbname=postgres replication=true", "-c", "BASE_BACKUP");
+        pb.environment().put("PGOPTIONS", options);
+        pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+        // its output is never read: the backup waits for it, its connection open
+        Process stalled = pb.start();
+        try {
+            Conditions.await(java.time.Duration.ofSeconds(60), () -> !ps.statusRow()[7].isEmpty(),
+                () -> "no base backup running");
+            String[] standby = ok(psql(ps.port(), "true", options, "IDENTIFY_SYSTEM")).split("\\|", -1);
+            assertEquals(String.valueOf(n), standby[1]);
+            String[] lines = ok(psqlCommands(ps.port(), options, "CREATE_REPLICATION_SLOT s TEMPORARY PHYSICAL",
+                "IDENTIFY_SYSTEM", "TIMELINE_HISTORY " + (n + 1))).split("\n");
+            assertEquals(String.valueOf(n + 1), lines[1].split("\\|", -1)[1]);
+            assertTrue(lines[2].startsWith(String.format("%08X.history|%d\t", n + 1, n)), lines[2]);
+        } finally {
+            stalled.destroy();
+            assertTrue(stalled.waitFor(30, TimeUnit.SECONDS));
+        }
+    }
+
+    /** psql -XAt running several commands on one physical replication connection. */
+    static Proc psqlCommands(int port, String options, String... commands) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("psql", "-X", "-At", "-v", "ON_ERROR_STOP=1",
+            "host=127.0.0.1 port=" + port + " user=postgres dbname=postgres replication=true"));
+        for (String c : commands) {
+            cmd.add("-c");
+            cmd.add(c);
+        }
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("PGOPTIONS", options);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "psql timed out");
+        return new Proc(p.exitValue(), out.strip(), err.strip());
+    }
+
     @Test
     void commandsNotServedAreClearErrors() throws Exception {
         String[][] cases = {

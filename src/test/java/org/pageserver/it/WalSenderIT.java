@@ -232,7 +232,8 @@ class WalSenderIT {
 
     /**
      * At a past LSN the primary's WAL goes on in the backup's segment; what pg_basebackup
-     * streams (pg_wal.tar in tar format) must be the backup's segment, as base.tar holds it.
+     * streams (pg_wal.tar in tar format) must be the backup's segment and the history file of
+     * its timeline (the primary's plus one), as base.tar holds them.
      */
     @Test
     void theWalStreamedToPgBasebackupIsTheBackupsOwnSegment() throws Exception {
@@ -241,10 +242,15 @@ class WalSenderIT {
         assertEquals(0, r.exit(), r.out());
         Map<String, byte[]> streamed = walEntries(d.resolve("pg_wal.tar"));
         Map<String, byte[]> inBase = walEntries(d.resolve("base.tar"));
-        assertEquals(1, inBase.size(), inBase.keySet().toString());
-        String segment = inBase.keySet().iterator().next();
-        assertTrue(streamed.containsKey(segment), streamed.keySet() + " has no " + segment);
-        assertArrayEquals(inBase.get(segment), streamed.get(segment));
+        String backupTimeline = String.format("%08X", Integer.parseInt(pg.psql("select timeline_id from pg_control_checkpoint()")) + 1);
+        assertEquals(2, inBase.size(), inBase.keySet().toString());
+        assertTrue(inBase.containsKey(backupTimeline + ".history"), inBase.keySet().toString());
+        String segment = inBase.keySet().stream().filter(n -> n.length() == 24).findFirst().orElseThrow();
+        assertTrue(segment.startsWith(backupTimeline), segment);
+        assertEquals(inBase.keySet(), streamed.keySet());
+        for (String name : inBase.keySet()) {
+            assertArrayEquals(inBase.get(name), streamed.get(name), name);
+        }
         Lsn segmentStart = new Lsn(Long.parseLong(segment.substring(16, 24), 16) * SEG);
         assertFalse(java.util.Arrays.equals(pg.walBytes(segmentStart, segmentStart.plus(8192), SEG),
             java.util.Arrays.copyOf(streamed.get(segment), 8192)), "the primary's WAL was streamed");
@@ -254,14 +260,14 @@ class WalSenderIT {
         }
     }
 
-    /** The WAL segments in a tar (by file name), whatever directory they are in. */
+    /** The WAL segments and timeline history files in a tar (by file name), whatever directory they are in. */
     static Map<String, byte[]> walEntries(Path tar) throws Exception {
         Map<String, byte[]> out = new java.util.TreeMap<>();
         try (org.apache.commons.compress.archivers.tar.TarArchiveInputStream in =
                  new org.apache.commons.compress.archivers.tar.TarArchiveInputStream(Files.newInputStream(tar))) {
             for (var e = in.getNextEntry(); e != null; e = in.getNextEntry()) {
                 String name = Path.of(e.getName()).getFileName().toString();
-                if (e.isFile() && name.matches("[0-9A-F]{24}")) {
+                if (e.isFile() && name.matches("[0-9A-F]{24}|[0-9A-F]{8}\\.history")) {
                     out.put(name, in.readAllBytes());
                 }
             }

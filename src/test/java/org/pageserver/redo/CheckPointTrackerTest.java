@@ -34,7 +34,9 @@ class CheckPointTrackerTest {
         t.apply(rec(0, RmgrId.RM_XLOG_ID, 0x30, le(4).putInt(0, 28192).array()));
         t.apply(rec(0, RmgrId.RM_MULTIXACT_ID, 0x20, le(28).putInt(0, 15).putInt(4, 150).putInt(8, 2)
             .putInt(12, 1400).putInt(16, 1).putInt(20, 1600).putInt(24, 1).array()));
-        CheckPoint c = t.shutdownCheckPoint(Lsn.parse("0/900028"), 1, 42);
+        CheckPoint c = t.shutdownCheckPoint(Lsn.parse("0/900028"), 2, 1, 42);
+        assertEquals(2, c.thisTimeLineId());
+        assertEquals(1, c.prevTimeLineId());
         assertEquals(1601, c.nextXidValue());
         assertEquals(28192, c.nextOid());
         assertEquals(16, c.nextMulti());
@@ -43,18 +45,18 @@ class CheckPointTrackerTest {
         assertEquals(Lsn.parse("0/900028"), c.redo());
         // older values never move them back
         t.apply(rec(1200, RmgrId.RM_HEAP_ID, 0x00, new byte[3]));
-        assertEquals(1601, t.shutdownCheckPoint(Lsn.INVALID, 1, 0).nextXidValue());
+        assertEquals(1601, t.shutdownCheckPoint(Lsn.INVALID, 1, 1, 0).nextXidValue());
     }
 
     @Test
     void theEpochGoesOnAtWraparound() {
         CheckPointTracker t = new CheckPointTracker(seed((3L << 32) | 0xFFFFFFF0L));
         t.apply(rec(0xFFFFFFFF, RmgrId.RM_HEAP_ID, 0x00, new byte[3]));
-        CheckPoint c = t.shutdownCheckPoint(Lsn.INVALID, 1, 0);
+        CheckPoint c = t.shutdownCheckPoint(Lsn.INVALID, 1, 1, 0);
         assertEquals(4, c.nextXidEpoch());
         assertEquals(3, c.nextXidValue()); // FirstNormalTransactionId: the special xids are skipped
         t.apply(rec(10, RmgrId.RM_HEAP_ID, 0x00, new byte[3]));
-        assertEquals((4L << 32) | 11, t.shutdownCheckPoint(Lsn.INVALID, 1, 0).nextXid());
+        assertEquals((4L << 32) | 11, t.shutdownCheckPoint(Lsn.INVALID, 1, 1, 0).nextXid());
     }
 
     @Test
@@ -62,13 +64,13 @@ class CheckPointTrackerTest {
         CheckPointTracker t = new CheckPointTracker(seed(1000));
         CheckPoint older = new CheckPoint(Lsn.parse("0/50"), 1, 1, true, 900, 99999, 5, 50, 600, 1, 1, 1, 0, 0, 0, 0);
         t.apply(rec(0, RmgrId.RM_XLOG_ID, 0x10, older.toBytes()));
-        CheckPoint c = t.shutdownCheckPoint(Lsn.INVALID, 1, 0);
+        CheckPoint c = t.shutdownCheckPoint(Lsn.INVALID, 1, 1, 0);
         assertEquals(1000, c.nextXidValue());
         assertEquals(20000, c.nextOid());
         assertEquals(10, c.nextMulti());
         assertEquals(700, c.oldestXid());
         t.apply(rec(0, RmgrId.RM_XLOG_ID, 0x00, older.toBytes()));
-        assertEquals(900, t.shutdownCheckPoint(Lsn.INVALID, 1, 0).nextXidValue());
+        assertEquals(900, t.shutdownCheckPoint(Lsn.INVALID, 1, 1, 0).nextXidValue());
     }
 
     @Test

@@ -80,6 +80,26 @@ class ShutdownCheckpointWalTest {
         assertTrue(out.contains("invalid record length at 1/234000A0"), out);
     }
 
+    /** The first checkpoint of a timeline forked from timeline 1, as a base backup's is. */
+    @Test
+    void onANewTimelineTheFileNamePageHeaderAndCheckpointSayIt() throws IOException, InterruptedException {
+        ShutdownCheckpointWal w = new ShutdownCheckpointWal(SYSID, 2, SEG_SIZE, 0x1234);
+        assertEquals("000000020000000100000234", w.fileName());
+        ControlFile.CheckPoint forked = new ControlFile.CheckPoint(w.recordLsn(), 2, 1, true, 3, 1, 1, 0, 3, 1, 1, 1,
+            0, 0, 0, 0);
+        byte[] segment = new byte[SEG_SIZE];
+        byte[] page = w.firstPage(forked);
+        assertEquals(2, XLogPageHeader.parse(page, 0, page.length, w.segmentStart(), SEG_SIZE).timeline());
+        System.arraycopy(page, 0, segment, 0, page.length);
+        Path file = tmp.resolve(w.fileName());
+        Files.write(file, segment);
+        Process p = new ProcessBuilder("/usr/lib/postgresql/15/bin/pg_waldump", file.toString())
+            .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertTrue(out.contains("desc: CHECKPOINT_SHUTDOWN redo 1/23400028; tli 2; prev tli 1;"), out);
+    }
+
     @Test
     void aRedoOtherThanTheRecordItselfIsRefused() {
         ShutdownCheckpointWal w = new ShutdownCheckpointWal(SYSID, 1, SEG_SIZE, 9);

@@ -35,8 +35,9 @@ PSQL=(psql -X -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres)
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres -i -s 2 -q postgres 2>&1 | tail -1
 
 echo "== pageserver on port $PSPORT ($DEMO/pageserver)"
-java -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.http-listen="127.0.0.1:$(free_port)" -Dpageserver.data-dir="$DEMO/pageserver" \
-  -jar "$ROOT/target/pageserver.jar" >"$DEMO/pageserver.log" 2>&1 &
+# the launcher operators use (the jar with its class-data-sharing archive); it execs java
+bash "$ROOT/scripts/pageserver" -Dpageserver.listen="127.0.0.1:$PSPORT" -Dpageserver.http-listen="127.0.0.1:$(free_port)" \
+  -Dpageserver.data-dir="$DEMO/pageserver" >"$DEMO/pageserver.log" 2>&1 &
 PS_PID=$!
 wait_port "$PSPORT" || { echo "the pageserver did not start:"; cat "$DEMO/pageserver.log"; exit 1; }
 PS=(psql -X -h 127.0.0.1 -p "$PSPORT" -U postgres -d postgres)

@@ -55,7 +55,12 @@ class ReplicationCommandsIT {
         if (options != null) {
             pb.environment().put("PGOPTIONS", options);
         }
-        Process p = pb.start();
+        return run(pb);
+    }
+
+    /** Runs psql to its end: its status, standard output and standard error. */
+    static Proc run(ProcessBuilder psql) throws Exception {
+        Process p = psql.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "psql timed out");
@@ -154,11 +159,7 @@ class ReplicationCommandsIT {
         }
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("PGOPTIONS", options);
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "psql timed out");
-        return new Proc(p.exitValue(), out.strip(), err.strip());
+        return run(pb);
     }
 
     @Test

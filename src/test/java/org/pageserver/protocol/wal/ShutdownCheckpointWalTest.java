@@ -60,18 +60,23 @@ class ShutdownCheckpointWalTest {
             .feed(bad, 0, bad.length, x -> { }));
     }
 
-    @Test
-    void pgWaldumpPrintsTheCheckpoint() throws IOException, InterruptedException {
-        ShutdownCheckpointWal w = new ShutdownCheckpointWal(SYSID, 1, SEG_SIZE, 0x1234);
+    /** What the real pg_waldump prints of a segment file named {@code fileName} holding {@code firstPage} then zeros. */
+    private String pgWaldump(String fileName, byte[] firstPage) throws IOException, InterruptedException {
         byte[] segment = new byte[SEG_SIZE];
-        byte[] page = w.firstPage(checkPoint(w.recordLsn()));
-        System.arraycopy(page, 0, segment, 0, page.length);
-        Path file = tmp.resolve(w.fileName());
+        System.arraycopy(firstPage, 0, segment, 0, firstPage.length);
+        Path file = tmp.resolve(fileName);
         Files.write(file, segment);
         Process p = new ProcessBuilder("/usr/lib/postgresql/15/bin/pg_waldump", file.toString())
             .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        return out;
+    }
+
+    @Test
+    void pgWaldumpPrintsTheCheckpoint() throws IOException, InterruptedException {
+        ShutdownCheckpointWal w = new ShutdownCheckpointWal(SYSID, 1, SEG_SIZE, 0x1234);
+        String out = pgWaldump(w.fileName(), w.firstPage(checkPoint(w.recordLsn())));
         assertTrue(out.contains("rmgr: XLOG        len (rec/tot):    114/   114, tx:          0, lsn: 1/23400028, prev 0/00000000, "
             + "desc: CHECKPOINT_SHUTDOWN redo 1/23400028; tli 1; prev tli 1; fpw true; xid 5:1234; oid 24576; multi 7; "
             + "offset 42; oldest xid 716 in DB 1; oldest multi 3 in DB 1; oldest/newest commit timestamp xid: 0/0; "
@@ -87,16 +92,9 @@ class ShutdownCheckpointWalTest {
         assertEquals("000000020000000100000234", w.fileName());
         ControlFile.CheckPoint forked = new ControlFile.CheckPoint(w.recordLsn(), 2, 1, true, 3, 1, 1, 0, 3, 1, 1, 1,
             0, 0, 0, 0);
-        byte[] segment = new byte[SEG_SIZE];
         byte[] page = w.firstPage(forked);
         assertEquals(2, XLogPageHeader.parse(page, 0, page.length, w.segmentStart(), SEG_SIZE).timeline());
-        System.arraycopy(page, 0, segment, 0, page.length);
-        Path file = tmp.resolve(w.fileName());
-        Files.write(file, segment);
-        Process p = new ProcessBuilder("/usr/lib/postgresql/15/bin/pg_waldump", file.toString())
-            .redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        String out = pgWaldump(w.fileName(), page);
         assertTrue(out.contains("desc: CHECKPOINT_SHUTDOWN redo 1/23400028; tli 2; prev tli 1;"), out);
     }
 

@@ -16,7 +16,6 @@ import org.pageserver.protocol.ForkNumber;
 import org.pageserver.protocol.Lsn;
 import org.pageserver.protocol.RelTag;
 import org.pageserver.protocol.SystemId;
-import org.pageserver.protocol.pagestream.PageStreamRequest;
 import org.pageserver.protocol.pagestream.PageStreamResponse;
 import org.pageserver.redo.mask.BufMask;
 
@@ -52,11 +51,7 @@ class PgbenchPagesIT {
                     byte[] file = Files.readAllBytes(pg.dataDir().resolve(rel.path()));
                     int n = file.length / 8192;
                     assertEquals(n, c.nblocks(rel, end, false), table);
-                    List<PageStreamRequest> reqs = new ArrayList<>();
-                    for (int b = 0; b < n; b++) {
-                        reqs.add(new PageStreamRequest.GetPage(false, end, rel, b));
-                    }
-                    List<PageStreamResponse> resp = c.pipeline(reqs, 32);
+                    List<PageStreamResponse> resp = PrimaryPages.pagesAt(c, rel, end, n);
                     for (int b = 0; b < n; b++) {
                         if (!(resp.get(b) instanceof PageStreamResponse.Page p)) {
                             diffs.add(table + " block " + b + ": " + resp.get(b));

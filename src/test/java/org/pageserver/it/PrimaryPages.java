@@ -67,6 +67,15 @@ final class PrimaryPages {
      * {@code pageserverUrl}, against the primary's file; appends what differs to {@code diffs},
      * returns the blocks compared.
      */
+    /** Blocks 0 to n - 1 of {@code rel} as of {@code end}, 32 requests in flight. */
+    static List<PageStreamResponse> pagesAt(PageClient c, RelTag rel, Lsn end, int n) throws Exception {
+        List<PageStreamRequest> reqs = new ArrayList<>();
+        for (int b = 0; b < n; b++) {
+            reqs.add(new PageStreamRequest.GetPage(false, end, rel, b));
+        }
+        return c.pipeline(reqs, 32);
+    }
+
     static int compareAllRelations(PgCluster pg, String pageserverUrl, SystemId id, Lsn end, List<String> diffs)
         throws Exception {
         String rows = pg.psql("select c.relname, c.relam, coalesce(nullif(c.reltablespace, 0), "
@@ -88,11 +97,7 @@ final class PrimaryPages {
                     diffs.add(f[0] + ": " + ours + " blocks, the primary " + n);
                     continue;
                 }
-                List<PageStreamRequest> reqs = new ArrayList<>();
-                for (int b = 0; b < n; b++) {
-                    reqs.add(new PageStreamRequest.GetPage(false, end, rel, b));
-                }
-                List<PageStreamResponse> resp = c.pipeline(reqs, 32);
+                List<PageStreamResponse> resp = pagesAt(c, rel, end, n);
                 for (int b = 0; b < n; b++) {
                     if (!(resp.get(b) instanceof PageStreamResponse.Page p)) {
                         diffs.add(f[0] + " block " + b + ": " + resp.get(b));
